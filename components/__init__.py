@@ -1,0 +1,1 @@
+"""Quantum Trader building blocks: plain Python, no Prefect import anywhere in here."""

@@ -1,0 +1,51 @@
+"""The EventBus: typed events on Redis Streams (or in memory), with mirrors.
+
+bus = RedisEventBus.connect(settings)
+bus.subscribe("policy.updated", handler, group="orchestrator")
+bus.publish(Event.create("policy.updated", {...}, source="ops"))
+bus.run(stop)
+"""
+
+from components.events import types
+from components.events.bus import (
+    ALL_TYPES,
+    BusConfig,
+    BusStats,
+    EventBus,
+    GroupStats,
+    Handler,
+    Mirror,
+)
+from components.events.memory_bus import InMemoryEventBus
+from components.events.models import (
+    Event,
+    decode_event,
+    encode_event,
+    event_to_json,
+    event_types,
+    payload_model,
+    register_event_type,
+)
+from components.events.redis_bus import RedisEventBus, dead_letter_key, stream_key
+
+__all__ = [
+    "ALL_TYPES",
+    "BusConfig",
+    "BusStats",
+    "Event",
+    "EventBus",
+    "GroupStats",
+    "Handler",
+    "InMemoryEventBus",
+    "Mirror",
+    "RedisEventBus",
+    "dead_letter_key",
+    "decode_event",
+    "encode_event",
+    "event_to_json",
+    "event_types",
+    "payload_model",
+    "register_event_type",
+    "stream_key",
+    "types",
+]

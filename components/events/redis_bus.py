@@ -1,0 +1,332 @@
+"""The EventBus on Redis Streams: one stream per event type, consumer groups, at-least-once.
+
+Keys (under the namespace ``ns``)::
+
+    ns:events:<type>        one stream per event type, trimmed to ~stream_maxlen entries
+    ns:events:deadletter    events a group gave up on, with the group, error and attempts
+    ns:events:stats         counters shared by every process: published, delivered, ...
+
+Delivery: a consumer reads new entries with XREADGROUP, acks each after its handler
+succeeds, retries a failed one after a backoff (XCLAIM to itself, so the server counts the
+delivery), and after ``max_retries`` retries moves it to the dead-letter stream. Entries a
+consumer left pending for ``claim_idle_ms`` (it died, or hangs) are claimed by another
+consumer of the group; an entry already delivered more than ``max_retries + 1`` times is
+dead-lettered without being run again, so a poison event cannot kill consumer after
+consumer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import redis
+
+from components.errors import DataError
+from components.events.bus import BusConfig, BusStats, EventBus, GroupStats
+from components.events.models import Event, decode_event, encode_event, event_types
+from components.redis import namespaced
+
+log = logging.getLogger(__name__)
+
+
+def stream_key(namespace: str, event_type: str) -> str:
+    """The stream that holds events of ``event_type``."""
+    return namespaced(namespace, "events", event_type)
+
+
+def dead_letter_key(namespace: str) -> str:
+    return namespaced(namespace, "events", "deadletter")
+
+
+def stats_key(namespace: str) -> str:
+    return namespaced(namespace, "events", "stats")
+
+
+def _entry_order(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class RedisEventBus(EventBus):
+    """:class:`EventBus` on Redis Streams; see the module docstring.
+
+    ``client`` must decode responses (``connect(settings)`` does).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        namespace: str,
+        config: BusConfig | None = None,
+        consumer: str | None = None,
+    ) -> None:
+        super().__init__(config or BusConfig())
+        self.client = client
+        # redis-py types responses as unions of bytes/str/int; this client decodes them
+        self._r: Any = client
+        self.namespace = namespace
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._stats_key = stats_key(namespace)
+        self._dead_key = dead_letter_key(namespace)
+        self._streams: dict[str, str] = {t: stream_key(namespace, t) for t in event_types()}
+        self._types_by_stream = {v: k for k, v in self._streams.items()}
+        self._group_streams: dict[str, list[str]] = {}
+        self._claim_due = 0.0
+
+    @classmethod
+    def connect(cls, settings: Any, **kwargs: Any) -> RedisEventBus:
+        """A bus on the configured server (``QT_REDIS_URL`` or the embedded one)."""
+        from components.redis import connect
+
+        return cls(
+            connect(settings),
+            namespace=settings.namespace,
+            config=BusConfig.from_settings(settings),
+            **kwargs,
+        )
+
+    def _stream(self, event_type: str) -> str:
+        key = self._streams.get(event_type)
+        if key is None:  # registered after this bus was made
+            key = self._streams[event_type] = stream_key(self.namespace, event_type)
+            self._types_by_stream[key] = event_type
+        return key
+
+    # --- publishing -------------------------------------------------------------------
+    def _store(self, events: Sequence[Event]) -> None:
+        maxlen = self.config.stream_maxlen
+        pipe = self._r.pipeline(transaction=False)
+        for event in events:
+            pipe.xadd(
+                self._stream(event.type),
+                encode_event(event),
+                maxlen=maxlen,
+                approximate=True,
+            )
+        pipe.hincrby(self._stats_key, "published", len(events))
+        pipe.execute()
+
+    # --- consuming --------------------------------------------------------------------
+    def _create_groups(self, group: str, event_types: list[str]) -> None:
+        streams = self._group_streams.setdefault(group, [])
+        for event_type in event_types:
+            key = self._stream(event_type)
+            if key in streams:
+                continue
+            try:
+                self._r.xgroup_create(key, group, id="$", mkstream=True)
+            except redis.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+            streams.append(key)
+
+    def poll(self, *, block_ms: int = 0) -> int:
+        handled = 0
+        if self._claim_due <= _now():
+            self._claim_due = _now() + self.config.claim_idle_ms / 4000
+            handled += self._reclaim()
+        for retry in self._due_retries():
+            handled += self._retry(retry.group, retry.ref, retry.attempt + 1)
+        groups = list(self._group_streams.items())
+        wait = block_ms // len(groups) if groups and block_ms else 0
+        for group, streams in groups:
+            response = self._r.xreadgroup(
+                group,
+                self.consumer,
+                dict.fromkeys(streams, ">"),
+                count=self.config.batch_size,
+                block=wait or None,
+            )
+            for stream, entries in response or ():
+                handled += self._process(group, stream, entries, first_attempt=1)
+        return handled
+
+    def _process(
+        self,
+        group: str,
+        stream: str,
+        entries: list[tuple[str, dict[str, str] | None]],
+        *,
+        first_attempt: int,
+        attempts: dict[str, int] | None = None,
+    ) -> int:
+        """Run the handler on each entry; ack successes in one round trip."""
+        acks: list[str] = []
+        delivered = 0
+        for entry_id, fields in entries:
+            if not fields:  # trimmed away while pending: nothing left to deliver
+                acks.append(entry_id)
+                continue
+            attempt = (attempts or {}).get(entry_id, first_attempt)
+            try:
+                event = decode_event(fields)
+            except DataError as exc:
+                self._dead_letter(group, stream, entry_id, fields, attempt, str(exc))
+                acks.append(entry_id)
+                continue
+            if attempt > self.config.max_retries + 1:
+                # delivered that often without an ack: it kills or hangs its consumers
+                error = f"delivered {attempt - 1} times without an ack (its consumers died)"
+                log.error("group %s dead-letters %s %s: %s", group, event.type, event.id, error)
+                self._dead_letter(group, stream, entry_id, fields, attempt - 1, error)
+                continue
+            outcome, error = self._handle(group, event, attempt)
+            if outcome == "ok":
+                acks.append(entry_id)
+                delivered += 1
+            elif outcome == "retry":
+                self._schedule_retry(group, (stream, entry_id), event, attempt)
+            else:
+                self._dead_letter(group, stream, entry_id, fields, attempt, error)
+        if acks:
+            pipe = self._r.pipeline(transaction=False)
+            pipe.xack(stream, group, *acks)
+            if delivered:
+                pipe.hincrby(self._stats_key, "delivered", delivered)
+            pipe.execute()
+        return len(entries)
+
+    def _retry(self, group: str, ref: tuple[str, str], attempt: int) -> int:
+        stream, entry_id = ref
+        # XCLAIM to ourselves: resets the idle time (so nobody else takes it) and makes the
+        # server count this delivery, which survives us if we die mid-retry.
+        claimed = self._r.xclaim(stream, group, self.consumer, 0, [entry_id])
+        if not claimed:  # acked or trimmed meanwhile
+            return 0
+        return self._process(group, stream, claimed, first_attempt=attempt)
+
+    def _reclaim(self) -> int:
+        """Take over entries other consumers of our groups left pending too long."""
+        handled = 0
+        idle = self.config.claim_idle_ms
+        for group, streams in self._group_streams.items():
+            for stream in streams:
+                pending = self._r.xpending_range(
+                    stream, group, min="-", max="+", count=self.config.batch_size, idle=idle
+                )
+                stale = [p for p in pending if p["consumer"] != self.consumer]
+                if not stale:
+                    continue
+                deliveries = {p["message_id"]: int(p["times_delivered"]) for p in stale}
+                claimed = self._r.xclaim(stream, group, self.consumer, idle, list(deliveries))
+                if not claimed:
+                    continue
+                log.warning(
+                    "group %s: reclaimed %d events of %s left pending by other consumers",
+                    group, len(claimed), stream,
+                )  # fmt: skip
+                # this delivery is attempt number (earlier deliveries + 1)
+                attempts = {entry_id: deliveries.get(entry_id, 0) + 1 for entry_id, _ in claimed}
+                handled += self._process(group, stream, claimed, first_attempt=1, attempts=attempts)
+        return handled
+
+    def _count_failure(self) -> None:
+        self._r.hincrby(self._stats_key, "failed", 1)
+
+    def _dead_letter(
+        self,
+        group: str,
+        stream: str,
+        entry_id: str,
+        fields: dict[str, str],
+        attempts: int,
+        error: str,
+    ) -> None:
+        """Move one entry to the dead-letter stream and ack it, in one transaction."""
+        record = {
+            **fields,
+            "dl_group": group,
+            "dl_stream": stream,
+            "dl_entry": entry_id,
+            "dl_error": error[:2000],
+            "dl_attempts": str(attempts),
+        }
+        pipe = self._r.pipeline(transaction=True)
+        pipe.xadd(self._dead_key, record, maxlen=self.config.stream_maxlen, approximate=True)
+        pipe.xack(stream, group, entry_id)
+        pipe.hincrby(self._stats_key, "dead_lettered", 1)
+        pipe.execute()
+
+    def dead_letters(self, *, count: int = 100) -> list[dict[str, str]]:
+        """The newest dead-lettered entries (fields plus ``dl_group``, ``dl_error``, ...)."""
+        return [fields for _, fields in self._r.xrevrange(self._dead_key, count=count)]
+
+    # --- reading ----------------------------------------------------------------------
+    def tail(self, event_type: str | None = None, *, count: int = 10) -> list[Event]:
+        if count <= 0:
+            return []
+        streams = [self._stream(event_type)] if event_type else list(self._streams.values())
+        pipe = self._r.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xrevrange(stream, count=count)
+        entries = [entry for result in pipe.execute() for entry in result]
+        entries.sort(key=lambda entry: _entry_order(entry[0]))
+        return [decode_event(fields) for _, fields in entries[-count:]]
+
+    def follow(
+        self, event_type: str | None = None, *, block_ms: int | None = None
+    ) -> Iterator[Event]:
+        """Yield every event published after this call, as it arrives (``events tail
+        --follow``). The starting point is fixed now, not at the first ``next()``, so
+        nothing published in between is missed. The iterator never ends by itself."""
+        streams = [self._stream(event_type)] if event_type else list(self._streams.values())
+        pipe = self._r.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xrevrange(stream, count=1)
+        cursors = {
+            stream: (last[0][0] if last else "0-0")
+            for stream, last in zip(streams, pipe.execute(), strict=True)
+        }
+        return self._follow(cursors, block_ms or self.config.block_ms)
+
+    def _follow(self, cursors: dict[str, str], block_ms: int) -> Iterator[Event]:
+        while True:
+            response = self._r.xread(cursors, count=self.config.batch_size, block=block_ms)
+            batch = []
+            for stream, entries in response or ():
+                for entry_id, fields in entries:
+                    cursors[stream] = entry_id
+                    batch.append((entry_id, fields))
+            batch.sort(key=lambda entry: _entry_order(entry[0]))
+            for _, fields in batch:
+                yield decode_event(fields)
+
+    def stats(self) -> BusStats:
+        counters = {k: int(v) for k, v in self._r.hgetall(self._stats_key).items()}
+        groups: dict[str, dict[str, int]] = {}
+        for stream in self._streams.values():
+            try:
+                infos = self._r.xinfo_groups(stream)
+            except redis.ResponseError:  # no such stream yet
+                continue
+            for info in infos:
+                lag = info.get("lag")
+                if lag is None:  # Redis < 7: count what the group has not been given yet
+                    last = info["last-delivered-id"]
+                    lag = len(self._r.xrange(stream, min=f"({last}", max="+", count=100_000))
+                entry = groups.setdefault(info["name"], {"pending": 0, "lag": 0})
+                entry["pending"] += int(info["pending"])
+                entry["lag"] += int(lag or 0) + int(info["pending"])
+        return BusStats(
+            published=counters.get("published", 0),
+            delivered=counters.get("delivered", 0),
+            failed=counters.get("failed", 0),
+            dead_lettered=counters.get("dead_lettered", 0),
+            lag=sum(g["lag"] for g in groups.values()),
+            mirror_failures=self._mirror_failures,
+            groups={name: GroupStats(**values) for name, values in groups.items()},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _now() -> float:
+    return time.monotonic()

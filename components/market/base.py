@@ -1,0 +1,73 @@
+"""The market-data contract every source keeps.
+
+Bars
+    A ``pandas.DataFrame`` indexed by a tz-aware UTC ``DatetimeIndex`` named ``timestamp``
+    (the bar's open time), strictly increasing and evenly spaced at the timeframe, with
+    float64 columns ``open, high, low, close, volume`` (volume in base units). Only closed
+    bars are returned: a bar whose close time is after ``end`` is never included.
+
+Ticker
+    A snapshot for one symbol: 24h quote volume, best bid and ask, last price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+
+TIMEFRAMES: dict[str, timedelta] = {
+    "1m": timedelta(minutes=1),
+    "5m": timedelta(minutes=5),
+    "15m": timedelta(minutes=15),
+    "30m": timedelta(minutes=30),
+    "1h": timedelta(hours=1),
+    "4h": timedelta(hours=4),
+    "1d": timedelta(days=1),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    """A market snapshot for one symbol at ``at``."""
+
+    symbol: str
+    at: datetime
+    last: float
+    bid: float
+    ask: float
+    quote_volume_24h: float
+
+    @property
+    def spread(self) -> float:
+        """Relative bid/ask spread, ``(ask - bid) / mid``."""
+        mid = (self.ask + self.bid) / 2
+        return (self.ask - self.bid) / mid if mid > 0 else float("inf")
+
+
+@runtime_checkable
+class MarketData(Protocol):
+    """Where bars and tickers come from: synthetic, files, or an exchange."""
+
+    def symbols(self) -> list[str]:
+        """Every symbol this source can give bars for."""
+        ...
+
+    def now(self) -> datetime:
+        """The source's clock (simulated for synthetic and replayed data)."""
+        ...
+
+    def bars(
+        self, symbol: str, timeframe: str = "1h", *, limit: int = 500, end: datetime | None = None
+    ) -> pd.DataFrame:
+        """The last ``limit`` closed bars of ``symbol`` ending at or before ``end``
+        (default: ``now()``), validated per the contract above."""
+        ...
+
+    def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
+        """The ticker snapshot of ``symbol`` at ``at`` (default: ``now()``)."""
+        ...

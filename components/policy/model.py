@@ -1,0 +1,144 @@
+"""The global risk policy every part of Quantum Trader obeys, and its guardrails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from components.errors import PolicyValidationError
+from components.settings import RiskMode, Settings, env_name
+
+DEFAULT_STRATEGIES = ("momentum", "mean_reversion", "trend_following", "breakout")
+
+# Fields the store maintains; a patch may not set them.
+META_FIELDS = frozenset({"version", "updated_at", "updated_by"})
+
+
+class StrategyState(StrEnum):
+    SHADOW = "shadow"
+    LIVE = "live"
+    RETIRED = "retired"
+
+
+class Emergency(BaseModel):
+    """Set by the Meta Strategy Controller or the emergency-response flow; while active,
+    the engine opens nothing new."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    active: bool = False
+    reason: str | None = None
+    since: datetime | None = None
+
+
+class GlobalPolicy(BaseModel):
+    """What the scheduled pipelines decide and the engine trades on.
+
+    ``version`` grows by exactly one per write; ``updated_at``/``updated_by`` say who
+    wrote last. Maps (``opp_rankings``, ``model_versions``, ``strategy_states``) merge
+    key by key under :meth:`PolicyStore.patch`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    risk_mode: RiskMode = RiskMode.NORMAL
+    allowed_strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    blocked_strategies: list[str] = Field(default_factory=list)
+    global_min_confidence: float = Field(0.70, ge=0, le=1)
+    max_risk_per_trade: float = Field(0.01, gt=0, le=1)
+    max_positions: int = Field(5, ge=0)
+    stop_all_trading: bool = False
+    emergency: Emergency = Field(default_factory=Emergency)
+    opp_rankings: dict[str, float] = Field(default_factory=dict)
+    active_universe: list[str] = Field(default_factory=list)
+    model_versions: dict[str, str] = Field(default_factory=dict)
+    strategy_states: dict[str, StrategyState] = Field(default_factory=dict)
+    version: int = Field(0, ge=0)
+    updated_at: datetime | None = None
+    updated_by: str | None = None
+
+    @classmethod
+    def defaults(cls, settings: Settings) -> GlobalPolicy:
+        """The policy before its first write, from Settings (version 0)."""
+        return cls(
+            risk_mode=settings.risk_mode,
+            global_min_confidence=settings.confidence_threshold,
+            max_risk_per_trade=settings.max_risk_per_trade,
+            max_positions=settings.max_positions,
+        )
+
+    def trading_allowed(self) -> bool:
+        """False when the policy forbids opening anything new."""
+        return not (self.stop_all_trading or self.emergency.active)
+
+    def strategy_allowed(self, name: str) -> bool:
+        return name in self.allowed_strategies and name not in self.blocked_strategies
+
+
+class PolicyChange(BaseModel):
+    """One entry of the policy history: who changed what, when and why."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    version: int
+    by: str
+    reason: str
+    at: datetime
+    diff: dict[str, dict[str, Any]]
+
+
+class Guardrails(BaseModel):
+    """Hard caps no component, human or AI, can write past."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_risk_cap: float = Field(0.05, gt=0, le=1)
+    max_positions_cap: int = Field(50, ge=0)
+    min_confidence_floor: float = Field(0.5, ge=0, le=1)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Guardrails:
+        return cls(
+            max_risk_cap=settings.max_risk_cap,
+            max_positions_cap=settings.max_positions_cap,
+            min_confidence_floor=settings.min_confidence_floor,
+        )
+
+    def check(self, policy: GlobalPolicy) -> None:
+        """Raise :class:`PolicyValidationError` naming the first field past its guardrail."""
+        if policy.max_risk_per_trade > self.max_risk_cap:
+            raise PolicyValidationError(
+                "max_risk_per_trade",
+                f"{policy.max_risk_per_trade} exceeds the guardrail "
+                f"{env_name('max_risk_cap')}={self.max_risk_cap}",
+            )
+        if policy.max_positions > self.max_positions_cap:
+            raise PolicyValidationError(
+                "max_positions",
+                f"{policy.max_positions} exceeds the guardrail "
+                f"{env_name('max_positions_cap')}={self.max_positions_cap}",
+            )
+        if policy.global_min_confidence < self.min_confidence_floor:
+            raise PolicyValidationError(
+                "global_min_confidence",
+                f"{policy.global_min_confidence} is below the guardrail "
+                f"{env_name('min_confidence_floor')}={self.min_confidence_floor}",
+            )
+
+
+def validate_policy(data: dict[str, Any]) -> GlobalPolicy:
+    """Build a policy from plain data, turning pydantic's error into one that names the field."""
+    try:
+        return GlobalPolicy.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "policy"
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(f for f in GlobalPolicy.model_fields if f not in META_FIELDS)
+            raise PolicyValidationError(field, f"is not a policy field (known: {known})") from None
+        raise PolicyValidationError(
+            field, f"{error.get('input')!r} is invalid: {error['msg']}"
+        ) from None

@@ -1,0 +1,218 @@
+"""Every knob of Quantum Trader, in one place.
+
+Each field is read from the environment variable ``QT_<FIELD>`` (``QT_REDIS_URL`` ->
+``redis_url``). Load them through :func:`load_settings`, which turns a bad value into one
+:class:`~components.errors.ConfigurationError` naming the variable, the value and what is
+allowed::
+
+    settings = load_settings()              # from the environment
+    settings = load_settings(namespace="t") # overrides win over the environment
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from components.errors import ConfigurationError
+
+ENV_PREFIX = "QT_"
+
+
+class RiskMode(StrEnum):
+    AGGRESSIVE = "AGGRESSIVE"
+    NORMAL = "NORMAL"
+    DEFENSIVE = "DEFENSIVE"
+
+
+class ModuleMode(StrEnum):
+    """How much a decision-making module may steer: OFF, OBSERVE (decide, publish, leave
+    the policy alone) or ENFORCED (write the policy)."""
+
+    OFF = "OFF"
+    OBSERVE = "OBSERVE"
+    ENFORCED = "ENFORCED"
+
+
+class Settings(BaseSettings):
+    """Quantum Trader settings; see the module docstring for how they are read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True
+    )
+
+    # --- where things live -------------------------------------------------------------
+    home: Path = Field(
+        Path(".quantum-trader"), description="Data folder: embedded Redis, models, reports."
+    )
+    redis_url: SecretStr | None = Field(
+        None, description="redis:// or rediss:// URL; unset = the embedded server under home."
+    )
+    namespace: str = Field(
+        "qt", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Prefix of every Redis key."
+    )
+    redis_timeout_s: float = Field(5.0, gt=0, le=120, description="Socket timeout.")
+
+    # --- global policy defaults (what the PolicyStore holds before its first write) -----
+    risk_mode: RiskMode = RiskMode.NORMAL
+    max_risk_per_trade: float = Field(0.01, gt=0, le=1)
+    max_positions: int = Field(5, ge=0, le=1000)
+    confidence_threshold: float = Field(
+        0.70, ge=0, le=1, description="Default global_min_confidence."
+    )
+
+    # --- guardrails: hard caps no component (human or AI) can write past ----------------
+    max_risk_cap: float = Field(0.05, gt=0, le=1)
+    max_positions_cap: int = Field(50, ge=0, le=1000)
+    min_confidence_floor: float = Field(0.5, ge=0, le=1)
+
+    # --- limits that go with each risk mode (Meta Strategy Controller) ------------------
+    aggressive_max_risk_per_trade: float = Field(0.02, gt=0, le=1)
+    aggressive_max_positions: int = Field(10, ge=0, le=1000)
+    aggressive_min_confidence: float = Field(0.65, ge=0, le=1)
+    normal_max_risk_per_trade: float = Field(0.01, gt=0, le=1)
+    normal_max_positions: int = Field(5, ge=0, le=1000)
+    normal_min_confidence: float = Field(0.70, ge=0, le=1)
+    defensive_max_risk_per_trade: float = Field(0.005, gt=0, le=1)
+    defensive_max_positions: int = Field(3, ge=0, le=1000)
+    defensive_min_confidence: float = Field(0.75, ge=0, le=1)
+
+    # --- Meta Strategy Controller thresholds ---------------------------------------------
+    msc_high_volatility: float = Field(0.05, gt=0, le=10)
+    msc_low_volatility: float = Field(0.015, gt=0, le=10)
+    msc_strong_trend: float = Field(0.7, gt=0, le=1)
+
+    # --- Opportunity Ranker --------------------------------------------------------------
+    rank_weight_trend: float = Field(0.35, ge=0, le=1)
+    rank_weight_volatility: float = Field(0.25, ge=0, le=1)
+    rank_weight_liquidity: float = Field(0.20, ge=0, le=1)
+    rank_weight_performance: float = Field(0.20, ge=0, le=1)
+    rank_min_volume: float = Field(1e9, ge=0, description="Minimum 24h quote volume.")
+
+    # --- module modes ----------------------------------------------------------------------
+    msc_mode: ModuleMode = ModuleMode.ENFORCED
+    ranker_mode: ModuleMode = ModuleMode.ENFORCED
+    universe_mode: ModuleMode = ModuleMode.ENFORCED
+    clm_mode: ModuleMode = ModuleMode.ENFORCED
+    generator_mode: ModuleMode = ModuleMode.ENFORCED
+    balancer_mode: ModuleMode = ModuleMode.ENFORCED
+
+    # --- PolicyStore -------------------------------------------------------------------------
+    policy_history_limit: int = Field(
+        10_000, ge=10, le=1_000_000, description="History entries (and rollback points) kept."
+    )
+
+    # --- EventBus ----------------------------------------------------------------------------
+    stream_maxlen: int = Field(
+        100_000, ge=100, le=100_000_000, description="Approximate entries kept per stream."
+    )
+    bus_max_retries: int = Field(
+        3, ge=0, le=100, description="Retries after a handler's first failure, then dead-letter."
+    )
+    bus_retry_backoff_ms: int = Field(100, ge=0, le=600_000)
+    bus_claim_idle_ms: int = Field(
+        30_000, ge=100, le=86_400_000, description="Reclaim a consumer's entry idle this long."
+    )
+    bus_block_ms: int = Field(200, ge=1, le=60_000, description="Longest wait for new events.")
+    bus_batch_size: int = Field(256, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        weights = {
+            "rank_weight_trend": self.rank_weight_trend,
+            "rank_weight_volatility": self.rank_weight_volatility,
+            "rank_weight_liquidity": self.rank_weight_liquidity,
+            "rank_weight_performance": self.rank_weight_performance,
+        }
+        total = sum(weights.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            names = " + ".join(env_name(n) for n in weights)
+            raise ValueError(f"{names} = {total:g}; the ranking weights must sum to 1")
+        caps = [
+            ("max_risk_per_trade", self.max_risk_per_trade, "max_risk_cap", self.max_risk_cap),
+            ("max_positions", self.max_positions, "max_positions_cap", self.max_positions_cap),
+        ]
+        for mode in RiskMode:
+            prefix = mode.value.lower()
+            caps.append(
+                (
+                    f"{prefix}_max_risk_per_trade",
+                    getattr(self, f"{prefix}_max_risk_per_trade"),
+                    "max_risk_cap",
+                    self.max_risk_cap,
+                )
+            )
+            caps.append(
+                (
+                    f"{prefix}_max_positions",
+                    getattr(self, f"{prefix}_max_positions"),
+                    "max_positions_cap",
+                    self.max_positions_cap,
+                )
+            )
+        for name, value, cap_name, cap in caps:
+            if value > cap:
+                raise ValueError(
+                    f"{env_name(name)}={value} exceeds the guardrail {env_name(cap_name)}={cap}"
+                )
+        if self.msc_low_volatility >= self.msc_high_volatility:
+            raise ValueError(
+                f"{env_name('msc_low_volatility')}={self.msc_low_volatility} must be below "
+                f"{env_name('msc_high_volatility')}={self.msc_high_volatility}"
+            )
+        return self
+
+    def redacted_redis_url(self) -> str:
+        """The Redis URL with any password replaced by ``***``, safe for logs."""
+        if self.redis_url is None:
+            return f"embedded ({self.home})"
+        return redact_url(self.redis_url.get_secret_value())
+
+
+def env_name(field: str) -> str:
+    """``max_risk_cap`` -> ``QT_MAX_RISK_CAP``."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def redact_url(url: str) -> str:
+    """Hide the password in ``scheme://user:password@host``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user + ':' if user else ':'}***@{host}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read :class:`Settings` from the environment, with ``overrides`` taking precedence.
+
+    Raises
+    ------
+    ConfigurationError
+        One line per bad value, naming the variable, the value and the allowed range.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if not location:  # a whole-model check already names its variables
+            lines.append(message)
+            continue
+        value = error.get("input")
+        if isinstance(value, SecretStr) or "url" in location:
+            value = "***"
+        lines.append(f"{env_name(location)}={value!r} is invalid: {message}")
+    return "; ".join(lines)

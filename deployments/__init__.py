@@ -1,0 +1,1 @@
+"""How flows run: the serve entry, automations, and the ``quantum-trader`` command line."""

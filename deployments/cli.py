@@ -1,0 +1,246 @@
+"""The ``quantum-trader`` command line.
+
+Every command reads Settings from the environment (``QT_*``). Invalid input exits 2 with
+one line on stderr; an outage (Redis unreachable) exits 1. ``--json`` prints
+machine-readable output on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from components.errors import (
+    ConfigurationError,
+    DataError,
+    PolicyConflictError,
+    PolicyValidationError,
+    QuantumTraderError,
+)
+from components.events import Event, RedisEventBus, event_to_json
+from components.policy import PolicyStore
+from components.settings import Settings, load_settings
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="quantum-trader",
+    help="Quantum Trader: an AI hedge-fund operating system for crypto markets.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+policy_app = typer.Typer(help="Read and change the global policy.", no_args_is_help=True)
+events_app = typer.Typer(help="Look at the event streams.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+app.add_typer(events_app, name="events")
+
+out = Console(soft_wrap=True)
+
+INPUT_ERRORS = (ConfigurationError, DataError, PolicyValidationError, PolicyConflictError)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """One line on stderr, then exit ``code``."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn Quantum Trader errors into one stderr line and an exit code."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except INPUT_ERRORS as exc:
+            fail(str(exc), 2)
+        except QuantumTraderError as exc:
+            fail(str(exc), 1)
+
+    return wrapper
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+# --- policy -------------------------------------------------------------------------------
+
+
+@policy_app.command("show")
+@handles_errors
+def policy_show(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Print the current policy."""
+    policy = PolicyStore.connect(settings()).get()
+    if as_json:
+        print_json(policy.model_dump(mode="json"))
+        return
+    table = Table(title=f"Global policy v{policy.version}", show_header=False)
+    for name, value in policy.model_dump(mode="json").items():
+        table.add_row(name, json.dumps(value) if isinstance(value, dict | list) else str(value))
+    out.print(table)
+
+
+@policy_app.command("patch")
+@handles_errors
+def policy_patch(
+    changes: str = typer.Argument(
+        ..., help="JSON object to deep-merge, e.g. '{\"max_positions\": 4}'"
+    ),
+    by: str = typer.Option(..., "--by", help="Who makes the change."),
+    reason: str = typer.Option(..., "--reason", help="Why."),
+    expected_version: int | None = typer.Option(
+        None, "--expected-version", help="Refuse unless the policy is at this version."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the new policy as JSON."),
+) -> None:
+    """Deep-merge CHANGES into the policy (null removes a key / resets a field)."""
+    try:
+        parsed = json.loads(changes)
+    except json.JSONDecodeError as exc:
+        fail(f"CHANGES is not valid JSON: {exc.msg} at character {exc.pos}")
+    if not isinstance(parsed, dict):
+        fail(f"CHANGES must be a JSON object, not {type(parsed).__name__}")
+    store = PolicyStore.connect(settings())
+    before = store.get().version
+    policy = store.patch(parsed, by=by, reason=reason, expected_version=expected_version)
+    if as_json:
+        print_json(policy.model_dump(mode="json"))
+    elif policy.version == before:
+        out.print(f"policy unchanged at v{policy.version} (nothing to change)")
+    else:
+        out.print(f"policy v{before} -> v{policy.version}")
+
+
+@policy_app.command("history")
+@handles_errors
+def policy_history(
+    limit: int = typer.Option(20, "--limit", min=1, help="How many changes, newest first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Who changed the policy, when, why and what."""
+    changes = PolicyStore.connect(settings()).history(limit)
+    if as_json:
+        print_json([change.model_dump(mode="json") for change in changes])
+        return
+    table = Table(title="Policy history (newest first)")
+    for column in ("version", "at", "by", "reason", "changes"):
+        table.add_column(column)
+    for change in changes:
+        summary = "; ".join(
+            f"{path}: {json.dumps(d['old'])} -> {json.dumps(d['new'])}"
+            for path, d in change.diff.items()
+        )
+        table.add_row(
+            str(change.version), change.at.isoformat(timespec="seconds"), change.by,
+            change.reason, summary,
+        )  # fmt: skip
+    out.print(table)
+
+
+@policy_app.command("rollback")
+@handles_errors
+def policy_rollback(
+    version: int = typer.Argument(..., min=0, help="The version to restore."),
+    by: str = typer.Option(..., "--by"),
+    reason: str = typer.Option(..., "--reason"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Write the policy of VERSION again, as a new version."""
+    policy = PolicyStore.connect(settings()).rollback(version, by=by, reason=reason)
+    if as_json:
+        print_json(policy.model_dump(mode="json"))
+    else:
+        out.print(f"policy v{policy.version} restores v{version}")
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def _event_line(event: Event) -> str:
+    at = event.occurred_at.isoformat(timespec="milliseconds")
+    return f"{at} {event.type} [{event.source}] {event.payload.model_dump_json()}"
+
+
+@events_app.command("tail")
+@handles_errors
+def events_tail(
+    event_type: str | None = typer.Option(None, "--type", help="Only this event type."),
+    count: int = typer.Option(10, "--count", min=0, help="How many past events."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new events."),
+    as_json: bool = typer.Option(
+        False, "--json", help="JSON: an array, or one object a line with --follow."
+    ),
+) -> None:
+    """The last COUNT events, newest last."""
+    bus = RedisEventBus.connect(settings())
+    if event_type is not None:
+        from components.events import payload_model
+
+        payload_model(event_type)  # unknown types: exit 2 naming the known ones
+    past = bus.tail(event_type, count=count)
+    if as_json and not follow:
+        print_json([event_to_json(event) for event in past])
+        return
+    for event in past:
+        print(json.dumps(event_to_json(event)) if as_json else _event_line(event), flush=True)
+    if not follow:
+        return
+    try:
+        for event in bus.follow(event_type):
+            print(json.dumps(event_to_json(event)) if as_json else _event_line(event), flush=True)
+    except KeyboardInterrupt:
+        pass
+
+
+@events_app.command("stats")
+@handles_errors
+def events_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Published, delivered, failed and dead-lettered counts, and the lag per group."""
+    stats = RedisEventBus.connect(settings()).stats()
+    if as_json:
+        print_json(stats.model_dump(mode="json"))
+        return
+    table = Table(title="Event bus", show_header=False)
+    for name in ("published", "delivered", "failed", "dead_lettered", "lag"):
+        table.add_row(name, str(getattr(stats, name)))
+    for group, values in stats.groups.items():
+        table.add_row(f"group {group}", f"pending {values.pending}, lag {values.lag}")
+    out.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: usage errors exit 2 with one line on stderr."""
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="quantum-trader")
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        return 130
+    except typer.TyperException as exc:  # click's usage errors, vendored by typer
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            print(ctx.get_help())
+            return 0
+        where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+        print(f"error: {exc.format_message()}{where}", file=sys.stderr)
+        return exc.exit_code
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""The Prefect mirror of the EventBus: every published event also becomes a Prefect event
+(``quantum-trader.<type>``), so the Prefect UI shows it and automations can trigger
+deployments on it. A failure here never fails a publish (the bus catches and counts it).
+"""
+
+from __future__ import annotations
+
+from components.events import Event, EventBus, event_to_json
+
+RESOURCE_PREFIX = "quantum-trader"
+
+
+def prefect_event_name(event_type: str) -> str:
+    return f"{RESOURCE_PREFIX}.{event_type}"
+
+
+def mirror_to_prefect(event: Event) -> None:
+    """Emit ``event`` as a Prefect event (queued; sent by Prefect's events worker)."""
+    from prefect.events import emit_event
+
+    name = prefect_event_name(event.type)
+    emit_event(
+        event=name,
+        resource={
+            "prefect.resource.id": name,
+            "prefect.resource.name": event.type,
+            "quantum-trader.event-id": event.id,
+        },
+        occurred=event.occurred_at,
+        payload=event_to_json(event),
+    )
+
+
+def prefect_api_reachable() -> bool:
+    """True when a Prefect API is configured (``PREFECT_API_URL``). Without one, emitting
+    would start a throw-away server per process, so we do not mirror at all."""
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+def attach_prefect_mirror(bus: EventBus) -> bool:
+    """Add the Prefect mirror to ``bus`` when an API is reachable; returns whether it did."""
+    if not prefect_api_reachable():
+        return False
+    bus.add_mirror(mirror_to_prefect)
+    return True

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.errors import TemporaryError
+from components.redis import connect, embedded_socket_path, stop_embedded
+from components.settings import load_settings
+
+
+def test_embedded_server_is_shared_between_processes_and_survives_restart(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "qt"
+    settings = load_settings(home=home, namespace="emb")
+    try:
+        connect(settings).set("emb:greeting", "hello")
+        other = subprocess.run(
+            [sys.executable, "-c",
+             "from components.redis import connect; from components.settings import load_settings;"
+             f"print(connect(load_settings(home={str(home)!r})).get('emb:greeting'))"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert other.stdout.strip() == "hello"
+        assert stop_embedded(home)
+        assert not embedded_socket_path(home).exists() or not stop_embedded(home)
+        # a new server on the same home finds the data again
+        assert connect(settings).get("emb:greeting") == "hello"
+    finally:
+        stop_embedded(home)
+
+
+def test_deep_home_gets_a_short_socket_path(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    assert len(str(embedded_socket_path(deep))) <= 100
+
+
+def test_unreachable_server_is_a_temporary_error_without_the_password() -> None:
+    settings = load_settings(redis_url="redis://:hunter2@127.0.0.1:1/0", redis_timeout_s=1)
+    with pytest.raises(TemporaryError) as caught:
+        connect(settings)
+    assert "hunter2" not in str(caught.value)
+    assert "***" in str(caught.value)

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from components.errors import ConfigurationError
+from components.settings import ModuleMode, RiskMode, load_settings, redact_url
+
+
+def test_defaults_are_the_original_design_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(__import__("os").environ):
+        if name.startswith("QT_"):
+            monkeypatch.delenv(name)
+    settings = load_settings()
+    assert settings.risk_mode is RiskMode.NORMAL
+    assert (settings.max_risk_per_trade, settings.max_positions) == (0.01, 5)
+    assert settings.confidence_threshold == 0.70
+    assert (settings.msc_high_volatility, settings.msc_low_volatility) == (0.05, 0.015)
+    assert settings.msc_strong_trend == 0.7
+    weights = (
+        settings.rank_weight_trend,
+        settings.rank_weight_volatility,
+        settings.rank_weight_liquidity,
+        settings.rank_weight_performance,
+    )
+    assert weights == (0.35, 0.25, 0.20, 0.20)
+    assert settings.rank_min_volume == 1e9
+    assert (settings.max_risk_cap, settings.max_positions_cap) == (0.05, 50)
+    assert settings.msc_mode is ModuleMode.ENFORCED
+    assert settings.namespace == "qt"
+
+
+def test_environment_variables_use_the_qt_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QT_MAX_POSITIONS", "7")
+    monkeypatch.setenv("QT_NAMESPACE", "staging")
+    settings = load_settings()
+    assert settings.max_positions == 7
+    assert settings.namespace == "staging"
+
+
+def test_bad_value_names_the_variable_the_value_and_the_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QT_MAX_RISK_PER_TRADE", "2")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "QT_MAX_RISK_PER_TRADE" in message
+    assert "'2'" in message
+    assert "less than or equal to 1" in message
+
+
+def test_default_above_its_guardrail_fails_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QT_MAX_POSITIONS", "80")
+    with pytest.raises(ConfigurationError, match="QT_MAX_POSITIONS=80 exceeds the guardrail"):
+        load_settings()
+
+
+def test_ranking_weights_must_sum_to_one() -> None:
+    with pytest.raises(ConfigurationError, match="must sum to 1"):
+        load_settings(rank_weight_trend=0.5)
+
+
+def test_unknown_mode_is_rejected_naming_the_variable() -> None:
+    with pytest.raises(ConfigurationError, match="QT_MSC_MODE"):
+        load_settings(msc_mode="SOMETIMES")
+
+
+def test_password_never_appears_in_errors_or_redacted_url() -> None:
+    settings = load_settings(redis_url="redis://user:hunter2@db.example:6380/1")
+    assert "hunter2" not in settings.redacted_redis_url()
+    assert "hunter2" not in repr(settings)
+    assert redact_url("rediss://:s3cret@h:1/0") == "rediss://:***@h:1/0"
+    assert redact_url("redis://h:1/0") == "redis://h:1/0"
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings(redis_url="redis://u:hunter2@h/0", namespace="bad namespace!")
+    assert "hunter2" not in str(caught.value)

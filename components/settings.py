@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +94,35 @@ class Settings(BaseSettings):
     rank_weight_performance: float = Field(0.20, ge=0, le=1)
     rank_min_volume: float = Field(1e9, ge=0, description="Minimum 24h quote volume.")
 
+    # --- Universe ----------------------------------------------------------------------------
+    # The best few of a 24-symbol market score 0.45-0.8 (quiet to trending): a newcomer
+    # needs a better-than-middling score, an incumbent keeps its place a little below it.
+    universe_min_score: float = Field(0.45, ge=0, le=1, description="Score a newcomer needs.")
+    universe_exit_score: float = Field(0.35, ge=0, le=1, description="Score an incumbent keeps.")
+    universe_max_size: int = Field(10, ge=0, le=10_000)
+
+    # --- Meta Strategy Controller hysteresis and emergency ------------------------------------
+    msc_relax_after: int = Field(
+        2, ge=1, le=100, description="Evaluations in a row before a less defensive mode."
+    )
+    msc_emergency_clear_minutes: float = Field(
+        30, ge=0, le=10_080, description="HEALTHY this long before an emergency clears."
+    )
+
+    # --- market data ---------------------------------------------------------------------------
+    market_source: Literal["synthetic", "files", "ccxt"] = "synthetic"
+    market_seed: int = Field(7, ge=0, description="Seed of the synthetic market.")
+    market_symbols: str | None = Field(
+        None, description="Comma-separated symbols to trade; default: the source's own list."
+    )
+    market_history_days: int = Field(730, ge=0, le=36_500, description="Synthetic history.")
+    market_folder: Path | None = Field(None, description="Folder of OHLCV files (files).")
+    market_spread_bps: float = Field(5.0, ge=0, le=10_000, description="Spread of file tickers.")
+    market_exchange: str | None = Field(None, pattern=r"^[a-z0-9_]+$", description="ccxt id.")
+    timeframe: str = Field(
+        "1h", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the pipelines decide on."
+    )
+
     # --- module modes ----------------------------------------------------------------------
     msc_mode: ModuleMode = ModuleMode.ENFORCED
     ranker_mode: ModuleMode = ModuleMode.ENFORCED
@@ -160,6 +189,11 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{env_name(name)}={value} exceeds the guardrail {env_name(cap_name)}={cap}"
                 )
+        if self.universe_exit_score > self.universe_min_score:
+            raise ValueError(
+                f"{env_name('universe_exit_score')}={self.universe_exit_score} must not be above "
+                f"{env_name('universe_min_score')}={self.universe_min_score}"
+            )
         if self.msc_low_volatility >= self.msc_high_volatility:
             raise ValueError(
                 f"{env_name('msc_low_volatility')}={self.msc_low_volatility} must be below "

@@ -68,6 +68,17 @@ def timeframe_delta(timeframe: str) -> pd.Timedelta:
         raise ConfigurationError(f"unknown timeframe {timeframe!r}; use one of {allowed}") from None
 
 
+def bars_per_day(timeframe: str) -> float:
+    """How many bars of ``timeframe`` make a day, e.g. ``bars_per_day("1h") == 24``.
+
+    Raises
+    ------
+    ConfigurationError
+        If ``timeframe`` is not one of :data:`~components.market.base.TIMEFRAMES`.
+    """
+    return float(pd.Timedelta(days=1) / timeframe_delta(timeframe))
+
+
 def format_timestamp(ts: pd.Timestamp) -> str:
     """``2024-01-01 17:00 UTC`` (seconds only when they are not zero)."""
     ts = ts.tz_convert("UTC") if ts.tzinfo is not None else ts

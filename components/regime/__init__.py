@@ -1,0 +1,48 @@
+"""Market regimes and the Meta Strategy Controller.
+
+:mod:`~components.regime.classifier` tells which state each symbol and the market are in;
+:mod:`~components.regime.controller` turns that, system health and recent performance
+into a risk mode, its limits and the strategies allowed.
+"""
+
+from components.regime.classifier import (
+    MARKET,
+    ClassifierConfig,
+    MarketClassification,
+    MarketState,
+    RegimeClassifier,
+    StateAssessment,
+)
+from components.regime.controller import (
+    DEFAULT_ALLOWED_STRATEGIES,
+    EmergencyStatus,
+    HealthSnapshot,
+    HealthStatus,
+    MetaStrategyController,
+    ModeLimits,
+    MSCConfig,
+    MSCInputs,
+    MSCMemory,
+    PerformanceSnapshot,
+    RegimeAssessment,
+)
+
+__all__ = [
+    "DEFAULT_ALLOWED_STRATEGIES",
+    "MARKET",
+    "ClassifierConfig",
+    "EmergencyStatus",
+    "HealthSnapshot",
+    "HealthStatus",
+    "MSCConfig",
+    "MSCInputs",
+    "MSCMemory",
+    "MarketClassification",
+    "MarketState",
+    "MetaStrategyController",
+    "ModeLimits",
+    "PerformanceSnapshot",
+    "RegimeAssessment",
+    "RegimeClassifier",
+    "StateAssessment",
+]

@@ -123,6 +123,42 @@ class Settings(BaseSettings):
         "1h", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the pipelines decide on."
     )
 
+    # --- paper broker (components/execution) --------------------------------------------------
+    paper_initial_cash: float = Field(10_000.0, gt=0, le=1e12, description="Quote currency.")
+    paper_fee_bps: float = Field(10.0, ge=0, le=1_000)
+    paper_slippage_bps: float = Field(2.0, ge=0, le=1_000)
+    paper_spread_bps: float | None = Field(
+        None, ge=0, le=1_000, description="Fixed full spread; unset = the observed one."
+    )
+    paper_default_spread_bps: float = Field(2.0, ge=0, le=1_000)
+    paper_stop_loss_atr: float = Field(2.0, gt=0, le=50, description="Default stop, in ATRs.")
+    paper_take_profit_atr: float = Field(3.0, gt=0, le=100, description="Default target, ATRs.")
+
+    # --- RiskGuard: exposures are multiples of equity ------------------------------------------
+    risk_max_gross_exposure: float = Field(1.0, gt=0, le=10)
+    risk_max_net_exposure: float = Field(1.0, gt=0, le=10)
+    risk_max_symbol_exposure: float = Field(0.25, gt=0, le=10)
+    risk_min_notional: float = Field(10.0, ge=0, le=1e9, description="Smallest order placed.")
+
+    # --- Emergency Stop System ---------------------------------------------------------------
+    ess_drawdown_halt: float = Field(0.10, gt=0, le=1, description="Drawdown from peak: HALTED.")
+    ess_drawdown_reduce: float = Field(0.05, gt=0, le=1, description="Drawdown: REDUCING.")
+    ess_daily_loss_reduce: float = Field(0.03, gt=0, le=1, description="Day's loss: REDUCING.")
+    ess_max_consecutive_losses: int = Field(5, ge=1, le=1_000)
+    ess_bar_length_s: float = Field(3600, gt=0, le=86_400 * 7, description="For stale data.")
+    ess_stale_data_bars: int = Field(3, ge=1, le=1_000, description="Bars old: data is stale.")
+    ess_cooldown_s: float = Field(1800, ge=0, le=86_400 * 7, description="Soft-trip recovery.")
+    ess_flatten_on_halt: bool = Field(False, description="HALTED also closes every position.")
+
+    # --- Portfolio Balancer and orchestrator ---------------------------------------------------
+    balancer_aggressive_gross: float = Field(1.0, ge=0, le=10)
+    balancer_normal_gross: float = Field(0.7, ge=0, le=10)
+    balancer_defensive_gross: float = Field(0.3, ge=0, le=10)
+    balancer_max_weight: float = Field(0.25, gt=0, le=1)
+    balancer_drift_tolerance: float = Field(0.02, ge=0, le=1)
+    balancer_min_order_notional: float = Field(10.0, ge=0, le=1e9)
+    orchestrator_disagreement_margin: float = Field(0.05, ge=0, le=1)
+
     # --- module modes ----------------------------------------------------------------------
     msc_mode: ModuleMode = ModuleMode.ENFORCED
     ranker_mode: ModuleMode = ModuleMode.ENFORCED

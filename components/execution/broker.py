@@ -1,0 +1,407 @@
+"""The Broker protocol and the PaperBroker, which fills orders on bars through the ledger.
+
+Fill rules (prices from :mod:`components.execution.costs`):
+
+- **Next bar only.** An order is filled no earlier than the first bar *after* its
+  submission: a bar opening at ``at`` may fill it when ``at`` is later than every bar the
+  broker had processed for the symbol at submission, and the bar had not closed before
+  the order was created (``at + bar spacing > created_at``; with the spacing still
+  unknown, ``at >= created_at``). See :attr:`Order.eligible_after`.
+- **Market** orders fill at that bar's open with spread and slippage; **limit** orders when
+  the bar trades through the limit, at the limit or the better open; fees in basis points.
+- **Idempotent.** Submitting a client order id seen before (open, filled, cancelled or
+  refused) places nothing and returns the first answer with ``duplicate=True``; a fill
+  for an id already filled is a no-op. Both hold across restarts: the state is the
+  ledger's, in Redis.
+- **Stop-loss and take-profit** per position (from the order, else ``BrokerConfig``'s
+  ATR multiples around the fill price) are checked on every bar, the bar of the entry
+  included (the entry fills at the open; the rest of the bar comes after it): a bar whose
+  range reaches the stop closes the position at the stop (or at the open, if it gapped
+  through), plus spread and slippage; the take-profit at the target (or the better
+  open). If one bar reaches both, the stop is assumed hit first (the cautious reading).
+  The exit's client order id is ``f"{position.id}:sl"`` (or ``:tp``), so a replayed bar
+  cannot close a position twice.
+- **Reduce-only** orders never grow a position: refused at submission when there is
+  nothing to reduce, cut to the position's size at the fill, skipped if it has flipped.
+
+Each fill publishes ``trade.executed`` in the same Lua script that changes the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.errors import DataError
+from components.execution.costs import (
+    CostModel,
+    limit_fill_price,
+    stop_exit_price,
+    take_profit_exit_price,
+)
+from components.execution.ledger import Ledger
+from components.execution.models import Fill, FillReason, Order, OrderAck, Position
+from components.indicators import atr as average_true_range
+from components.trading.types import OrderIntent, OrderType, Side
+
+log = logging.getLogger(__name__)
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLC bar (the row of a Bars frame), optionally with its spread in bps."""
+
+    open: float
+    high: float
+    low: float
+    close: float
+    spread_bps: float | None = None
+
+    @classmethod
+    def of(cls, value: Bar | Mapping[str, Any] | pd.Series, *, where: str = "bar") -> Bar:
+        """A validated bar from a Bars row (``pandas.Series``), a mapping or a :class:`Bar`.
+
+        Raises
+        ------
+        DataError
+            A price is missing, not finite or not positive, or ``high``/``low`` do not
+            bracket ``open`` and ``close``; the message names ``where``.
+
+        Example: ``Bar.of(bars.iloc[-1], where="BTC/USDT 2026-01-01T00:00Z")``.
+        """
+        if isinstance(value, Bar):
+            bar = value
+        else:
+            try:
+                prices = {name: float(value[name]) for name in ("open", "high", "low", "close")}
+            except (KeyError, TypeError, ValueError) as exc:
+                raise DataError(f"{where}: needs numeric open, high, low, close ({exc})") from None
+            spread = value.get("spread_bps") if hasattr(value, "get") else None
+            bar = cls(**prices, spread_bps=None if spread is None else float(spread))
+        for name in ("open", "high", "low", "close"):
+            price = getattr(bar, name)
+            if not math.isfinite(price) or price <= 0:
+                raise DataError(f"{where}: {name}={price!r} must be a finite price > 0")
+        if not bar.low <= min(bar.open, bar.close) or not bar.high >= max(bar.open, bar.close):
+            raise DataError(
+                f"{where}: high={bar.high!r} and low={bar.low!r} must bracket "
+                f"open={bar.open!r} and close={bar.close!r}"
+            )
+        return bar
+
+
+BarLike: TypeAlias = Bar | Mapping[str, Any] | pd.Series
+
+
+class BrokerConfig(BaseModel):
+    """Knobs of the :class:`PaperBroker`.
+
+    >>> BrokerConfig(stop_loss_atr=1.5, take_profit_atr=4.0)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stop_loss_atr: float = Field(
+        2.0, gt=0, le=50, description="Default stop: this many ATRs against the fill."
+    )
+    take_profit_atr: float = Field(
+        3.0, gt=0, le=100, description="Default take-profit: this many ATRs in favour."
+    )
+    atr_period: int = Field(14, ge=1, le=1_000, description="Bars of the broker's own ATR.")
+    slip_stops: bool = Field(
+        True, description="A triggered stop pays spread and slippage like a market order."
+    )
+    source: str = Field("paper-broker", min_length=1, description="Source of its events.")
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> BrokerConfig:
+        """From ``QT_PAPER_STOP_LOSS_ATR`` and ``QT_PAPER_TAKE_PROFIT_ATR``."""
+        values: dict[str, Any] = {}
+        for name in ("stop_loss_atr", "take_profit_atr"):
+            values[name] = getattr(settings, f"paper_{name}")
+        return cls(**{**values, **overrides})
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """Where order intents go. Paper today; an exchange adapter keeps the same surface."""
+
+    def submit(self, intent: OrderIntent) -> OrderAck:
+        """Accept (or refuse, with the reason) an order; never twice for one client id."""
+        ...
+
+    def cancel(self, client_order_id: str) -> bool:
+        """Cancel an open order; False when it is not open."""
+        ...
+
+    def cancel_all(self, symbol: str | None = None) -> list[str]:
+        """Cancel every open order (of ``symbol``); returns the ids cancelled."""
+        ...
+
+    def on_bar(self, symbol: str, bar: BarLike, at: datetime) -> list[Fill]:
+        """Process a closed bar of ``symbol`` opening at ``at``; returns the new fills."""
+        ...
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders in submission order."""
+        ...
+
+
+class PaperBroker:
+    """Simulated execution on bars, with its state in a :class:`Ledger` (module docstring).
+
+    >>> broker = PaperBroker(Ledger(client, namespace="qt"), CostModel())
+    >>> broker.submit(intent); broker.on_bar("BTC/USDT", bars.iloc[-1], bars.index[-1])
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        cost_model: CostModel | None = None,
+        config: BrokerConfig | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.cost_model = cost_model or CostModel()
+        self.config = config or BrokerConfig()
+        # Recent bars per symbol for the default-stop ATR (rebuilt from the bars fed in).
+        self._history: dict[str, deque[Bar]] = {}
+
+    # --- orders -----------------------------------------------------------------------------
+    def submit(self, intent: OrderIntent) -> OrderAck:
+        """Accept ``intent`` as an open order, or refuse it with the reason (publishing
+        ``order.rejected``). A client order id seen before returns its first answer with
+        ``duplicate=True`` and places nothing.
+
+        Example: ``broker.submit(intent).accepted``.
+        """
+        created = intent.created_at
+        if created.tzinfo is None or created.utcoffset() is None:
+            raise DataError(
+                f"order {intent.client_order_id}: created_at={created.isoformat()} has no "
+                "time zone; pass a tz-aware (UTC) time"
+            )
+        last, step = self.ledger.last_bar(intent.symbol)
+        # The bar open at `created` may fill (its close is later); one that closed before
+        # it may not. Without a known spacing, only bars opening at or after `created`.
+        not_before = created - step if step is not None else created - _MICROSECOND
+        eligible_after = max(not_before, last) if last is not None else not_before
+        order = Order.from_intent(intent, eligible_after=eligible_after)
+        refusal = self._refusal(intent)
+        if refusal is not None:
+            check, reason = refusal
+            ack = self.ledger.record_order(order, rejected=reason, check=check)
+            if not ack.duplicate:
+                log.warning("refused order %s: %s", intent.client_order_id, reason)
+            return ack
+        return self.ledger.record_order(order)
+
+    def _refusal(self, intent: OrderIntent) -> tuple[str, str] | None:
+        """(check, reason) when the intent cannot be placed as given."""
+        if intent.type is OrderType.LIMIT and intent.limit_price is None:
+            return "order_type", "a limit order needs a limit_price"
+        if intent.type is OrderType.MARKET and intent.limit_price is not None:
+            return "order_type", "a market order takes no limit_price; use type=limit"
+        if intent.reduce_only:
+            position = self.ledger.position(intent.symbol)
+            if position is None or position.sign == intent.side.sign:
+                return "reduce_only", "reduce-only order would open or grow a position"
+            return None
+        sign, price = intent.side.sign, intent.limit_price or intent.reference_price
+        if intent.stop_loss is not None and (intent.stop_loss - price) * sign >= 0:
+            side = "below" if sign > 0 else "above"
+            return "stop_loss", (
+                f"stop_loss={intent.stop_loss:g} must be {side} the price {price:g} "
+                f"for a {intent.side.value}"
+            )
+        if intent.take_profit is not None and (intent.take_profit - price) * sign <= 0:
+            side = "above" if sign > 0 else "below"
+            return "take_profit", (
+                f"take_profit={intent.take_profit:g} must be {side} the price {price:g} "
+                f"for a {intent.side.value}"
+            )
+        return None
+
+    def cancel(self, client_order_id: str) -> bool:
+        """Cancel an open order; False when it is not open (filled, cancelled, unknown).
+
+        Example: ``broker.cancel("momentum:BTC/USDT:2026-01-01T10")``.
+        """
+        return self.ledger.cancel_order(client_order_id)
+
+    def cancel_all(self, symbol: str | None = None) -> list[str]:
+        """Cancel every open order (of ``symbol``, or all); returns the ids cancelled.
+
+        Example: ``broker.cancel_all()`` when the Emergency Stop halts trading.
+        """
+        return self.ledger.cancel_orders(symbol)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Open orders (of ``symbol``, or all) in submission order."""
+        return self.ledger.open_orders(symbol)
+
+    # --- bars -------------------------------------------------------------------------------
+    def on_bar(
+        self,
+        symbol: str,
+        bar: BarLike,
+        at: datetime,
+        *,
+        atr: float | None = None,
+        spread_bps: float | None = None,
+    ) -> list[Fill]:
+        """Fill what this bar fills: eligible open orders of ``symbol`` (in submission
+        order), then the position's stop-loss or take-profit.
+
+        Parameters
+        ----------
+        bar
+            A closed bar (a Bars row: ``open``, ``high``, ``low``, ``close``; optionally
+            ``spread_bps``).
+        at
+            The bar's open time (the Bars index); the fills' ``filled_at``.
+        atr
+            ATR known before this bar, for default stops of positions it opens; without
+            it, the broker's own ATR of the bars it was given.
+        spread_bps
+            Observed spread (e.g. :func:`~components.execution.costs.spread_bps_of` of a
+            ticker); else the bar's, else the cost model's.
+
+        Returns
+        -------
+        list[Fill]
+            The new fills (none for a bar older than the last one processed; a bar
+            processed again fills nothing twice).
+
+        Example: ``broker.on_bar("BTC/USDT", bars.iloc[-1], bars.index[-1])``.
+        """
+        where = f"{symbol} bar at {at.isoformat()}"
+        if at.tzinfo is None or at.utcoffset() is None:
+            raise DataError(f"{where}: the time has no time zone; pass a tz-aware (UTC) time")
+        ohlc = Bar.of(bar, where=where)
+        last, _ = self.ledger.last_bar(symbol)
+        if last is not None and at < last:
+            log.debug("%s: older than the last bar processed (%s); skipped", where, last)
+            return []
+        spread = self.cost_model.spread_for(
+            spread_bps if spread_bps is not None else ohlc.spread_bps
+        )
+        fills: list[Fill] = []
+        for order in self.ledger.open_orders(symbol):
+            if order.may_fill_on(at):
+                if atr is None and not order.reduce_only:
+                    atr = self._atr(symbol)  # only when a fill may need default stops
+                fill = self._fill_order(order, ohlc, at, spread, atr)
+                if fill is not None:
+                    fills.append(fill)
+        exit_fill = self._check_exits(symbol, ohlc, at, spread)
+        if exit_fill is not None:
+            fills.append(exit_fill)
+        self.ledger.mark_bar(symbol, at)
+        self._remember(symbol, ohlc, at, last)
+        return fills
+
+    def _fill_order(
+        self, order: Order, bar: Bar, at: datetime, spread: float, atr: float | None
+    ) -> Fill | None:
+        sign = order.side.sign
+        if order.type is OrderType.MARKET:
+            price = float(self.cost_model.fill_price(sign, bar.open, spread_bps=spread))
+        else:
+            limit = order.limit_price
+            if limit is None:  # refused at submission; here for the type checker
+                return None
+            price = float(limit_fill_price(sign, limit, open_=bar.open, high=bar.high, low=bar.low))
+            if math.isnan(price):
+                return None
+        default_sl = default_tp = None
+        if atr is not None and math.isfinite(atr) and atr > 0 and not order.reduce_only:
+            default_sl = price - sign * self.config.stop_loss_atr * atr
+            default_tp = price + sign * self.config.take_profit_atr * atr
+            # a level at or below zero means "none" (a huge ATR on a cheap coin)
+            default_sl = default_sl if default_sl > 0 else None
+            default_tp = default_tp if default_tp > 0 else None
+        result = self.ledger.apply_fill(
+            client_order_id=order.client_order_id,
+            symbol=order.symbol,
+            side=order.side,
+            quantity=order.quantity,
+            price=price,
+            fee=float(self.cost_model.fee(order.quantity * price)),
+            filled_at=at,
+            strategy=order.strategy,
+            reduce_only=order.reduce_only,
+            stop_loss=order.stop_loss,
+            take_profit=order.take_profit,
+            default_stop_loss=default_sl,
+            default_take_profit=default_tp,
+            require_open_order=True,
+        )
+        return result.fill if result.status == "filled" else None
+
+    def _check_exits(self, symbol: str, bar: Bar, at: datetime, spread: float) -> Fill | None:
+        position = self.ledger.position(symbol)
+        if position is None:
+            return None
+        sign = position.sign
+        ohl = {"open_": bar.open, "high": bar.high, "low": bar.low}
+        if position.stop_loss is not None:
+            reference = float(stop_exit_price(sign, position.stop_loss, **ohl))
+            if not math.isnan(reference):
+                price = reference
+                if self.config.slip_stops:
+                    price = float(self.cost_model.fill_price(-sign, reference, spread_bps=spread))
+                return self._exit(position, price, at, FillReason.STOP_LOSS)
+        if position.take_profit is not None:
+            price = float(take_profit_exit_price(sign, position.take_profit, **ohl))
+            if not math.isnan(price):
+                return self._exit(position, price, at, FillReason.TAKE_PROFIT)
+        return None
+
+    def _exit(
+        self, position: Position, price: float, at: datetime, reason: FillReason
+    ) -> Fill | None:
+        suffix = "sl" if reason is FillReason.STOP_LOSS else "tp"
+        quantity = abs(position.quantity)
+        result = self.ledger.apply_fill(
+            client_order_id=f"{position.id}:{suffix}",
+            symbol=position.symbol,
+            side=Side.SELL if position.sign > 0 else Side.BUY,
+            quantity=quantity,
+            price=price,
+            fee=float(self.cost_model.fee(quantity * price)),
+            filled_at=at,
+            strategy=position.strategy,
+            reduce_only=True,
+            position_id=position.id,
+            reason=reason,
+        )
+        return result.fill if result.status == "filled" else None
+
+    # --- the broker's own ATR (for default stops when the caller gives none) ----------------
+    def _remember(self, symbol: str, bar: Bar, at: datetime, last: datetime | None) -> None:
+        if last is not None and at == last:
+            return  # the same bar again (a replay): already remembered, or from before
+        history = self._history.setdefault(symbol, deque(maxlen=4 * self.config.atr_period))
+        history.append(bar)
+
+    def _atr(self, symbol: str) -> float | None:
+        history = self._history.get(symbol)
+        if not history:
+            return None
+        high = np.fromiter((b.high for b in history), dtype=np.float64)
+        low = np.fromiter((b.low for b in history), dtype=np.float64)
+        close = np.fromiter((b.close for b in history), dtype=np.float64)
+        values = average_true_range(high, low, close, n=min(self.config.atr_period, len(history)))
+        value = float(values[-1])
+        return value if math.isfinite(value) and value > 0 else None

@@ -1,0 +1,218 @@
+"""Orchestrator policy: which strategy signals the engine acts on this cycle, in what order.
+
+:func:`select_signals` applies the policy to the signals of one cycle:
+
+1. ``stop_all_trading`` or an active ``emergency``: nothing at all (each signal dropped
+   with the reason).
+2. The strategy must not be in ``blocked_strategies`` nor ``retired``. A strategy whose
+   ``strategy_states`` entry is ``shadow`` goes to :attr:`OrchestratorResult.shadow`
+   (traded on paper without capital, never as a real order); any other must be in
+   ``allowed_strategies``.
+3. ``confidence >= global_min_confidence``.
+4. The symbol must be in ``active_universe``. A signal that may close an open position is
+   kept outside it: a flat signal (direction 0) on an open position, or, when
+   ``open_positions`` maps symbols to signed quantities, a direction opposite to the
+   position. With symbol names alone, any signal on an open position is kept (sizing
+   and the RiskGuard decide how much may trade).
+5. A flat signal with no open position has nothing to do and is dropped.
+6. One signal per symbol: the highest confidence wins (ties by strategy name). When the
+   best signal in another direction is within ``disagreement_margin`` of it, the
+   strategies disagree too closely to trust either, and every signal on the symbol is
+   dropped with that reason. Shadow signals are resolved among themselves the same way.
+7. Order: ``opp_rankings`` score descending (unranked symbols last), then confidence
+   descending, then symbol; the result does not depend on the order of the input.
+
+Every dropped signal carries a reason that starts with the rule's name
+(``blocked: ...``, ``min_confidence: ...``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.policy.model import GlobalPolicy, StrategyState
+from components.trading.types import Signal
+
+# Settings fields (once the lead adds them) -> OrchestratorConfig fields.
+_SETTINGS_FIELDS = {"orchestrator_disagreement_margin": "disagreement_margin"}
+
+
+class OrchestratorConfig(BaseModel):
+    """How :func:`select_signals` settles strategies that disagree on one symbol.
+
+    >>> OrchestratorConfig(disagreement_margin=0.1)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    disagreement_margin: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Opposite signals closer than this in confidence cancel each other.",
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
+        """Values from ``QT_ORCHESTRATOR_*``; ``overrides`` win."""
+        values = {field: getattr(settings, name) for name, field in _SETTINGS_FIELDS.items()}
+        return cls(**{**values, **overrides})
+
+
+class DroppedSignal(NamedTuple):
+    """A signal the orchestrator did not keep, and why (unpacks as ``signal, reason``)."""
+
+    signal: Signal
+    reason: str
+
+
+class OrchestratorResult(BaseModel):
+    """Signals to trade (``accepted``, best first), to paper-trade (``shadow``), and the
+    rest with their reasons (``dropped``).
+
+    >>> result = select_signals(signals, policy)
+    >>> [s.symbol for s in result.accepted]
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accepted: list[Signal] = Field(default_factory=list)
+    shadow: list[Signal] = Field(default_factory=list)
+    dropped: list[DroppedSignal] = Field(default_factory=list)
+
+
+def select_signals(
+    signals: Sequence[Signal],
+    policy: GlobalPolicy,
+    *,
+    open_positions: Collection[str] = (),
+    config: OrchestratorConfig | None = None,
+) -> OrchestratorResult:
+    """Keep, rank and de-conflict this cycle's signals under ``policy``.
+
+    Parameters
+    ----------
+    signals:
+        Every strategy's signals of this cycle, in any order.
+    open_positions:
+        Symbols with an open position, or a mapping symbol -> signed quantity (which
+        lets a signal that would grow a position outside the universe be told apart from
+        one that closes it).
+
+    >>> select_signals(signals, policy, open_positions={"BTC/USDT": 0.5}).accepted
+    """
+    config = config or OrchestratorConfig()
+    ordered = sorted(signals, key=_canonical)  # the outcome must not depend on input order
+    if not policy.trading_allowed():
+        why = (
+            "stop_all_trading: the policy stops all trading"
+            if policy.stop_all_trading
+            else f"emergency: {policy.emergency.reason or 'the policy emergency is active'}"
+        )
+        return OrchestratorResult(dropped=[DroppedSignal(s, why) for s in ordered])
+
+    live: list[Signal] = []
+    shadow: list[Signal] = []
+    dropped: list[DroppedSignal] = []
+    for signal in ordered:
+        reason = _filter(signal, policy, open_positions)
+        if reason is not None:
+            dropped.append(DroppedSignal(signal, reason))
+        elif policy.strategy_states.get(signal.strategy) == StrategyState.SHADOW:
+            shadow.append(signal)
+        else:
+            live.append(signal)
+
+    accepted, conflicts = _resolve(live, config.disagreement_margin)
+    shadow, shadow_conflicts = _resolve(shadow, config.disagreement_margin)
+    rank = _ranking(policy.opp_rankings)
+    return OrchestratorResult(
+        accepted=sorted(accepted, key=rank),
+        shadow=sorted(shadow, key=rank),
+        dropped=dropped + conflicts + shadow_conflicts,
+    )
+
+
+def _canonical(signal: Signal) -> tuple[Any, ...]:
+    return (signal.symbol, signal.strategy, -signal.confidence, signal.direction, signal.at)
+
+
+def _filter(signal: Signal, policy: GlobalPolicy, open_positions: Collection[str]) -> str | None:
+    """Why ``signal`` is dropped, or None when it passes every per-signal rule."""
+    name = signal.strategy
+    state = policy.strategy_states.get(name)
+    if name in policy.blocked_strategies:
+        return f"blocked: strategy {name!r} is in blocked_strategies"
+    if state == StrategyState.RETIRED:
+        return f"retired: strategy {name!r} is retired"
+    if state != StrategyState.SHADOW and name not in policy.allowed_strategies:
+        return f"not_allowed: strategy {name!r} is not in allowed_strategies"
+    if signal.confidence < policy.global_min_confidence:
+        return (
+            f"min_confidence: confidence {signal.confidence:.3f} is below "
+            f"global_min_confidence {policy.global_min_confidence:.3f}"
+        )
+    side = _position_side(signal.symbol, open_positions)
+    if signal.direction == 0 and side is None:
+        return f"flat: a flat signal on {signal.symbol} with no open position to close"
+    may_close = side is not None and (signal.direction == 0 or signal.direction * side <= 0)
+    if signal.symbol not in policy.active_universe and not may_close:
+        return f"universe: {signal.symbol} is not in the active universe"
+    return None
+
+
+def _position_side(symbol: str, open_positions: Collection[str]) -> int | None:
+    """None with no open position on ``symbol``; else its side (+1, -1), 0 if unknown."""
+    if isinstance(open_positions, Mapping):
+        quantity = open_positions.get(symbol, 0.0)
+        return None if not quantity else (1 if quantity > 0 else -1)
+    return 0 if symbol in open_positions else None
+
+
+def _resolve(signals: Iterable[Signal], margin: float) -> tuple[list[Signal], list[DroppedSignal]]:
+    """One signal per symbol: the most confident, unless the other side is within margin."""
+    by_symbol: dict[str, list[Signal]] = defaultdict(list)
+    for signal in signals:
+        by_symbol[signal.symbol].append(signal)
+    kept: list[Signal] = []
+    dropped: list[DroppedSignal] = []
+    for symbol, group in by_symbol.items():
+        group.sort(key=lambda s: (-s.confidence, s.strategy, s.direction, s.at))
+        best = group[0]
+        rival = next((s for s in group if s.direction != best.direction), None)
+        if rival is not None and best.confidence - rival.confidence < margin:
+            reason = (
+                f"conflict: {best.strategy} ({_word(best)}, {best.confidence:.3f}) and "
+                f"{rival.strategy} ({_word(rival)}, {rival.confidence:.3f}) disagree on "
+                f"{symbol} within {margin:.3f}; neither is traded"
+            )
+            dropped.extend(DroppedSignal(s, reason) for s in group)
+            continue
+        kept.append(best)
+        for other in group[1:]:
+            verb = "agrees with" if other.direction == best.direction else "is outvoted by"
+            dropped.append(
+                DroppedSignal(
+                    other,
+                    f"superseded: {other.strategy} ({other.confidence:.3f}) {verb} "
+                    f"{best.strategy} ({best.confidence:.3f}) on {symbol}",
+                )
+            )
+    return kept, dropped
+
+
+def _word(signal: Signal) -> str:
+    return {1: "long", -1: "short", 0: "flat"}[signal.direction]
+
+
+def _ranking(rankings: Mapping[str, float]) -> Callable[[Signal], tuple[int, float, float, str]]:
+    def key(signal: Signal) -> tuple[int, float, float, str]:
+        score = rankings.get(signal.symbol)
+        unranked = score is None
+        return (int(unranked), -(score or 0.0), -signal.confidence, signal.symbol)
+
+    return key

@@ -1,0 +1,59 @@
+"""Risk: the pre-trade RiskGuard, the Emergency Stop System and per-symbol protections.
+
+Every order intent passes :class:`RiskGuard` (limits) and :meth:`EmergencyStop.gate`
+(the ESS state) before the broker sees it; each returns a :class:`RiskDecision`, and a
+deny becomes an ``order.rejected`` event (:func:`publish_rejection`), never an exception.
+"""
+
+from components.risk.decision import (
+    RiskAction,
+    RiskCheck,
+    RiskDecision,
+    closing_quantity,
+    position_quantity,
+    publish_rejection,
+    reduces_exposure,
+)
+from components.risk.emergency import (
+    SOFT_TRIPS,
+    EmergencyStop,
+    EssConfig,
+    EssState,
+    EssStatus,
+    HaltActions,
+    Trip,
+)
+from components.risk.guard import RiskConfig, RiskGuard
+from components.risk.protections import (
+    ClosedTrade,
+    PairLossLock,
+    Protection,
+    ProtectionResult,
+    StoplossCooldown,
+    check_protections,
+)
+
+__all__ = [
+    "SOFT_TRIPS",
+    "ClosedTrade",
+    "EmergencyStop",
+    "EssConfig",
+    "EssState",
+    "EssStatus",
+    "HaltActions",
+    "PairLossLock",
+    "Protection",
+    "ProtectionResult",
+    "RiskAction",
+    "RiskCheck",
+    "RiskConfig",
+    "RiskDecision",
+    "RiskGuard",
+    "StoplossCooldown",
+    "Trip",
+    "check_protections",
+    "closing_quantity",
+    "position_quantity",
+    "publish_rejection",
+    "reduces_exposure",
+]

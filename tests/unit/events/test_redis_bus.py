@@ -41,12 +41,12 @@ def test_events_of_a_consumer_that_died_are_delivered_to_another(
     survivor = RedisEventBus(client, namespace=settings.namespace, config=FAST, consumer="alive")
     received: list[str] = []
     survivor.subscribe("ess.state_changed", lambda e: received.append(e.id), group="workers")
-    child = subprocess.Popen(
+    events = [ess_event(f"r{n}") for n in range(3)]
+    survivor.publish_many(events)  # waiting in the group before the doomed one starts,
+    child = subprocess.Popen(  # so its first read takes all three
         [sys.executable, "-c", DOOMED_CONSUMER], env=qt_env, stdout=subprocess.PIPE, text=True
     )
     assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-    events = [ess_event(f"r{n}") for n in range(3)]
-    survivor.publish_many(events)
     assert child.wait(timeout=30) == -9
     stream = stream_key(settings.namespace, "ess.state_changed")
     assert client.xpending(stream, "workers")["pending"] == 3  # held by the dead consumer

@@ -8,6 +8,7 @@ machine-readable output on stdout.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -27,6 +28,10 @@ from components.errors import (
 from components.events import Event, RedisEventBus, event_to_json
 from components.policy import PolicyStore
 from components.settings import Settings, load_settings
+
+# Offline machines: Prefect's telemetry would only log errors (DESIGN.md section 8).
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -221,6 +226,37 @@ def events_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     for group, values in stats.groups.items():
         table.add_row(f"group {group}", f"pending {values.pending}, lag {values.lag}")
     out.print(table)
+
+
+# --- the system -----------------------------------------------------------------------------
+
+
+@app.command("up")
+@handles_errors
+def up_command(
+    port: int = typer.Option(4200, "--port", min=1, max=65535, help="Port of the Prefect UI."),
+) -> None:
+    """Start the whole system on this machine; Ctrl-C stops it."""
+    from deployments.up import up
+
+    raise typer.Exit(up(settings(), port=port, console=out))
+
+
+@app.command("demo")
+@handles_errors
+def demo_command(
+    hours: float = typer.Option(24, "--hours", min=0.5, max=24 * 14, help="Simulated hours."),
+    seed: int = typer.Option(7, "--seed", min=0, help="Seed of the synthetic market."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Run the flows over an accelerated simulated day, then report what they decided."""
+    from deployments.demo import print_report, run_demo
+
+    report = run_demo(settings(), hours=hours, seed=seed, console=out)
+    if as_json:
+        print_json(report.as_json())
+    else:
+        print_report(report, out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,79 @@
+"""universe-refresh (hourly): choose the active universe from the latest ranking, keeping
+every symbol with an open position, and announce ``universe.updated``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from components.events import Event
+from components.events.types import UNIVERSE_UPDATED
+from components.ranking import Ranking
+from components.settings import ModuleMode, load_settings
+from tasks.artifacts import publish_markdown
+from tasks.events import publish_event
+from tasks.ledger import open_position_symbols
+from tasks.policy import patch_policy, read_policy
+from tasks.ranking import choose_universe, load_ranking
+
+NAME = "universe-refresh"
+
+
+@flow(name=NAME, persist_result=False, log_prints=False)
+def universe_refresh() -> dict[str, Any]:
+    """Refresh ``active_universe`` from the latest opportunity ranking."""
+    settings = load_settings()
+    log = get_run_logger()
+    mode = settings.universe_mode
+    if mode is ModuleMode.OFF:
+        log.info("QT_UNIVERSE_MODE=OFF: not refreshing")
+        return {"mode": mode.value}
+    policy = read_policy(settings)
+    # The ranking flow keeps the whole ranking (with filter reasons); the policy's
+    # opp_rankings is the fallback when it has not run in this namespace yet.
+    ranking = load_ranking(settings) or Ranking.from_policy_map(policy.opp_rankings)
+    holding = open_position_symbols(settings)
+    selection = choose_universe(settings, ranking, list(policy.active_universe), holding)
+
+    held = len(selection.kept_for_positions)
+    kept = f", {held} kept for open positions" if held else ""
+    summary = (
+        f"{len(selection.symbols)} symbols (+{len(selection.added)} "
+        f"-{len(selection.removed)}{kept})"
+    )
+    version = None
+    if mode is ModuleMode.ENFORCED:
+        new = list(selection.symbols)
+        updated = patch_policy(settings, {"active_universe": new}, by=NAME, reason=summary)
+        version = updated.version
+    publish_event(
+        settings,
+        Event.create(
+            UNIVERSE_UPDATED,
+            {
+                "mode": mode.value.lower(),
+                "symbols": list(selection.symbols),
+                "added": list(selection.added),
+                "removed": list(selection.removed),
+                "reasons": selection.reasons,
+                "policy_version": version,
+            },
+            source=NAME,
+        ),
+    )
+    rows = "\n".join(f"| {symbol} | {why} |" for symbol, why in selection.reasons.items())
+    publish_markdown(
+        "universe-refresh",
+        f"# Active universe ({mode.value.lower()})\n\n{summary}\n\n"
+        f"**Added:** {', '.join(selection.added) or 'none'}  \n"
+        f"**Removed:** {', '.join(selection.removed) or 'none'}\n\n"
+        f"| symbol | why |\n|---|---|\n{rows}\n",
+        f"Active universe: {summary}",
+    )
+    log.info("universe %s (%s)", summary, mode.value)
+    return {"mode": mode.value, "symbols": list(selection.symbols), "policy_version": version}
+
+
+if __name__ == "__main__":
+    universe_refresh()

@@ -1,0 +1,52 @@
+"""Tasks that read market data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from components.market import Ticker, validate_bars
+from components.settings import Settings
+from tasks.common import io_task
+from tasks.runtime import runtime
+
+
+def _bars_many(
+    settings: Settings, symbols: list[str], timeframe: str, limit: int, end: datetime
+) -> dict[str, pd.DataFrame]:
+    market = runtime(settings).market
+    bars_many = getattr(market, "bars_many", None)
+    if bars_many is not None:
+        result: dict[str, pd.DataFrame] = bars_many(symbols, timeframe, limit=limit, end=end)
+        return result
+    return {s: market.bars(s, timeframe, limit=limit, end=end) for s in symbols}
+
+
+@io_task("fetch_bars")
+def fetch_bars(settings: Settings, timeframe: str, limit: int) -> dict[str, pd.DataFrame]:
+    """The last ``limit`` closed bars of every symbol, validated (a bad bar raises
+    ``DataError`` naming the symbol and the row, and nothing downstream runs)."""
+    market = runtime(settings).market
+    bars = _bars_many(settings, market.symbols(), timeframe, limit, market.now())
+    # Every source validates what it hands out; checking again here means no source,
+    # however written, can feed a decision a bad bar.
+    source = type(market).__name__
+    return {
+        symbol: validate_bars(frame, symbol=symbol, source=source, timeframe=timeframe)
+        for symbol, frame in bars.items()
+    }
+
+
+@io_task("fetch_tickers")
+def fetch_tickers(settings: Settings) -> dict[str, Ticker]:
+    """A ticker snapshot of every symbol."""
+    market = runtime(settings).market
+    now = market.now()
+    return {symbol: market.ticker(symbol, at=now) for symbol in market.symbols()}
+
+
+@io_task("read_market_clock", retries=0)
+def market_now(settings: Settings) -> datetime:
+    """The market's clock (simulated in the demo, the wall clock otherwise)."""
+    return runtime(settings).market.now()

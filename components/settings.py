@@ -123,6 +123,17 @@ class Settings(BaseSettings):
         "1h", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the pipelines decide on."
     )
 
+    # --- trading engine ------------------------------------------------------------------------
+    engine_timeframe: str = Field(
+        "5m", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the strategies trade."
+    )
+    engine_history_bars: int = Field(300, ge=50, le=10_000, description="Bars per symbol.")
+    engine_allow_short: bool = Field(False, description="Open shorts (else -1 means flat).")
+    engine_interval_s: float = Field(60, gt=0, le=86_400, description="Seconds between cycles.")
+    engine_session_minutes: float = Field(
+        60, gt=0, le=1_440, description="One engine flow run lasts this long, then returns."
+    )
+
     # --- paper broker (components/execution) --------------------------------------------------
     paper_initial_cash: float = Field(10_000.0, gt=0, le=1e12, description="Quote currency.")
     paper_fee_bps: float = Field(10.0, ge=0, le=1_000)

@@ -1,8 +1,16 @@
 """The trading engine: one cycle from signals to orders.
 
-:mod:`~components.engine.orchestrator` decides which strategy signals a cycle acts on.
+:mod:`~components.engine.orchestrator` decides which strategy signals a cycle acts on;
+:mod:`~components.engine.engine` runs the cycle.
 """
 
+from components.engine.engine import (
+    CycleReport,
+    EngineConfig,
+    OrderOutcome,
+    TradingEngine,
+    read_heartbeat,
+)
 from components.engine.orchestrator import (
     DroppedSignal,
     OrchestratorConfig,
@@ -10,4 +18,14 @@ from components.engine.orchestrator import (
     select_signals,
 )
 
-__all__ = ["DroppedSignal", "OrchestratorConfig", "OrchestratorResult", "select_signals"]
+__all__ = [
+    "CycleReport",
+    "DroppedSignal",
+    "EngineConfig",
+    "OrchestratorConfig",
+    "OrchestratorResult",
+    "OrderOutcome",
+    "TradingEngine",
+    "read_heartbeat",
+    "select_signals",
+]

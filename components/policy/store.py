@@ -195,6 +195,13 @@ class PolicyStore:
             raise TemporaryError(f"cannot read the policy: {type(exc).__name__}: {exc}") from None
         return self._from_leaves(leaves)
 
+    def version(self) -> int:
+        """The current version alone (one cheap read; 0 before the first write)."""
+        try:
+            return int(self._r.hget(self._keys[0], "version") or 0)
+        except redis.RedisError as exc:
+            raise TemporaryError(f"cannot read the policy: {type(exc).__name__}: {exc}") from None
+
     def history(self, limit: int = 100) -> list[PolicyChange]:
         """The newest ``limit`` changes, newest first."""
         if limit <= 0:

@@ -1,0 +1,669 @@
+"""The trading engine: one cycle from market data to orders, and nothing else.
+
+Each :meth:`TradingEngine.run_cycle` at market time ``now``:
+
+1. reads the policy (only when its version moved); if it cannot be read the cycle places
+   no new order and says so (fail closed);
+2. reads the closed bars of every symbol in the active universe or holding a position; a
+   symbol with bad bars is skipped with the reason, the others go on;
+3. lets the broker fill what the newest bar fills (orders of earlier cycles, stops);
+4. values the ledger at the last closes and lets the Emergency Stop evaluate it; while
+   HALTED the engine only cancels (and flattens, if configured);
+5. asks every allowed and every shadow strategy for its signal on the last closed bar,
+   lets the orchestrator policy choose among them, turns the chosen ones into order
+   intents (sized by the Trading Mathematician) and adds the position-management actions
+   (close, reduce, trail the stop);
+6. puts each intent through the RiskGuard, then the Emergency Stop, and only then the
+   broker; every refusal publishes ``order.rejected``;
+7. writes a heartbeat.
+
+Client order ids are derived from the decision (strategy, symbol, signal bar, action), so
+a restarted engine that re-derives the same decision finds the id already taken and
+places nothing twice. Everything the engine knows lives in Redis (ledger, ESS, policy),
+so a new engine object continues where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import pandas as pd
+import redis
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.engine.orchestrator import OrchestratorConfig, select_signals
+from components.errors import DataError, QuantumTraderError, TemporaryError
+from components.events.bus import EventBus
+from components.execution import (
+    Fill,
+    Ledger,
+    PaperBroker,
+    PositionAction,
+    assess_positions,
+)
+from components.health.status import HealthStore
+from components.indicators import atr as atr_of
+from components.indicators import stack_bars
+from components.market.base import BAR_COLUMNS, MarketData
+from components.market.validation import timeframe_delta, validate_bars
+from components.policy.model import GlobalPolicy, StrategyState
+from components.policy.store import PolicyStore
+from components.redis import namespaced
+from components.risk.decision import RiskDecision, publish_rejection
+from components.risk.emergency import EmergencyStop, EssState, EssStatus
+from components.risk.guard import RiskGuard
+from components.sizing import PositionSizer
+from components.strategies import Strategy, create_strategy
+from components.trading.types import OrderIntent, PortfolioView, PositionView, Side, Signal
+
+log = logging.getLogger(__name__)
+
+StrategyResolver = Callable[[str], Strategy[Any] | None]
+
+
+class EngineConfig(BaseModel):
+    """How the engine trades; ``EngineConfig.from_settings(settings)`` reads ``QT_ENGINE_*``.
+
+    >>> EngineConfig(timeframe="1m", history_bars=200)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    timeframe: str = Field(
+        "5m", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the strategies trade."
+    )
+    history_bars: int = Field(
+        300, ge=50, le=10_000, description="Bars read per symbol (>= 10x a strategy's warm-up)."
+    )
+    allow_short: bool = Field(False, description="Open shorts on -1 signals (else: go flat).")
+    manage_positions: bool = Field(True, description="Trail stops, reduce and close losers.")
+    source: str = Field("trading-engine", min_length=1)
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> EngineConfig:
+        values = {
+            "timeframe": settings.engine_timeframe,
+            "history_bars": settings.engine_history_bars,
+            "allow_short": settings.engine_allow_short,
+        }
+        return cls(**{**values, **overrides})
+
+
+class OrderOutcome(BaseModel):
+    """What became of one intent this cycle."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    strategy: str | None
+    outcome: Literal["submitted", "duplicate", "denied", "rejected_by_broker"]
+    check: str | None = None
+    reason: str = ""
+
+
+class CycleReport(BaseModel):
+    """One cycle: what the engine saw, decided and did, and how long it took."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cycle: int
+    at: datetime
+    policy_version: int | None
+    ess_state: EssState | None
+    fail_closed: str | None = Field(None, description="Why no new order was placed, if so.")
+    symbols: int = 0
+    skipped: dict[str, str] = Field(default_factory=dict)
+    fills: int = 0
+    signals: int = 0
+    accepted: int = 0
+    shadow: int = 0
+    orders: list[OrderOutcome] = Field(default_factory=list)
+    equity: float | None = None
+    cash: float | None = None
+    positions: int = 0
+    duration_ms: float = 0.0
+
+    @property
+    def submitted(self) -> int:
+        return sum(1 for order in self.orders if order.outcome == "submitted")
+
+    def summary(self) -> str:
+        if self.fail_closed:
+            return f"cycle {self.cycle}: no new orders ({self.fail_closed})"
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        equity = f", equity {self.equity:,.2f}" if self.equity is not None else ""
+        return (
+            f"cycle {self.cycle} at {self.at:%Y-%m-%d %H:%M}: {self.symbols} symbols{skipped}, "
+            f"{self.fills} fills, {self.signals} signals ({self.accepted} accepted, "
+            f"{self.shadow} shadow), {self.submitted} orders, "
+            f"{len(self.orders) - self.submitted} refused or duplicate, "
+            f"{self.positions} positions{equity}, ESS {self.ess_state}"
+        )
+
+
+def registry_resolver(name: str) -> Strategy[Any] | None:
+    """The built-in strategy called ``name``, or None when there is none."""
+    try:
+        return create_strategy(name)
+    except QuantumTraderError:
+        return None
+
+
+class TradingEngine:
+    """One trading cycle at a time; see the module docstring.
+
+    >>> engine = TradingEngine.from_settings(settings, market)
+    >>> engine.run_cycle(0).summary()
+    """
+
+    def __init__(
+        self,
+        *,
+        client: redis.Redis,
+        namespace: str,
+        market: MarketData,
+        store: PolicyStore,
+        ledger: Ledger,
+        broker: PaperBroker,
+        ess: EmergencyStop,
+        guard: RiskGuard,
+        sizer: PositionSizer,
+        bus: EventBus | None = None,
+        config: EngineConfig | None = None,
+        orchestrator: OrchestratorConfig | None = None,
+        resolve_strategy: StrategyResolver = registry_resolver,
+    ) -> None:
+        self._r: Any = client
+        self.namespace = namespace
+        self.market = market
+        self.store = store
+        self.ledger = ledger
+        self.broker = broker
+        self.ess = ess
+        self.guard = guard
+        self.sizer = sizer
+        self.bus = bus
+        self.config = config or EngineConfig()
+        self.orchestrator = orchestrator or OrchestratorConfig()
+        self.resolve_strategy = resolve_strategy
+        self.health = HealthStore(client, namespace=namespace)
+        self._heartbeat_key = namespaced(namespace, "engine", "heartbeat")
+        self._policy: GlobalPolicy | None = None
+        self._strategies: dict[str, Strategy[Any] | None] = {}
+        self._last_closed: datetime | None = None
+        self._bar = timeframe_delta(self.config.timeframe).to_pytimedelta()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, market: MarketData, *, bus: EventBus | None = None
+    ) -> TradingEngine:
+        """An engine on the configured Redis, trading ``market``."""
+        from components.execution import BrokerConfig, CostModel
+        from components.redis import connect
+        from components.risk.emergency import EssConfig
+        from components.risk.guard import RiskConfig
+        from components.sizing import SizingConfig
+
+        client = connect(settings)
+        config = EngineConfig.from_settings(settings)
+        ledger = Ledger(
+            client,
+            namespace=settings.namespace,
+            initial_cash=settings.paper_initial_cash,
+            stream_maxlen=settings.stream_maxlen,
+            bus=bus,
+        )
+        ledger.initialize()
+        bar = timeframe_delta(config.timeframe).to_pytimedelta()
+        ess_config = EssConfig.from_settings(settings, bar_length=bar)
+        return cls(
+            client=client,
+            namespace=settings.namespace,
+            market=market,
+            store=PolicyStore(client, namespace=settings.namespace, settings=settings, bus=bus),
+            ledger=ledger,
+            broker=PaperBroker(
+                ledger, CostModel.from_settings(settings), BrokerConfig.from_settings(settings)
+            ),
+            ess=EmergencyStop(client, namespace=settings.namespace, bus=bus, config=ess_config),
+            guard=RiskGuard(RiskConfig.from_settings(settings)),
+            sizer=PositionSizer(SizingConfig()),
+            bus=bus,
+            config=config,
+            orchestrator=OrchestratorConfig.from_settings(settings),
+        )
+
+    # --- the cycle ----------------------------------------------------------------------
+    def run_cycle(self, cycle: int) -> CycleReport:
+        """Run one cycle (see the module docstring).
+
+        Raises
+        ------
+        TemporaryError
+            Redis cannot be reached: nothing was placed; the caller may try again.
+        """
+        try:
+            return self._run_cycle(cycle)
+        except (redis.RedisError, TemporaryError) as exc:
+            raise TemporaryError(f"{exc}; no order was placed this cycle") from None
+
+    def _run_cycle(self, cycle: int) -> CycleReport:
+        started = time.perf_counter()
+        now = self.market.now()
+        policy, fail_closed = self._read_policy()
+        positions = self.ledger.positions()
+        universe = set(policy.active_universe) if policy is not None else set()
+        symbols = sorted(universe | set(positions))
+        bars, skipped = self._bars(symbols, now)
+        stacks = _stack(bars)
+        atrs = {symbol: atr for stack in stacks for symbol, atr in stack.atrs.items()}
+
+        fills: list[Fill] = []
+        for symbol, frame in bars.items():
+            fills += self.broker.on_bar(
+                symbol, frame.iloc[-1], frame.index[-1].to_pydatetime(), atr=atrs[symbol]
+            )
+        marks = {symbol: float(frame["close"].iloc[-1]) for symbol, frame in bars.items()}
+        positions = self.ledger.positions() if fills else positions
+        portfolio = self.ledger.snapshot(marks)
+
+        last_data_at = max((f.index[-1] + self._bar for f in bars.values()), default=None)
+        health = self.health.get()
+        self.ess.evaluate(
+            equity=portfolio.equity,
+            now=now,
+            last_data_at=last_data_at.to_pydatetime() if last_data_at is not None else None,
+            health=health.status.value if health is not None else None,
+            closed_trade_pnls=self._closed_pnls(),
+        )
+        status = self.ess.status()
+        report = dict(
+            cycle=cycle, at=now, policy_version=policy.version if policy else None,
+            ess_state=status.state, symbols=len(bars), skipped=skipped, fills=len(fills),
+            equity=portfolio.equity, cash=portfolio.cash, positions=len(portfolio.positions),
+        )  # fmt: skip
+
+        orders: list[OrderOutcome] = []
+        if status.state is EssState.HALTED:
+            orders = self._halt(portfolio, status)
+            fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
+        elif policy is not None:
+            signals, chosen = self._signals(policy, bars, stacks, portfolio)
+            intents = self._intents(chosen.accepted, portfolio, policy, now)
+            if self.config.manage_positions:
+                intents += self._manage(positions, marks, atrs, now)
+            orders = self._place(intents, portfolio, policy, status)
+            report.update(signals=len(signals), accepted=len(chosen.accepted),
+                          shadow=len(chosen.shadow))  # fmt: skip
+        result = CycleReport(
+            **report,
+            orders=orders,
+            fail_closed=fail_closed,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )
+        self._heartbeat(result)
+        log.info(result.summary())
+        return result
+
+    # --- steps ----------------------------------------------------------------------------
+    def _read_policy(self) -> tuple[GlobalPolicy | None, str | None]:
+        """The policy, re-read only when its version moved; None (fail closed) when it
+        cannot be read."""
+        try:
+            version = self.store.version()
+            if self._policy is None or self._policy.version != version:
+                self._policy = self.store.get()
+            return self._policy, None
+        except (QuantumTraderError, redis.RedisError, ValueError) as exc:
+            self._policy = None
+            reason = f"the policy cannot be read: {exc}"
+            log.error("fail closed: %s", reason)
+            return None, reason
+
+    def _bars(
+        self, symbols: list[str], now: datetime
+    ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+        """Validated bars per symbol; a symbol whose bars are bad is skipped with the reason."""
+        frames: dict[str, pd.DataFrame] = {}
+        skipped: dict[str, str] = {}
+        timeframe, limit = self.config.timeframe, self.config.history_bars
+        source = type(self.market).__name__
+        fetched: Mapping[str, pd.DataFrame] = {}
+        bars_many = getattr(self.market, "bars_many", None)
+        if bars_many is not None:
+            try:  # one call for all; if one symbol is bad, fall back to one call each
+                fetched = bars_many(symbols, timeframe, limit=limit, end=now)
+            except DataError:
+                fetched = {}
+        for symbol in symbols:
+            try:
+                frame = fetched.get(symbol)
+                if frame is None:
+                    frame = self.market.bars(symbol, timeframe, limit=limit, end=now)
+                frame = validate_bars(frame, symbol=symbol, source=source, timeframe=timeframe)
+            except TemporaryError:
+                raise
+            except QuantumTraderError as exc:
+                skipped[symbol] = str(exc)
+                log.warning("skipping %s this cycle: %s", symbol, exc)
+                continue
+            if frame.empty:
+                skipped[symbol] = "no closed bars"
+            else:
+                frames[symbol] = frame
+        return frames, skipped
+
+    def _closed_pnls(self) -> list[float]:
+        """Net PnL of the positions closed since the last cycle (for the ESS loss streak)."""
+        closed = self.ledger.closed_positions(limit=100)
+        fresh = [c for c in closed if self._last_closed is None or c.closed_at > self._last_closed]
+        if closed:
+            self._last_closed = max(c.closed_at for c in closed)
+        return [c.realized_pnl for c in sorted(fresh, key=lambda c: c.closed_at)]
+
+    def _strategy(self, name: str) -> Strategy[Any] | None:
+        if name not in self._strategies:
+            self._strategies[name] = self.resolve_strategy(name)
+            if self._strategies[name] is None:
+                log.warning("strategy %r is in the policy but unknown here; ignored", name)
+        return self._strategies[name]
+
+    def _signals(
+        self,
+        policy: GlobalPolicy,
+        bars: Mapping[str, pd.DataFrame],
+        stacks: list[_Stack],
+        portfolio: PortfolioView,
+    ) -> tuple[list[Signal], Any]:
+        """Every allowed and shadow strategy's signal on each symbol's last closed bar.
+
+        Symbols with the same number of bars are stacked into (symbols x time) arrays, so
+        each strategy's ``signal_arrays`` (the one code path the backtester runs too) is
+        called once per cycle for all of them.
+        """
+        names = [n for n in policy.allowed_strategies if n not in policy.blocked_strategies]
+        names += [
+            n for n, state in policy.strategy_states.items()
+            if state is StrategyState.SHADOW and n not in names
+        ]  # fmt: skip
+        strategies = [(n, s) for n in names if (s := self._strategy(n)) is not None]
+        held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
+        signals: list[Signal] = []
+        for stack in stacks:
+            close = stack.arrays["close"]
+            columns = [stack.arrays[c] for c in BAR_COLUMNS]
+            for name, strategy in strategies:
+                direction, confidence = strategy.signal_arrays(*columns)
+                for row, symbol in enumerate(stack.symbols):
+                    wanted = int(direction[row, -1])
+                    if wanted == 0 and symbol not in held:
+                        continue  # flat with nothing open: nothing to do
+                    signals.append(
+                        Signal(
+                            strategy=name,
+                            symbol=symbol,
+                            direction=wanted,
+                            confidence=float(confidence[row, -1]),
+                            at=(bars[symbol].index[-1] + self._bar).to_pydatetime(),
+                            price=float(close[row, -1]),
+                            atr=stack.atrs[symbol],
+                        )
+                    )
+        chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
+        return signals, chosen
+
+    def _intents(
+        self,
+        signals: list[Signal],
+        portfolio: PortfolioView,
+        policy: GlobalPolicy,
+        now: datetime,
+    ) -> list[tuple[OrderIntent, float | None]]:
+        """Order intents (with their stop distance) for the accepted signals."""
+        intents: list[tuple[OrderIntent, float | None]] = []
+        for signal in signals:
+            held = portfolio.positions.get(signal.symbol)
+            quantity = held.quantity if held is not None else 0.0
+            wanted = signal.direction if (signal.direction >= 0 or self.config.allow_short) else 0
+            stamp = f"{signal.strategy}:{signal.symbol}:{signal.at:%Y%m%dT%H%M}"
+            if quantity and (wanted == 0 or math.copysign(1, quantity) != wanted):
+                side = Side.SELL if quantity > 0 else Side.BUY
+                intents.append((self._intent(f"{stamp}:close", signal, side, abs(quantity),
+                                             now, reduce_only=True), None))  # fmt: skip
+                continue  # re-enter on a later bar if the signal holds
+            if quantity or wanted == 0:
+                continue  # already positioned, or nothing to do
+            size = self.sizer.size(
+                equity=portfolio.equity,
+                price=signal.price,
+                atr=signal.atr or 0.0,
+                confidence=signal.confidence,
+                max_risk_per_trade=policy.max_risk_per_trade,
+                direction=wanted,
+            )
+            if size.is_zero:
+                log.info("%s %s: no size (%s)", signal.strategy, signal.symbol, size.reason)
+                continue
+            side = Side.BUY if wanted > 0 else Side.SELL
+            intent = self._intent(f"{stamp}:open", signal, side, size.quantity, now,
+                                  stop_loss=size.stop_price)  # fmt: skip
+            intents.append((intent, size.stop_distance))
+        return intents
+
+    def _intent(
+        self,
+        client_order_id: str,
+        signal: Signal,
+        side: Side,
+        quantity: float,
+        now: datetime,
+        *,
+        reduce_only: bool = False,
+        stop_loss: float | None = None,
+    ) -> OrderIntent:
+        return OrderIntent(
+            client_order_id=client_order_id,
+            symbol=signal.symbol,
+            side=side,
+            quantity=quantity,
+            reference_price=signal.price,
+            strategy=signal.strategy,
+            reduce_only=reduce_only,
+            stop_loss=stop_loss,
+            created_at=signal.at,
+        )
+
+    def _manage(
+        self,
+        positions: Mapping[str, Any],
+        marks: Mapping[str, float],
+        atrs: Mapping[str, float | None],
+        now: datetime,
+    ) -> list[tuple[OrderIntent, float | None]]:
+        """Position intelligence: trail winners' stops; reduce or close as assessed."""
+        usable = {s: a for s, a in atrs.items() if a is not None and s in marks}
+        assessments = assess_positions(
+            {s: p for s, p in positions.items() if s in usable},
+            marks=marks, atrs=usable, now=now,
+        )  # fmt: skip
+        intents: list[tuple[OrderIntent, float | None]] = []
+        stamp = f"{now:%Y%m%dT%H%M}"
+        for symbol, assessment in assessments.items():
+            position = positions[symbol]
+            if assessment.action is PositionAction.TRAIL_STOP and assessment.new_stop:
+                self.ledger.set_stops(
+                    symbol, stop_loss=assessment.new_stop, position_id=position.id
+                )
+            elif assessment.action in (PositionAction.REDUCE, PositionAction.CLOSE):
+                quantity = assessment.reduce_quantity or abs(position.quantity)
+                side = Side.SELL if position.quantity > 0 else Side.BUY
+                intents.append((
+                    OrderIntent(
+                        client_order_id=f"{position.id}:{assessment.action.value}:{stamp}",
+                        symbol=symbol, side=side, quantity=min(quantity, abs(position.quantity)),
+                        reference_price=marks[symbol], strategy=position.strategy,
+                        reduce_only=True, created_at=now,
+                    ),
+                    None,
+                ))  # fmt: skip
+        return intents
+
+    def _place(
+        self,
+        intents: list[tuple[OrderIntent, float | None]],
+        portfolio: PortfolioView,
+        policy: GlobalPolicy,
+        status: EssStatus,
+    ) -> list[OrderOutcome]:
+        """RiskGuard, then the Emergency Stop, then the broker, one intent at a time; each
+        accepted order counts against the limits of the next."""
+        outcomes: list[OrderOutcome] = []
+        view = portfolio
+        for intent, stop_distance in intents:
+            decision = self.guard.check(intent, view, policy, stop_distance=stop_distance)
+            if decision.approved:
+                decision = self.ess.gate(decision.intent, view, status=status)
+                source = "emergency_stop"
+            else:
+                source = "risk_guard"
+            if not decision.approved:
+                outcomes.append(self._denied(intent, decision, source))
+                continue
+            ack = self.broker.submit(decision.intent)
+            if ack.duplicate:
+                outcome: Literal["submitted", "duplicate", "rejected_by_broker"] = "duplicate"
+            elif ack.accepted:
+                outcome = "submitted"
+                view = _with_order(view, decision.intent)
+            else:
+                outcome = "rejected_by_broker"
+            outcomes.append(_outcome(decision.intent, outcome, decision.check, ack.reason))
+        return outcomes
+
+    def _denied(self, intent: OrderIntent, decision: RiskDecision, source: str) -> OrderOutcome:
+        if self.bus is not None:
+            publish_rejection(decision, self.bus, source=source)
+        return _outcome(intent, "denied", decision.check, decision.reason)
+
+    def _halt(self, portfolio: PortfolioView, status: EssStatus) -> list[OrderOutcome]:
+        actions = self.ess.on_halt(portfolio, status=status)
+        if actions.cancel_all:
+            cancelled = self.broker.cancel_all()
+            if cancelled:
+                log.warning("ESS HALTED: cancelled %d open orders", len(cancelled))
+        outcomes = []
+        for intent in actions.orders:  # the ESS's own flattening orders: not gated
+            ack = self.broker.submit(intent)
+            outcome: Literal["submitted", "duplicate", "rejected_by_broker"] = (
+                "duplicate" if ack.duplicate else "submitted" if ack.accepted
+                else "rejected_by_broker"
+            )  # fmt: skip
+            outcomes.append(_outcome(intent, outcome, "emergency_stop", ack.reason))
+        return outcomes
+
+    def _heartbeat(self, report: CycleReport) -> None:
+        self._r.hset(
+            self._heartbeat_key,
+            mapping={
+                "at": datetime.now(report.at.tzinfo).isoformat(),
+                "market_at": report.at.isoformat(),
+                "cycle": report.cycle,
+                "report": report.model_dump_json(exclude={"orders", "skipped"}),
+            },
+        )
+
+
+def read_heartbeat(client: redis.Redis, namespace: str) -> dict[str, Any] | None:
+    """The engine's last heartbeat: ``at`` (wall clock), ``market_at``, ``cycle``, ``report``."""
+    raw: dict[str, str] = client.hgetall(namespaced(namespace, "engine", "heartbeat"))  # type: ignore[assignment]
+    if not raw:
+        return None
+    return {
+        "at": datetime.fromisoformat(raw["at"]),
+        "market_at": datetime.fromisoformat(raw["market_at"]),
+        "cycle": int(raw["cycle"]),
+        "report": json.loads(raw["report"]),
+    }
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """Symbols with the same number of bars, as (symbols x time) arrays, and their ATR."""
+
+    symbols: list[str]
+    arrays: dict[str, Any]
+    atrs: dict[str, float | None]
+
+
+def _stack(bars: Mapping[str, pd.DataFrame], atr_period: int = 14) -> list[_Stack]:
+    by_length: dict[int, list[str]] = {}
+    for symbol, frame in bars.items():
+        by_length.setdefault(len(frame), []).append(symbol)
+    stacks = []
+    for length, symbols in by_length.items():
+        arrays = stack_bars(bars, symbols, length=length, columns=BAR_COLUMNS)
+        last = atr_of(arrays["high"], arrays["low"], arrays["close"], atr_period)[:, -1]
+        atrs = {
+            symbol: float(value) if math.isfinite(value) and value > 0 else None
+            for symbol, value in zip(symbols, last, strict=True)
+        }
+        stacks.append(_Stack(symbols, arrays, atrs))
+    return stacks
+
+
+def _outcome(
+    intent: OrderIntent,
+    outcome: Literal["submitted", "duplicate", "denied", "rejected_by_broker"],
+    check: Any,
+    reason: str,
+) -> OrderOutcome:
+    return OrderOutcome(
+        client_order_id=intent.client_order_id,
+        symbol=intent.symbol,
+        side=intent.side,
+        quantity=intent.quantity,
+        strategy=intent.strategy,
+        outcome=outcome,
+        check=str(check.value if hasattr(check, "value") else check) if check else None,
+        reason=reason,
+    )
+
+
+def _with_order(view: PortfolioView, intent: OrderIntent) -> PortfolioView:
+    """``view`` as if ``intent`` had filled at its reference price (so the next intent of
+    the cycle is checked against the exposure this one will add)."""
+    positions = dict(view.positions)
+    held = positions.get(intent.symbol)
+    quantity = (held.quantity if held else 0.0) + intent.signed_quantity
+    if abs(quantity) < 1e-12:
+        positions.pop(intent.symbol, None)
+    else:
+        positions[intent.symbol] = PositionView(
+            symbol=intent.symbol,
+            quantity=quantity,
+            average_price=held.average_price if held else intent.reference_price,
+            mark_price=held.mark_price if held else intent.reference_price,
+            strategy=intent.strategy,
+        )
+    cash = view.cash - intent.signed_quantity * intent.reference_price
+    return PortfolioView(cash=cash, positions=positions, open_orders=view.open_orders + 1)
+
+
+__all__ = [
+    "CycleReport",
+    "EngineConfig",
+    "OrderOutcome",
+    "TradingEngine",
+    "read_heartbeat",
+    "registry_resolver",
+]

@@ -1,0 +1,40 @@
+"""An accelerated clock every engine process on the machine agrees on.
+
+With ``speed`` > 1 the engine trades the synthetic market faster than real time. A
+restarted engine must continue from the simulated time the last one reached (its ledger
+already holds bars up to it), so the clock's anchor lives in Redis: each start re-anchors
+at the simulated time reached so far, and simulated time never runs backwards.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+
+from components.market.clock import Clock, SimulatedClock, SystemClock
+from components.redis import namespaced
+
+
+def engine_clock(
+    client: redis.Redis, namespace: str, *, speed: float, start: datetime | None = None
+) -> Clock:
+    """The wall clock at ``speed`` 1; otherwise a simulated clock anchored in Redis.
+
+    ``start`` is where simulated time begins the first time (default: now).
+    """
+    if speed == 1:
+        return SystemClock()
+    r: Any = client
+    key = namespaced(namespace, "engine", "clock")
+    anchor = r.hgetall(key)
+    wall = time.time()
+    if anchor:
+        elapsed = max(0.0, wall - float(anchor["wall"])) * float(anchor["speed"])
+        now = datetime.fromisoformat(anchor["simulated"]) + timedelta(seconds=elapsed)
+    else:
+        now = start or datetime.now(UTC)
+    r.hset(key, mapping={"simulated": now.isoformat(), "wall": wall, "speed": speed})
+    return SimulatedClock(now, speed=speed)

@@ -1,0 +1,168 @@
+"""The engine's cycle on real Redis: it trades, and it fails the safe way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from components.engine import TradingEngine
+from components.errors import TemporaryError
+from components.events import RedisEventBus
+from components.market import ManualClock, SyntheticMarket
+from components.policy import PolicyStore
+from components.redis import ensure_embedded, stop_embedded
+from components.settings import Settings, load_settings
+from tests.builders import T0
+
+START = T0.replace(month=3, day=2)
+
+
+def open_up(settings: Settings, market: SyntheticMarket, symbols: int = 8) -> None:
+    """A policy that lets the engine trade the first ``symbols`` symbols."""
+    PolicyStore.connect(settings).patch(
+        {"active_universe": market.symbols()[:symbols], "global_min_confidence": 0.5},
+        by="tests", reason="let the engine trade",
+    )  # fmt: skip
+
+
+def run(engine: TradingEngine, clock: ManualClock, cycles: int, first: int = 0) -> list[Any]:
+    reports = []
+    for n in range(first, first + cycles):
+        reports.append(engine.run_cycle(n))
+        clock.advance(timedelta(minutes=5))
+    return reports
+
+
+@pytest.fixture
+def market() -> tuple[SyntheticMarket, ManualClock]:
+    clock = ManualClock(START)
+    return SyntheticMarket(seed=7, clock=clock), clock
+
+
+def test_engine_trades_the_universe_through_the_broker(
+    settings: Settings, client: redis.Redis, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    synthetic, clock = market
+    open_up(settings, synthetic)
+    bus = RedisEventBus(client, namespace=settings.namespace)
+    engine = TradingEngine.from_settings(settings, synthetic, bus=bus)
+
+    reports = run(engine, clock, 40)
+
+    submitted = [o for r in reports for o in r.orders if o.outcome == "submitted"]
+    assert submitted, "the engine should have placed orders on 40 cycles of 8 symbols"
+    fills = engine.ledger.fills()
+    assert fills and {f.client_order_id for f in fills} <= {
+        o.client_order_id for o in submitted
+    } | {f.client_order_id for f in fills if f.reason.value != "order"}
+    assert len(bus.tail("trade.executed", count=10_000)) == len(fills)
+    assert all(r.policy_version == 1 for r in reports)
+    assert engine.ledger.snapshot().equity > 0
+
+
+def test_a_restarted_engine_places_no_order_twice(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    synthetic, clock = market
+    open_up(settings, synthetic)
+    first = TradingEngine.from_settings(settings, synthetic)
+    reports = run(first, clock, 12)
+    placed = {o.client_order_id for r in reports for o in r.orders if o.outcome == "submitted"}
+    assert placed
+
+    clock.set(START)  # a new engine that re-derives every decision of those cycles
+    again = run(TradingEngine.from_settings(settings, synthetic), clock, 12)
+
+    assert not [o for r in again for o in r.orders if o.outcome == "submitted"
+                and o.client_order_id in placed]  # fmt: skip
+    coids = [f.client_order_id for f in first.ledger.fills()]
+    assert len(coids) == len(set(coids))
+
+
+def test_unreadable_policy_means_no_new_orders_and_says_why(
+    settings: Settings, client: redis.Redis, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    synthetic, clock = market
+    open_up(settings, synthetic)
+    engine = TradingEngine.from_settings(settings, synthetic)
+    client.hset(f"{settings.namespace}:policy", "version", "2")  # version moved, and:
+    client.hset(f"{settings.namespace}:policy", "max_positions", "not json")
+
+    reports = run(engine, clock, 15)
+
+    assert all(r.fail_closed and "policy cannot be read" in r.fail_closed for r in reports)
+    assert not [o for r in reports for o in r.orders]
+    assert not engine.ledger.open_orders()
+
+
+def test_halted_ess_places_nothing_and_resume_trades_again(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    synthetic, clock = market
+    open_up(settings, synthetic)
+    engine = TradingEngine.from_settings(settings, synthetic)
+    engine.ess.halt("test", by="tests")
+
+    halted = run(engine, clock, 20)
+
+    assert not [o for r in halted for o in r.orders if o.outcome == "submitted"]
+    assert all("HALTED" in (r.fail_closed or "") for r in halted)
+    engine.ess.resume(by="tests", reason="over")
+    resumed = run(engine, clock, 30, first=20)
+    assert [o for r in resumed for o in r.orders if o.outcome == "submitted"]
+
+
+def corrupt(frame: Any) -> Any:
+    frame = frame.copy()
+    frame.iloc[-3, frame.columns.get_loc("high")] = frame["low"].iloc[-3] * 0.5
+    return frame
+
+
+class BrokenSymbolMarket(SyntheticMarket):
+    """ETH/USDT's bars come back with a bar whose high is below its low."""
+
+    def bars(self, symbol: str, timeframe: str = "1h", **kwargs: Any) -> Any:
+        frame = super().bars(symbol, timeframe, **kwargs)
+        return corrupt(frame) if symbol == "ETH/USDT" else frame
+
+    def bars_many(self, symbols: Any, timeframe: str = "1h", **kwargs: Any) -> Any:
+        frames = super().bars_many(symbols, timeframe, **kwargs)
+        return {s: corrupt(f) if s == "ETH/USDT" else f for s, f in frames.items()}
+
+
+def test_bad_bars_skip_that_symbol_with_the_reason_and_the_rest_trade(
+    settings: Settings,
+) -> None:
+    clock = ManualClock(START)
+    synthetic = BrokenSymbolMarket(seed=7, clock=clock)
+    open_up(settings, synthetic)
+    engine = TradingEngine.from_settings(settings, synthetic)
+
+    reports = run(engine, clock, 30)
+
+    assert all("ETH/USDT" in r.skipped and "high" in r.skipped["ETH/USDT"] for r in reports)
+    assert all(r.symbols == 7 for r in reports)
+    traded = {o.symbol for r in reports for o in r.orders if o.outcome == "submitted"}
+    assert traded and "ETH/USDT" not in traded
+
+
+def test_redis_gone_is_a_temporary_error_and_places_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "own-redis"
+    ensure_embedded(home)
+    settings = load_settings(home=home, namespace="gone")
+    try:
+        clock = ManualClock(START)
+        synthetic = SyntheticMarket(seed=7, clock=clock)
+        open_up(settings, synthetic)
+        engine = TradingEngine.from_settings(settings, synthetic)
+        run(engine, clock, 3)
+        stop_embedded(home)
+
+        with pytest.raises(TemporaryError, match="no order was placed"):
+            engine.run_cycle(3)
+    finally:
+        stop_embedded(home)

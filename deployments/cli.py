@@ -228,6 +228,120 @@ def events_stats(as_json: bool = typer.Option(False, "--json", help="Print JSON.
     out.print(table)
 
 
+# --- trading --------------------------------------------------------------------------------
+
+engine_app = typer.Typer(help="Run the trading engine.", no_args_is_help=True)
+ess_app = typer.Typer(help="The Emergency Stop System.", no_args_is_help=True)
+app.add_typer(engine_app, name="engine")
+app.add_typer(ess_app, name="ess")
+
+
+@engine_app.command("run")
+@handles_errors
+def engine_run(
+    cycles: int | None = typer.Option(None, "--cycles", min=1, help="Stop after N cycles."),
+    speed: float = typer.Option(
+        1.0, "--speed", min=1.0, help="Simulated seconds per real second (synthetic market)."
+    ),
+    interval: float | None = typer.Option(
+        None, "--interval", min=0.0, help="Seconds between cycles (default QT_ENGINE_INTERVAL_S)."
+    ),
+    minutes: float | None = typer.Option(None, "--minutes", min=0.01, help="Session length."),
+) -> None:
+    """Trade in the foreground until Ctrl-C (which finishes the cycle first)."""
+    from flows.trading_engine import trading_engine
+
+    result = trading_engine(
+        session_minutes=minutes, interval_seconds=interval, speed=speed, max_cycles=cycles
+    )
+    out.print(
+        f"engine {result['ended']}: {result['cycles']} cycles, {result['orders']} orders placed"
+    )
+
+
+def _ess() -> Any:
+    from components.risk.emergency import EmergencyStop
+
+    config = settings()
+    return EmergencyStop.connect(config, bus=RedisEventBus.connect(config))
+
+
+def _print_ess(status: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(status.model_dump(mode="json"))
+    else:
+        out.print(
+            f"ESS {status.state.value}: {status.reason} (since {status.since}, by {status.by})"
+        )
+
+
+@ess_app.command("status")
+@handles_errors
+def ess_status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The Emergency Stop's state and why."""
+    _print_ess(_ess().status(), as_json)
+
+
+@ess_app.command("halt")
+@handles_errors
+def ess_halt(
+    reason: str = typer.Option("halted by hand", "--reason"),
+    by: str = typer.Option("cli", "--by"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Stop every new order at once (only cancels pass) until `ess resume`."""
+    _print_ess(_ess().halt(reason, by=by), as_json)
+
+
+@ess_app.command("resume")
+@handles_errors
+def ess_resume(
+    reason: str = typer.Option("resumed by hand", "--reason"),
+    by: str = typer.Option("cli", "--by"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Leave HALTED (or REDUCING): trading starts again."""
+    _print_ess(_ess().resume(by=by, reason=reason), as_json)
+
+
+@app.command("positions")
+@handles_errors
+def positions_command(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Open positions, cash and equity of the paper account (marked at the last close)."""
+    from components.engine import read_heartbeat
+    from components.execution import Ledger
+
+    config = settings()
+    ledger = Ledger.connect(config)
+    marks = {}
+    heartbeat = read_heartbeat(ledger.client, config.namespace)
+    market_at = heartbeat["market_at"] if heartbeat else None
+    if ledger.positions():
+        from components.market import MarketConfig, SystemClock, open_market
+
+        market = open_market(MarketConfig.from_settings(config), clock=SystemClock())
+        for symbol in ledger.positions():
+            bars = market.bars(symbol, config.engine_timeframe, limit=1, end=market_at)
+            if not bars.empty:
+                marks[symbol] = float(bars["close"].iloc[-1])
+    state = ledger.state(marks)
+    if as_json:
+        print_json(state.model_dump(mode="json"))
+        return
+    table = Table(title=f"Positions (equity {state.equity:,.2f}, cash {state.cash:,.2f})")
+    for column in ("symbol", "quantity", "avg price", "mark", "unrealised", "stop", "strategy"):
+        table.add_column(column)
+    for symbol, position in sorted(state.positions.items()):
+        mark = marks.get(symbol, position.average_price)
+        table.add_row(
+            symbol, f"{position.quantity:g}", f"{position.average_price:,.4f}", f"{mark:,.4f}",
+            f"{position.unrealized_pnl(mark):,.2f}",
+            f"{position.stop_loss:,.4f}" if position.stop_loss else "-", position.strategy or "-",
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"{len(state.open_orders)} open orders, {len(state.fills)} recent fills")
+
+
 # --- the system -----------------------------------------------------------------------------
 
 

@@ -81,7 +81,11 @@ def load_flow(entrypoint: str) -> Any:
 def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
     """``RunnerDeployment`` objects for ``prefect.serve`` (no work pool needed)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
+    from prefect.events import DeploymentTriggerTypes
     from prefect.schedules import Cron, Interval
+    from pydantic import TypeAdapter
+
+    trigger_adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)
 
     deployments = []
     for spec in specs:
@@ -103,7 +107,7 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
                 parameters=spec.parameters,
                 schedules=schedules or None,
                 concurrency_limit=limit,
-                triggers=spec.triggers or None,
+                triggers=[trigger_adapter.validate_python(t) for t in spec.triggers] or None,
             )
         )
     return deployments

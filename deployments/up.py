@@ -22,15 +22,29 @@ from typing import IO, Any
 import httpx
 from rich.console import Console
 
+from components.engine import read_heartbeat
 from components.events import RedisEventBus
+from components.health import HealthStore
 from components.policy import GlobalPolicy, PolicyStore
 from components.redis import connect, embedded_socket_path, stop_embedded
 from components.settings import Settings
 from deployments.specs import PROJECT_ROOT, load_specs
 
 PREFECT_QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
-FIRST_RUN_ORDER = ("opportunity-ranking", "msc-evaluation", "universe-refresh")
-STATUS_EVENTS = {"policy.updated", "regime.assessed", "health.status_changed"}
+FIRST_RUN_ORDER = (
+    "opportunity-ranking",
+    "msc-evaluation",
+    "universe-refresh",
+    "health-check",
+    "trading-engine",
+)
+STATUS_EVENTS = {
+    "policy.updated",
+    "regime.assessed",
+    "health.status_changed",
+    "ess.state_changed",
+    "trade.executed",
+}
 
 
 @dataclass
@@ -102,14 +116,23 @@ def stop(started: Started, console: Console) -> None:
         console.print("stopped the embedded Redis server (data kept)")
 
 
-def status_line(policy: GlobalPolicy, regime: str | None) -> str:
+def status_line(
+    policy: GlobalPolicy, regime: str | None, engine: dict[str, Any] | None, health: str | None
+) -> str:
     top = sorted(policy.opp_rankings.items(), key=lambda item: (-item[1], item[0]))[:3]
     ranking = ", ".join(f"{symbol} {score:.2f}" for symbol, score in top) or "-"
     emergency = f"  EMERGENCY: {policy.emergency.reason}" if policy.emergency.active else ""
+    trading = "engine -"
+    if engine is not None:
+        report = engine["report"]
+        trading = (
+            f"engine {report['positions']} positions, equity {report['equity']:,.0f}, "
+            f"ESS {report['ess_state']}"
+        )
     return (
         f"{datetime.now(UTC):%H:%M:%S}  risk {policy.risk_mode.value:<10} "
         f"regime {regime or '-':<14} top {ranking}  universe {len(policy.active_universe)}  "
-        f"(policy v{policy.version} by {policy.updated_by or '-'}){emergency}"
+        f"{trading}  health {health or '-'}  (policy v{policy.version}){emergency}"
     )
 
 
@@ -119,7 +142,7 @@ def run_first(api_url: str, console: Console) -> None:
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    names = [spec.name for spec in load_specs()]
+    names = [spec.name for spec in load_specs() if spec.schedules]  # not trigger-only ones
     order = [n for n in FIRST_RUN_ORDER if n in names] + [
         n for n in names if n not in FIRST_RUN_ORDER
     ]
@@ -150,13 +173,20 @@ def follow_status(settings: Settings, console: Console) -> None:
     """Print the status now and again whenever a status event changes it (until Ctrl-C)."""
     client = connect(settings)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings)
+    health = HealthStore(client, namespace=settings.namespace)
     bus = RedisEventBus(client, namespace=settings.namespace)
     events = bus.follow(block_ms=1000)  # starts now: nothing published from here is missed
     assessed = bus.tail("regime.assessed", count=1)
     regime = assessed[0].payload.market_state if assessed else None  # type: ignore[attr-defined]
     shown = ""
     while True:
-        line = status_line(store.get(), regime)
+        record = health.get()
+        line = status_line(
+            store.get(),
+            regime,
+            read_heartbeat(client, settings.namespace),
+            record.status.value if record else None,
+        )
         if line.split("  ", 1)[1] != shown:  # the same status again: stay quiet
             console.print(line)
             shown = line.split("  ", 1)[1]

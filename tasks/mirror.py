@@ -19,13 +19,20 @@ def mirror_to_prefect(event: Event) -> None:
     from prefect.events import emit_event
 
     name = prefect_event_name(event.type)
+    resource = {
+        "prefect.resource.id": name,
+        "prefect.resource.name": event.type,
+        "quantum-trader.event-id": event.id,
+    }
+    # A status or state becomes a resource label, so an automation can match on it
+    # (emergency-response triggers on quantum-trader.status = CRITICAL).
+    for field in ("status", "state", "mode"):
+        value = getattr(event.payload, field, None)
+        if isinstance(value, str):
+            resource[f"quantum-trader.{field}"] = value
     emit_event(
         event=name,
-        resource={
-            "prefect.resource.id": name,
-            "prefect.resource.name": event.type,
-            "quantum-trader.event-id": event.id,
-        },
+        resource=resource,
         occurred=event.occurred_at,
         payload=event_to_json(event),
     )

@@ -11,6 +11,8 @@ SCHEDULES = {
     "msc-evaluation": ("interval", 1800),
     "opportunity-ranking": ("interval", 300),
     "universe-refresh": ("interval", 3600),
+    "health-check": ("interval", 60),
+    "trading-engine": ("interval", 300),
 }
 
 
@@ -36,3 +38,17 @@ def test_a_broken_entry_names_the_deployment(tmp_path: Path) -> None:
     path.write_text("deployments:\n  - name: broken\n    schedules: []\n")
     with pytest.raises(ConfigurationError, match="deployment broken"):
         load_specs(path)
+
+
+def test_the_engine_runs_one_at_a_time_and_cancels_newcomers() -> None:
+    (engine,) = [d for d in runner_deployments(load_specs()) if d.name == "trading-engine"]
+    assert engine.concurrency_limit == 1
+    assert engine.concurrency_options.collision_strategy.value == "CANCEL_NEW"
+
+
+def test_emergency_response_is_triggered_by_a_critical_health_event() -> None:
+    (response,) = [d for d in runner_deployments(load_specs()) if d.name == "emergency-response"]
+    assert not response.schedules
+    (trigger,) = response.triggers
+    assert trigger.expect == {"quantum-trader.health.status_changed"}
+    assert trigger.match.root["quantum-trader.status"] == "CRITICAL"

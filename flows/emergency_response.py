@@ -1,0 +1,45 @@
+"""emergency-response (a Prefect automation runs it on a CRITICAL health event): put the
+policy into DEFENSIVE with the emergency flag, and halt the Emergency Stop System.
+
+Leaving it is deliberate: the MSC clears the emergency only after health has been HEALTHY
+for QT_MSC_EMERGENCY_CLEAR_MINUTES, and the ESS leaves HALTED only by ``ess resume``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from components.settings import load_settings
+from tasks.health import halt_trading, read_health_record
+from tasks.policy import patch_policy
+
+NAME = "emergency-response"
+
+
+@flow(name=NAME, persist_result=False, log_prints=False)
+def emergency_response(reason: str | None = None) -> dict[str, Any]:
+    settings = load_settings()
+    log = get_run_logger()
+    record = read_health_record(settings)
+    if reason is None:
+        detail = "; ".join(record.reasons) if record is not None else "no health record"
+        reason = f"health {record.status.value if record else 'unknown'}: {detail}"
+    changes = {
+        "risk_mode": "DEFENSIVE",
+        "max_risk_per_trade": settings.defensive_max_risk_per_trade,
+        "max_positions": settings.defensive_max_positions,
+        "global_min_confidence": settings.defensive_min_confidence,
+        "emergency": {"active": True, "reason": reason, "since": datetime.now(UTC).isoformat()},
+    }
+    policy = patch_policy(settings, changes, by=NAME, reason=reason)
+    ess = halt_trading(settings, reason, NAME)
+    log.warning("emergency: policy v%d DEFENSIVE, ESS %s: %s", policy.version,
+                ess.state.value, reason)  # fmt: skip
+    return {"policy_version": policy.version, "ess_state": ess.state.value, "reason": reason}
+
+
+if __name__ == "__main__":
+    emergency_response()

@@ -1,0 +1,30 @@
+"""health-check (every minute): measure Redis, the bus, market data and the engine, store
+the verdict, and announce ``health.status_changed`` only when it changes. A CRITICAL
+verdict's Prefect event triggers the emergency-response deployment (prefect.yaml)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from components.settings import load_settings
+from tasks.health import judge_health, measure_health, record_health
+
+NAME = "health-check"
+
+
+@flow(name=NAME, persist_result=False, log_prints=False)
+def health_check() -> dict[str, Any]:
+    settings = load_settings()
+    log = get_run_logger()
+    inputs = measure_health(settings)
+    verdict = judge_health(settings, inputs)
+    record, changed = record_health(settings, verdict.status, verdict.reasons, verdict.checks)
+    message = f"health {record.status.value}: {'; '.join(record.reasons) or 'all checks pass'}"
+    (log.warning if changed else log.info)(message + (" (changed)" if changed else ""))
+    return {"status": record.status.value, "changed": changed, "reasons": record.reasons}
+
+
+if __name__ == "__main__":
+    health_check()

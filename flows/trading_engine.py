@@ -1,0 +1,89 @@
+"""trading-engine (long-running, one at a time): trade on what the scheduled flows decide.
+
+A Prefect flow keeps every task run of its life in memory, so one run lasts a bounded
+session (``session_minutes``) and returns; its deployment re-launches it on a short
+interval with a concurrency limit of one (``CANCEL_NEW``), so exactly one is trading and
+nothing is lost between sessions (the ledger, the ESS and the policy live in Redis).
+Prefect cancellation (SIGTERM) or Ctrl-C finishes the current cycle and stops cleanly.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from components.errors import TemporaryError
+from components.settings import load_settings
+from tasks.engine import run_engine_cycle
+
+NAME = "trading-engine"
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT, so the cycle in progress can finish first."""
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@flow(name=NAME, persist_result=False, log_prints=False)
+def trading_engine(
+    session_minutes: float | None = None,
+    interval_seconds: float | None = None,
+    speed: float = 1.0,
+    max_cycles: int | None = None,
+) -> dict[str, Any]:
+    """Run engine cycles for one session.
+
+    Parameters
+    ----------
+    session_minutes
+        How long this run trades before returning (default ``QT_ENGINE_SESSION_MINUTES``).
+    interval_seconds
+        Real seconds between cycle starts (default ``QT_ENGINE_INTERVAL_S``).
+    speed
+        Simulated seconds per real second for the synthetic market (1 = real time).
+    max_cycles
+        Stop after this many cycles (for a bounded foreground run).
+    """
+    settings = load_settings()
+    log = get_run_logger()
+    session = (session_minutes or settings.engine_session_minutes) * 60
+    interval = interval_seconds if interval_seconds is not None else settings.engine_interval_s
+    deadline = time.monotonic() + session
+    cycles = orders = failed = 0
+    with stop_on_signals() as stop:
+        while not stop.is_set() and time.monotonic() < deadline:
+            if max_cycles is not None and cycles >= max_cycles:
+                break
+            started = time.monotonic()
+            try:
+                report = run_engine_cycle(settings, speed, cycles)
+                orders += sum(1 for o in report["orders"] if o["outcome"] == "submitted")
+                log.info(report["summary"])
+            except TemporaryError as exc:  # Redis away: nothing was placed; try next cycle
+                failed += 1
+                log.error("cycle %d placed no orders (fail closed): %s", cycles, exc)
+            cycles += 1
+            stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        reason = "stopped" if stop.is_set() else "session over"
+    log.info("%s after %d cycles, %d orders, %d failed cycles", reason, cycles, orders, failed)
+    return {"cycles": cycles, "orders": orders, "failed_cycles": failed, "ended": reason}
+
+
+if __name__ == "__main__":
+    trading_engine()

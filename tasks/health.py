@@ -1,0 +1,91 @@
+"""Tasks of the health check and the emergency response."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from components.engine import read_heartbeat
+from components.errors import QuantumTraderError
+from components.health import HealthRecord, HealthStatus, HealthStore
+from components.health.check import HealthConfig, HealthInputs, assess_health
+from components.market.validation import timeframe_delta
+from components.redis import namespaced
+from components.risk.emergency import EmergencyStop, EssStatus
+from components.settings import Settings
+from tasks.common import compute_task, io_task
+from tasks.runtime import runtime
+
+
+@io_task("measure_health", retries=0)
+def measure_health(settings: Settings) -> HealthInputs:
+    """Redis latency, bus lag, market-data age, engine heartbeat, new dead letters.
+
+    Never raises for what it measures: Redis not answering is itself the finding.
+    """
+    rt = runtime(settings)
+    try:
+        started = time.perf_counter()
+        rt.client.ping()
+        latency = (time.perf_counter() - started) * 1000
+    except Exception:
+        return HealthInputs(redis_latency_ms=None)
+    now = datetime.now(UTC)
+    heartbeat = read_heartbeat(rt.client, settings.namespace)
+    stats = rt.bus.stats()
+    seen_key = namespaced(settings.namespace, "health", "dead_letters_seen")
+    seen = int(rt.client.getset(seen_key, stats.dead_lettered) or stats.dead_lettered)
+    return HealthInputs(
+        redis_latency_ms=latency,
+        bus_lag=stats.lag,
+        market_data_age_s=_market_data_age(settings, now),
+        heartbeat_age_s=(now - heartbeat["at"]).total_seconds() if heartbeat else None,
+        engine_fail_closed=heartbeat["report"].get("fail_closed") if heartbeat else None,
+        new_dead_letters=max(0, stats.dead_lettered - seen),
+    )
+
+
+def _market_data_age(settings: Settings, now: datetime) -> float | None:
+    market = runtime(settings).market
+    symbols = market.symbols()
+    if not symbols:
+        return None
+    try:
+        bars = market.bars(symbols[0], settings.engine_timeframe, limit=1)
+    except QuantumTraderError:
+        return None
+    if bars.empty:
+        return None
+    closed = bars.index[-1] + timeframe_delta(settings.engine_timeframe)
+    return max(0.0, (market.now() - closed.to_pydatetime()).total_seconds())
+
+
+@compute_task("assess_health")
+def judge_health(settings: Settings, inputs: HealthInputs) -> Any:
+    return assess_health(inputs, HealthConfig.from_settings(settings))
+
+
+@io_task("record_health")
+def record_health(
+    settings: Settings, status: HealthStatus, reasons: list[str], checks: dict[str, Any]
+) -> tuple[HealthRecord, bool]:
+    """Store the verdict; True when the status changed (and its event was published)."""
+    rt = runtime(settings)
+    store = HealthStore(rt.client, namespace=settings.namespace)
+    record, event = store.record(status, now=datetime.now(UTC), reasons=reasons, checks=checks)
+    if event is not None:
+        rt.bus.notify_mirrors([event])  # the Prefect event that can trigger emergency-response
+    return record, event is not None
+
+
+@io_task("read_health_record")
+def read_health_record(settings: Settings) -> HealthRecord | None:
+    return HealthStore(runtime(settings).client, namespace=settings.namespace).get()
+
+
+@io_task("halt_trading")
+def halt_trading(settings: Settings, reason: str, by: str) -> EssStatus:
+    """Put the Emergency Stop in HALTED (a no-op when it already is)."""
+    rt = runtime(settings)
+    return EmergencyStop.connect(settings, bus=rt.bus).halt(reason, by=by)

@@ -169,17 +169,16 @@ def run_first(api_url: str, console: Console) -> None:
                     time.sleep(0.5)
 
 
-def follow_status(settings: Settings, console: Console) -> None:
-    """Print the status now and again whenever a status event changes it (until Ctrl-C)."""
+def follow_status(settings: Settings, console: Console, *, every_s: float = 2.0) -> None:
+    """Print the status now and again whenever it changes (until Ctrl-C)."""
     client = connect(settings)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings)
     health = HealthStore(client, namespace=settings.namespace)
     bus = RedisEventBus(client, namespace=settings.namespace)
-    events = bus.follow(block_ms=1000)  # starts now: nothing published from here is missed
-    assessed = bus.tail("regime.assessed", count=1)
-    regime = assessed[0].payload.market_state if assessed else None  # type: ignore[attr-defined]
     shown = ""
     while True:
+        assessed = bus.tail("regime.assessed", count=1)
+        regime = assessed[0].payload.market_state if assessed else None  # type: ignore[attr-defined]
         record = health.get()
         line = status_line(
             store.get(),
@@ -190,11 +189,7 @@ def follow_status(settings: Settings, console: Console) -> None:
         if line.split("  ", 1)[1] != shown:  # the same status again: stay quiet
             console.print(line)
             shown = line.split("  ", 1)[1]
-        for event in events:
-            if event.type == "regime.assessed":
-                regime = event.payload.market_state  # type: ignore[attr-defined]
-            if event.type in STATUS_EVENTS:
-                break
+        time.sleep(every_s)
 
 
 def up(settings: Settings, *, port: int = 4200, console: Console | None = None) -> int:
@@ -202,7 +197,11 @@ def up(settings: Settings, *, port: int = 4200, console: Console | None = None) 
     started = Started()
     home = settings.home.expanduser().resolve()
     logs = home / "logs"
-    env = {**os.environ, **PREFECT_QUIET}
+    # Children run from the project folder: hand them absolute paths, so a relative
+    # QT_HOME means the same embedded Redis for them as for this process.
+    env = {**os.environ, **PREFECT_QUIET, "QT_HOME": str(home)}
+    if settings.market_folder is not None:
+        env["QT_MARKET_FOLDER"] = str(settings.market_folder.expanduser().resolve())
     try:
         if settings.redis_url is None and not embedded_socket_path(home).exists():
             started.redis_home = home

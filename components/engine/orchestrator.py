@@ -8,7 +8,8 @@
    ``strategy_states`` entry is ``shadow`` goes to :attr:`OrchestratorResult.shadow`
    (traded on paper without capital, never as a real order); any other must be in
    ``allowed_strategies``.
-3. ``confidence >= global_min_confidence``.
+3. ``confidence >= global_min_confidence``, except for a signal that may close an open
+   position (rule 4): leaving is de-risking, and a flat signal has confidence 0.
 4. The symbol must be in ``active_universe``. A signal that may close an open position is
    kept outside it: a flat signal (direction 0) on an open position, or, when
    ``open_positions`` maps symbols to signed quantities, a direction opposite to the
@@ -151,15 +152,17 @@ def _filter(signal: Signal, policy: GlobalPolicy, open_positions: Collection[str
         return f"retired: strategy {name!r} is retired"
     if state != StrategyState.SHADOW and name not in policy.allowed_strategies:
         return f"not_allowed: strategy {name!r} is not in allowed_strategies"
-    if signal.confidence < policy.global_min_confidence:
-        return (
-            f"min_confidence: confidence {signal.confidence:.3f} is below "
-            f"global_min_confidence {policy.global_min_confidence:.3f}"
-        )
     side = _position_side(signal.symbol, open_positions)
     if signal.direction == 0 and side is None:
         return f"flat: a flat signal on {signal.symbol} with no open position to close"
     may_close = side is not None and (signal.direction == 0 or signal.direction * side <= 0)
+    # Leaving a position is de-risking: it need not clear the bar an entry must (a flat
+    # signal has confidence 0 by contract, so the bar would keep every position open).
+    if signal.confidence < policy.global_min_confidence and not may_close:
+        return (
+            f"min_confidence: confidence {signal.confidence:.3f} is below "
+            f"global_min_confidence {policy.global_min_confidence:.3f}"
+        )
     if signal.symbol not in policy.active_universe and not may_close:
         return f"universe: {signal.symbol} is not in the active universe"
     return None

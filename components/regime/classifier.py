@@ -150,13 +150,19 @@ class MarketClassification(BaseModel):
     skipped: dict[str, str] = Field(default_factory=dict)
 
 
-def _decide(
+def decide_states(
     config: ClassifierConfig,
     volatility: FloatArray,
     trend: FloatArray,
     direction: FloatArray,
     swing: FloatArray,
 ) -> list[MarketState]:
+    """The state of each element of the feature arrays, by the rules of the module
+    docstring (first match wins). Shared with the learning features, so the regime a
+    model sees is the one the classifier would name.
+
+    Example: ``decide_states(config, vol, trend, direction, swing)[0]``.
+    """
     up = direction >= 0
     conditions = [
         (trend >= config.strong_trend) & up,
@@ -286,7 +292,7 @@ class RegimeClassifier:
         direction = np.sign(window_return)
         swing = np.nanmean(efficiency_ratio(c, cfg.swing_window)[:, cfg.swing_window :], axis=1)
 
-        states = _decide(cfg, volatility, trend, direction, swing)
+        states = decide_states(cfg, volatility, trend, direction, swing)
         assessments = {
             name: StateAssessment(
                 symbol=name,
@@ -312,7 +318,7 @@ class RegimeClassifier:
         m_return = _weighted_median(window_return, weights)
         m_direction = float(np.sign(signed_trend) if signed_trend != 0 else np.sign(m_return))
         m_trend = abs(signed_trend)
-        (m_state,) = _decide(
+        (m_state,) = decide_states(
             cfg,
             np.array([m_volatility]),
             np.array([m_trend]),

@@ -47,3 +47,22 @@ def share(numerator: FloatArray, denominator: float | FloatArray) -> FloatArray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(np.asarray(denominator) > 0, numerator / denominator, 0.0)
     return np.clip(np.nan_to_num(ratio, nan=0.0), 0.0, 1.0)
+
+
+ENTRY_CONFIDENCE = 0.7
+"""The confidence of a setup that just meets its strategy's own entry rule: the bar the
+NORMAL risk mode asks for (QT_NORMAL_MIN_CONFIDENCE), so every valid entry trades there,
+DEFENSIVE (0.75) asks for a stronger one, and confidences compare across strategies."""
+
+
+def setup_confidence(strength: FloatArray, threshold: float) -> FloatArray:
+    """Confidence from how far ``strength`` is past the entry ``threshold``: 0.7 at the
+    threshold, 1 at twice it (capped), falling below 0.7 as a held setup fades; 0 where
+    ``strength`` is NaN.
+
+    Example: ``setup_confidence(np.array([2.0, 3.0, 4.0]), 2.0)`` -> ``[0.7, 0.85, 1.0]``.
+    """
+    step = 1 - ENTRY_CONFIDENCE
+    with np.errstate(invalid="ignore"):
+        scaled = ENTRY_CONFIDENCE - step + step * strength / threshold
+    return np.where(np.isnan(strength), 0.0, np.clip(scaled, 0.0, 1.0))

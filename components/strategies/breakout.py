@@ -20,9 +20,8 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from components.indicators import FloatArray, atr
+from components.indicators import FloatArray, atr, rolling_max, rolling_min
 from components.strategies._common import from_bar, hold, long_short, share
-from components.strategies._windows import rolling_max, rolling_min
 from components.strategies.base import Strategy, StrategyParams
 
 

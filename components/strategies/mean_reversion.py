@@ -5,8 +5,8 @@ deviation; a window with no movement has ``z = 0``). Enter long at ``z <= -entry
 hold until ``z >= -exit_z``; enter short at ``z >= entry_z`` and hold until
 ``z <= exit_z`` (unless ``long_only``). An entry on one side closes the other.
 
-Confidence is ``|z| / (2 * entry_z)`` on the held side, capped at 1: 0.5 at the entry
-level, 1 at twice it, falling towards 0 as the price reverts.
+Confidence is :func:`~components.strategies._common.setup_confidence` of ``|z|``: 0.7
+at the entry level, 1 at twice it, falling as the price reverts.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from components.indicators import FloatArray, rolling_std, sma
-from components.strategies._common import from_bar, hold, long_short, share
+from components.strategies._common import from_bar, hold, long_short, setup_confidence
 from components.strategies.base import Strategy, StrategyParams
 
 
@@ -69,4 +69,4 @@ class MeanReversionStrategy(Strategy[MeanReversionParams]):
         long = hold(enter_long, ready & ((z >= -p.exit_z) | enter_short))
         short = hold(enter_short, ready & ((z <= p.exit_z) | enter_long))
         direction = long_short(long, short, long_only=p.long_only)
-        return direction, share(np.abs(z), 2.0 * p.entry_z)
+        return direction, setup_confidence(np.abs(z), p.entry_z)

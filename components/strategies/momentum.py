@@ -2,7 +2,8 @@
 
 ``roc[t] = close[t] / close[t - lookback] - 1``. Long while ``roc > threshold``, short
 while ``roc < -threshold`` (unless ``long_only``), flat in between. Confidence is
-``|roc| / (2 * threshold)`` capped at 1: 0.5 just past the threshold, 1 at twice it.
+:func:`~components.strategies._common.setup_confidence` of ``|roc|``: 0.7 just past the
+threshold, 1 at twice it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy.typing as npt
 from pydantic import Field
 
 from components.indicators import FloatArray, returns
-from components.strategies._common import long_short, share
+from components.strategies._common import long_short, setup_confidence
 from components.strategies.base import Strategy, StrategyParams
 
 
@@ -52,4 +53,4 @@ class MomentumStrategy(Strategy[MomentumParams]):
         p = self.params
         roc = returns(close, p.lookback)
         direction = long_short(roc > p.threshold, roc < -p.threshold, long_only=p.long_only)
-        return direction, share(np.abs(roc), 2.0 * p.threshold)
+        return direction, setup_confidence(np.abs(roc), p.threshold)

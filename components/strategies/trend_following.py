@@ -3,19 +3,19 @@
 Long while ``ema(close, fast) > ema(close, slow)`` and ``adx >= adx_threshold``, short
 while the fast EMA is below the slow one with the same ADX condition (unless
 ``long_only``), flat when ADX is below the threshold. Confidence is
-``adx / (2 * adx_threshold)`` capped at 1: 0.5 at the threshold, 1 at twice it.
+:func:`~components.strategies._common.setup_confidence` of the ADX: 0.7 at the
+threshold, 1 at twice it.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Self
 
-import numpy as np
 import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from components.indicators import FloatArray, adx, ema
-from components.strategies._common import long_short, share
+from components.strategies._common import long_short, setup_confidence
 from components.strategies.base import Strategy, StrategyParams
 
 
@@ -66,4 +66,4 @@ class TrendFollowingStrategy(Strategy[TrendFollowingParams]):
         direction = long_short(
             trending & (spread > 0), trending & (spread < 0), long_only=p.long_only
         )
-        return direction, share(np.nan_to_num(strength), 2.0 * p.adx_threshold)
+        return direction, setup_confidence(strength, p.adx_threshold)

@@ -101,6 +101,20 @@ def test_a_signal_that_closes_an_open_position_is_kept_outside_the_universe() ->
     assert names_only.accepted == [add]
 
 
+def test_a_signal_that_closes_a_position_need_not_clear_the_confidence_bar() -> None:
+    flat = signal(direction=0, confidence=0.0)  # flat signals carry confidence 0
+    opposite = signal(symbol="ETH/USDT", direction=-1, confidence=0.3)
+    entry = signal(symbol="SOL/USDT", direction=1, confidence=0.3)
+    held = {"BTC/USDT": 1.5, "ETH/USDT": 2.0}
+    result = select_signals(
+        [flat, opposite, entry],
+        policy(active_universe=["BTC/USDT", "ETH/USDT", "SOL/USDT"]),
+        open_positions=held,
+    )
+    assert {s.symbol for s in result.accepted} == {"BTC/USDT", "ETH/USDT"}
+    assert reasons(result)["momentum@SOL/USDT"].startswith("min_confidence")
+
+
 def test_a_flat_signal_without_an_open_position_is_dropped() -> None:
     result = select_signals([signal(direction=0)], policy())
     assert reasons(result)["momentum@BTC/USDT"].startswith("flat:")

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 
-from components.strategies._windows import rolling_max, rolling_min
+from components.indicators import rolling_max, rolling_min
 
 
 @given(n=st.integers(1, 12), length=st.integers(0, 60), seed=st.integers(0, 999))

@@ -1,0 +1,57 @@
+"""Backtests that do not lie: the engine's strategies over history, the paper broker's costs.
+
+    backtester = Backtester(cash=10_000, cost_model=CostModel(fee_bps=10))
+    result = backtester.run(create_strategy("sma_crossover"), bars)
+    result.metrics.sharpe, result.equity, result.drawdown, result.trades
+    portfolio = backtester.run_many(strategy, {"BTC/USDT": btc, "ETH/USDT": eth})
+    check_no_lookahead(strategy, bars)    # LookaheadError if a signal peeks at later bars
+    check_recursion(strategy, bars)       # UnstableSignalError if 500 bars of history differ
+
+A signal at bar t fills at the open of bar t + 1; a trade open at the end closes at the
+last close. The rules: :mod:`components.backtest.simulation`; the metrics:
+:mod:`components.backtest.metrics`; the checks: :mod:`components.backtest.lookahead`.
+"""
+
+from components.backtest.backtester import (
+    SPREAD_COLUMN,
+    TRADE_COLUMNS,
+    Backtester,
+    BacktestResult,
+    PortfolioBacktestResult,
+)
+from components.backtest.config import BacktestConfig, SizingMode
+from components.backtest.lookahead import (
+    LookaheadError,
+    LookaheadReport,
+    RecursionReport,
+    SignalDifference,
+    UnstableSignalError,
+    check_no_lookahead,
+    check_recursion,
+)
+from components.backtest.metrics import Metrics, drawdown, metrics_from_equity
+from components.backtest.simulation import EXIT_REASONS, Simulation, TradeArrays, simulate
+
+__all__ = [
+    "EXIT_REASONS",
+    "SPREAD_COLUMN",
+    "TRADE_COLUMNS",
+    "BacktestConfig",
+    "BacktestResult",
+    "Backtester",
+    "LookaheadError",
+    "LookaheadReport",
+    "Metrics",
+    "PortfolioBacktestResult",
+    "RecursionReport",
+    "SignalDifference",
+    "Simulation",
+    "SizingMode",
+    "TradeArrays",
+    "UnstableSignalError",
+    "check_no_lookahead",
+    "check_recursion",
+    "drawdown",
+    "metrics_from_equity",
+    "simulate",
+]

@@ -1,0 +1,60 @@
+"""How a backtest trades: starting cash, costs, sizing, sides; frozen and validated."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from components.execution.costs import CostModel
+from components.sizing import SizingConfig
+
+SizingMode = Literal["all_in", "risk"]
+"""``all_in``: every entry commits the whole equity (fees included), as backtesting.py's
+``buy()``; ``risk``: the Trading Mathematician's :class:`~components.sizing.PositionSizer`."""
+
+
+class BacktestConfig(BaseModel):
+    """Knobs of :class:`~components.backtest.Backtester`; the defaults trade all-in with the
+    paper broker's default costs (10 bps fee, 2 bps slippage, 2 bps spread).
+
+    >>> BacktestConfig(cash=5_000, cost_model=CostModel(fee_bps=5), sizing="risk")
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cash: float = Field(10_000.0, gt=0, le=1e15, description="Starting equity, quote currency.")
+    cost_model: CostModel = Field(
+        default_factory=CostModel, description="Fill prices and fees: the paper broker's model."
+    )
+    sizing: SizingMode = Field(
+        "all_in", description="all_in (whole equity per entry) or risk (PositionSizer)."
+    )
+    sizer: SizingConfig = Field(
+        default_factory=SizingConfig, description="The PositionSizer's knobs (sizing='risk')."
+    )
+    max_risk_per_trade: float = Field(
+        0.01, gt=0, le=1, description="Share of equity a stop-out may lose (sizing='risk')."
+    )
+    atr_period: int = Field(
+        14, ge=1, le=1_000, description="Bars of the ATR the risk sizing reads."
+    )
+    allow_short: bool = Field(True, description="False: a short signal means flat.")
+    periods_per_year: float | None = Field(
+        None, gt=0, description="Bars per year for the metrics; None = from the bar spacing."
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> BacktestConfig:
+        """Cash, costs and risk as the paper broker and the policy defaults have them:
+        ``QT_PAPER_INITIAL_CASH``, the ``QT_PAPER_*`` costs and ``QT_MAX_RISK_PER_TRADE``;
+        ``overrides`` win.
+
+        Example: ``BacktestConfig.from_settings(load_settings(), sizing="risk")``.
+        """
+        values: dict[str, Any] = {"cost_model": CostModel.from_settings(settings)}
+        if hasattr(settings, "paper_initial_cash"):
+            values["cash"] = settings.paper_initial_cash
+        if hasattr(settings, "max_risk_per_trade"):
+            values["max_risk_per_trade"] = settings.max_risk_per_trade
+        return cls(**{**values, **overrides})

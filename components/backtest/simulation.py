@@ -1,0 +1,277 @@
+"""The position-accounting core: signals and prices in, trades and per-bar equity out.
+
+No Python loop over bars or trades: every step is a numpy pass over whole columns.
+
+The rules
+---------
+- ``direction[t]`` is the position wanted from bar ``t`` on; it is acted on at the open
+  of bar ``t + 1``. So the position held during bar ``t`` is ``direction[t - 1]`` (flat
+  during bar 0), and a trade is a run of bars holding one non-zero side.
+- Every fill is a market order at the bar's open through
+  :meth:`CostModel.fill_price <components.execution.costs.CostModel.fill_price>` (half
+  the spread plus the slippage, against the trader), and pays
+  :meth:`CostModel.fee <components.execution.costs.CostModel.fee>` on its notional. A
+  reversal closes the old trade and opens the new one at the same open.
+- A trade still open after the last bar is closed at the last close (the same costs
+  apply). backtesting.py 0.6 with ``finalize_trades=True`` closes it at the last bar's
+  *open* instead; without it, the trade stays open and out of its trade list.
+- Sizes are fixed at entry. ``all_in`` commits the equity at entry, fee included:
+  ``size = equity / (fill_price * (1 + fee rate))`` (backtesting.py's ``buy()``, in
+  fractional units). ``risk`` asks the :class:`~components.sizing.PositionSizer` with
+  what the engine knows at the signal bar: its close, its ATR and its confidence; an
+  entry the sizer sizes at 0 is not taken (the account stays flat until the next change).
+- Equity at each bar is ``cash + position * close``.
+- An account whose equity reaches 0 (a short through a rally, a leveraged loss) is wiped
+  out as in backtesting.py: a trade still open then is closed at that bar's close (exit
+  reason ``ruin``), the trade's loss is the whole equity (no debt is carried), and
+  nothing trades afterwards.
+
+Why it vectorises: every size above is proportional to the equity at entry (the sizer's
+risk budget and notional caps are shares of equity), so each trade multiplies the equity
+by a factor known from prices alone; the equity before each trade is a cumulative
+product, and the per-bar curve follows from which trade holds each bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+
+from components.backtest.config import BacktestConfig
+from components.execution.costs import CostModel, fill_price
+from components.indicators import FloatArray, atr
+from components.sizing import PositionSizer
+
+IntArray = npt.NDArray[np.int64]
+
+EXIT_REASONS: tuple[str, ...] = ("signal", "end", "ruin")
+"""Why a trade closed: the signal changed, the data ended, or the account was wiped out."""
+_SIGNAL, _END, _RUIN = (np.int8(i) for i in range(3))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TradeArrays:
+    """Closed trades as columns, oldest first (see :class:`Simulation`).
+
+    ``entry_bar`` is the bar at whose open the entry filled; ``exit_bar`` the bar at whose
+    open the exit filled, or at whose close for the ``end`` and ``ruin`` exits.
+    """
+
+    direction: npt.NDArray[np.int8]
+    entry_bar: IntArray
+    exit_bar: IntArray
+    entry_price: FloatArray
+    exit_price: FloatArray
+    size: FloatArray
+    entry_fee: FloatArray
+    exit_fee: FloatArray
+    pnl: FloatArray
+    exit_reason: npt.NDArray[np.int8]
+    """Codes into :data:`EXIT_REASONS`."""
+
+    @property
+    def bars_held(self) -> IntArray:
+        """Bars each trade was open during: from the entry bar to the bar before the exit,
+        or to the exit bar itself when it closed at that bar's close."""
+        at_close = (self.exit_reason != _SIGNAL).astype(np.int64)
+        return self.exit_bar - self.entry_bar + at_close
+
+    def __len__(self) -> int:
+        return int(self.entry_bar.size)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Simulation:
+    """One symbol's simulated account.
+
+    ``cash``, ``position`` (signed base units) and ``equity`` are per bar, as they stand
+    after the bar's close (after any fill at that bar). ``exposure`` is the share of bars
+    with a position open during the bar.
+    """
+
+    equity: FloatArray
+    cash: FloatArray
+    position: FloatArray
+    trades: TradeArrays
+    exposure: float
+
+
+def simulate(
+    direction: npt.ArrayLike,
+    confidence: npt.ArrayLike,
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    *,
+    config: BacktestConfig,
+    spread_bps: FloatArray | None = None,
+) -> Simulation:
+    """Trade ``direction`` over one symbol's bars under ``config`` (module docstring rules).
+
+    Parameters
+    ----------
+    direction, confidence
+        A strategy's signals per bar (int in {-1, 0, 1}; float in [0, 1]).
+    open_, high, low, close
+        The bars' prices, 1-D, the length of ``direction``; validated by the caller.
+    config
+        Cash, costs, sizing and whether shorts are allowed.
+    spread_bps
+        An observed full spread per bar, used when the cost model has no fixed spread
+        (NaN where unknown: the model's default).
+
+    Example: ``simulate(direction, confidence, o, h, l, c, config=BacktestConfig())``.
+    """
+    n = close.size
+    cm = config.cost_model
+    wanted = np.asarray(direction, dtype=np.int8)
+    if not config.allow_short:
+        wanted = np.maximum(wanted, 0)
+    held = np.zeros(n, dtype=np.int8)  # the side held during each bar
+    held[1:] = wanted[:-1]
+
+    change = np.flatnonzero(held[1:] != held[:-1]) + 1
+    entry = change[held[change] != 0]
+    following = np.searchsorted(change, entry, side="right")
+    at_end = following >= change.size
+    exit_ = np.where(at_end, n - 1, change[np.minimum(following, max(change.size - 1, 0))])
+    side = held[entry]
+
+    sign = side.astype(np.float64)
+    entry_price = _fill(cm, sign, open_[entry], spread_bps, entry)
+    last_close = close[-1] if n else np.nan
+    exit_price = _fill(cm, -sign, np.where(at_end, last_close, open_[exit_]), spread_bps, exit_)
+    unit = _size_per_unit_equity(config, sign, entry, entry_price, confidence, high, low, close)
+    if config.sizing == "risk":  # an entry the sizer sizes at 0 is not taken
+        taken = unit > 0
+        entry, exit_, at_end, side = entry[taken], exit_[taken], at_end[taken], side[taken]
+        sign, unit = sign[taken], unit[taken]
+        entry_price, exit_price = entry_price[taken], exit_price[taken]
+
+    # The fee is linear in the notional (CostModel.fee), so the fee per unit of notional
+    # turns each trade into a growth factor of the equity it started with.
+    fee_rate = float(cm.fee(1.0))
+    growth = 1.0 + unit * (
+        sign * (exit_price - entry_price) - fee_rate * (entry_price + exit_price)
+    )
+    after = config.cash * np.cumprod(np.maximum(growth, 0.0))
+    before = np.concatenate(([config.cash], after[:-1]))
+    size = before * unit
+    entry_fee = np.asarray(cm.fee(size * entry_price), dtype=np.float64)
+    exit_fee = np.asarray(cm.fee(size * exit_price), dtype=np.float64)
+    pnl = sign * size * (exit_price - entry_price) - entry_fee - exit_fee
+    reason = np.where(at_end, _END, _SIGNAL).astype(np.int8)
+
+    # Per bar, the books stand still between fills: flat before the first trade, holding
+    # trade i from its entry bar up to (not including) its exit bar, flat after it until
+    # the next entry. Cut the bars into those stretches and repeat each one's values.
+    signed = sign * size
+    cuts = np.empty(2 * entry.size + 2, dtype=np.int64)
+    cuts[0], cuts[-1] = 0, n
+    cuts[1:-1:2], cuts[2:-1:2] = entry, exit_
+    lengths = np.diff(cuts)
+    flat_cash = np.concatenate(([config.cash], after))
+    stretch_cash = np.empty(lengths.size)
+    stretch_position = np.zeros(lengths.size)
+    stretch_cash[0::2] = flat_cash
+    stretch_cash[1::2] = before - entry_fee - signed * entry_price
+    stretch_position[1::2] = signed
+    cash = np.repeat(stretch_cash, lengths)
+    position = np.repeat(stretch_position, lengths)
+    equity = position * close
+    equity += cash
+
+    trades = TradeArrays(
+        direction=side,
+        entry_bar=entry.astype(np.int64),
+        exit_bar=exit_.astype(np.int64),
+        entry_price=entry_price,
+        exit_price=exit_price,
+        size=size,
+        entry_fee=entry_fee,
+        exit_fee=exit_fee,
+        pnl=pnl,
+        exit_reason=reason,
+    )
+    broke = np.flatnonzero(equity <= 0)
+    if broke.size:
+        trades = _wipe_out(trades, int(broke[0]), before, close, cm, spread_bps)
+        equity[broke[0] :] = 0.0
+        cash[broke[0] :] = 0.0
+        position[broke[0] :] = 0.0
+    exposure = float(trades.bars_held.sum()) / n if n else 0.0
+    return Simulation(equity=equity, cash=cash, position=position, trades=trades, exposure=exposure)
+
+
+def _fill(
+    cm: CostModel,
+    sign: FloatArray,
+    reference: FloatArray,
+    spread_bps: FloatArray | None,
+    bars: IntArray,
+) -> FloatArray:
+    """Market fills around ``reference`` through the cost model (observed spreads if any)."""
+    if spread_bps is None or cm.spread_bps is not None:
+        return np.asarray(cm.fill_price(sign, reference), dtype=np.float64)
+    observed = spread_bps[bars]
+    spreads = np.where(np.isfinite(observed) & (observed >= 0), observed, cm.default_spread_bps)
+    return np.asarray(
+        fill_price(sign, reference, spread_bps=spreads, slippage_bps=cm.slippage_bps),
+        dtype=np.float64,
+    )
+
+
+def _size_per_unit_equity(
+    config: BacktestConfig,
+    sign: FloatArray,
+    entry: IntArray,
+    entry_price: FloatArray,
+    confidence: npt.ArrayLike,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+) -> FloatArray:
+    """Base units each trade buys (or sells short) per unit of equity at its entry."""
+    if config.sizing == "all_in":
+        return 1.0 / (entry_price * (1.0 + float(config.cost_model.fee(1.0))))
+    signal_bar = entry - 1
+    sizes = PositionSizer(config.sizer).size_arrays(
+        equity=1.0,
+        price=close[signal_bar],
+        atr=atr(high, low, close, config.atr_period)[signal_bar],
+        confidence=np.asarray(confidence, dtype=np.float64)[signal_bar],
+        max_risk_per_trade=config.max_risk_per_trade,
+        direction=sign,
+    )
+    return sizes.quantity
+
+
+def _wipe_out(
+    trades: TradeArrays,
+    bar: int,
+    before: FloatArray,
+    close: FloatArray,
+    cm: CostModel,
+    spread_bps: FloatArray | None,
+) -> TradeArrays:
+    """The trades of an account wiped out at ``bar``: the trade that lost everything is the
+    last one (closed at that bar's close, exit reason ``ruin``, if still open then), and its
+    loss is its whole equity."""
+    keep = (trades.entry_bar <= bar) & (before > 0)
+    count = int(np.flatnonzero(keep)[-1]) + 1  # equity starts positive: some trade lost it
+    columns = {f.name: getattr(trades, f.name)[:count].copy() for f in fields(TradeArrays)}
+    i = count - 1
+    still_open = trades.exit_bar[i] > bar or trades.exit_reason[i] != _SIGNAL
+    if still_open:
+        sign = float(trades.direction[i])
+        bars = np.array([bar])
+        price = _fill(cm, np.array([-sign]), close[bars], spread_bps, bars)[0]
+        columns["exit_bar"][i] = bar
+        columns["exit_price"][i] = price
+        columns["exit_fee"][i] = float(cm.fee(trades.size[i] * price))
+        columns["exit_reason"][i] = _RUIN
+    columns["pnl"][i] = -before[i]
+    return TradeArrays(**columns)

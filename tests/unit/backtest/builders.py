@@ -1,0 +1,158 @@
+"""Bars and strategies for the backtester tests: random walks, signals replayed from an
+array, and strategies built to peek at later bars."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import Field
+
+from components.indicators import FloatArray
+from components.market.base import BAR_COLUMNS
+from components.strategies.base import Strategy, StrategyParams
+
+START = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def bars_from_prices(
+    open_: Sequence[float] | np.ndarray,
+    close: Sequence[float] | np.ndarray,
+    *,
+    wick: float = 0.002,
+    freq: str = "1h",
+) -> pd.DataFrame:
+    """Bars with the given opens and closes; highs and lows stick out by ``wick``."""
+    o = np.asarray(open_, dtype=np.float64)
+    c = np.asarray(close, dtype=np.float64)
+    high = np.maximum(o, c) * (1 + wick)
+    low = np.minimum(o, c) * (1 - wick)
+    index = pd.date_range(START, periods=len(c), freq=freq, name="timestamp")
+    return pd.DataFrame(
+        np.column_stack([o, high, low, c, np.full(len(c), 100.0)]),
+        index=index,
+        columns=list(BAR_COLUMNS),
+    )
+
+
+def random_walk(
+    n: int, *, seed: int = 0, volatility: float = 0.01, gap: float = 0.002, freq: str = "1h"
+) -> pd.DataFrame:
+    """``n`` bars of a geometric random walk from 100; each bar opens a little away from
+    the previous close (``gap``), so open and close prices differ."""
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0, volatility, n)))
+    open_ = np.concatenate(([100.0], close[:-1])) * np.exp(rng.normal(0, gap, n))
+    return bars_from_prices(open_, close, wick=volatility / 2, freq=freq)
+
+
+class NoParams(StrategyParams):
+    """A strategy without params."""
+
+
+class ReplaySignals(Strategy[NoParams]):
+    """Replays a fixed direction (and confidence) per bar; a prefix for shorter bars."""
+
+    name: ClassVar[str] = "replay"
+    params_type: ClassVar[type[StrategyParams]] = NoParams
+
+    def __init__(
+        self, direction: Sequence[int] | np.ndarray, confidence: Sequence[float] | None = None
+    ) -> None:
+        super().__init__()
+        self.direction = np.asarray(direction, dtype=np.int8)
+        self.confidence = (
+            np.ones(len(self.direction))
+            if confidence is None
+            else np.asarray(confidence, dtype=np.float64)
+        )
+        self.calls: list[int] = []
+
+    @property
+    def warmup(self) -> int:
+        return 1
+
+    def _signals(
+        self,
+        open: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        volume: FloatArray,
+    ) -> tuple[npt.NDArray[Any], FloatArray]:
+        n = close.shape[-1]
+        self.calls.append(n)
+        rows = close.shape[0]
+        return (
+            np.broadcast_to(self.direction[:n], (rows, n)).copy(),
+            np.broadcast_to(self.confidence[:n], (rows, n)).copy(),
+        )
+
+
+class LagParams(StrategyParams):
+    lag: int = Field(1, ge=1, le=50, description="Bars ahead it peeks.")
+
+
+P = TypeVar("P", bound=StrategyParams)
+
+
+class SideFromCloses(Strategy[P]):
+    """A strategy whose side (+1, 0, -1) is a rule over the closes; warm-up 1."""
+
+    @property
+    def warmup(self) -> int:
+        return 1
+
+    def _signals(
+        self,
+        open: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        volume: FloatArray,
+    ) -> tuple[npt.NDArray[Any], FloatArray]:
+        side = self.side(close)
+        return side, np.abs(side).astype(np.float64)
+
+    @abstractmethod
+    def side(self, close: FloatArray) -> npt.NDArray[Any]:
+        """The side per bar from 2-D (symbols x time) closes."""
+
+
+class PeekNextClose(SideFromCloses[LagParams]):
+    """Long when the close ``lag`` bars ahead is higher: ``close.shift(-lag)``, a peek."""
+
+    name: ClassVar[str] = "peek_next_close"
+    params_type: ClassVar[type[StrategyParams]] = LagParams
+
+    def side(self, close: FloatArray) -> npt.NDArray[Any]:
+        lag = self.params.lag
+        ahead = np.full_like(close, np.nan)
+        ahead[:, :-lag] = close[:, lag:]
+        return np.sign(np.nan_to_num(ahead - close))
+
+
+class AboveFullSampleMean(SideFromCloses[NoParams]):
+    """Long while the close is above the mean of *all* closes: a full-sample statistic."""
+
+    name: ClassVar[str] = "above_full_sample_mean"
+    params_type: ClassVar[type[StrategyParams]] = NoParams
+
+    def side(self, close: FloatArray) -> npt.NDArray[Any]:
+        return (close > close.mean(axis=-1, keepdims=True)).astype(np.int8)
+
+
+class AboveRunningMean(SideFromCloses[NoParams]):
+    """Long while the close is above the mean of every close so far: causal, but the
+    signal depends on where the history starts."""
+
+    name: ClassVar[str] = "above_running_mean"
+    params_type: ClassVar[type[StrategyParams]] = NoParams
+
+    def side(self, close: FloatArray) -> npt.NDArray[Any]:
+        running = np.cumsum(close, axis=-1) / np.arange(1, close.shape[-1] + 1)
+        return (close > running).astype(np.int8)

@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 _SOCKET_PATH_MAX = 100  # sun_path is 108 bytes on Linux; keep a margin
 
 
+# Lua scripts that write numbers back as text use this: the shortest text that reads back
+# as the same double, so sums kept in Redis reconcile exactly with sums made in Python.
+LUA_NUM = r"""
+local function num(x)
+  if x == 0 then return '0' end
+  local s = string.format('%.15g', x)
+  if tonumber(s) ~= x then s = string.format('%.17g', x) end
+  return s
+end
+"""
+
+
 def connect(settings: Settings, *, decode_responses: bool = True) -> redis.Redis:
     """A client for the configured server, checked with a PING.
 

@@ -62,7 +62,7 @@ from components.execution.models import (
     OrderAck,
     Position,
 )
-from components.redis import namespaced
+from components.redis import LUA_NUM, namespaced
 from components.trading.types import PortfolioView, Side
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 # Shared Lua helpers: numbers as shortest round-trip text, optional values as JSON null.
-_LUA_HELPERS = r"""
-local function num(x)
-  if x == 0 then return '0' end
-  local s = string.format('%.15g', x)
-  if tonumber(s) ~= x then s = string.format('%.17g', x) end
-  return s
-end
+_LUA_HELPERS = LUA_NUM + r"""
 local function opt_num(x) if x == nil then return 'null' end return num(x) end
 local function opt_text(s) if s == nil or s == '' then return 'null' end return cjson.encode(s) end
 local function arg_num(s) if s == '' then return nil end return tonumber(s) end

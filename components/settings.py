@@ -170,6 +170,19 @@ class Settings(BaseSettings):
     balancer_min_order_notional: float = Field(10.0, ge=0, le=1e9)
     orchestrator_disagreement_margin: float = Field(0.05, ge=0, le=1)
 
+    # --- Continuous Learning Manager -------------------------------------------------------------
+    clm_model_name: str = Field("price_direction", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    clm_horizon: int = Field(4, ge=1, le=1_000, description="Bars to the labelled close.")
+    clm_dead_zone: float = Field(0.001, ge=0, le=0.5, description="|return| left unlabelled.")
+    clm_train_bars: int = Field(2_160, ge=100, le=1_000_000, description="Training window.")
+    clm_eval_bars: int = Field(336, ge=20, le=1_000_000, description="Shadow evaluation window.")
+    clm_threshold: float = Field(0.55, ge=0.5, le=0.99, description="Probability to act on.")
+    clm_min_log_loss_gain: float = Field(0.001, ge=0, le=1)
+    clm_min_auc_gain: float = Field(0.005, ge=0, le=0.5)
+    clm_min_trading_gain: float = Field(0.25, ge=0, le=100, description="Sharpe units.")
+    clm_history_bars: int = Field(3_000, ge=500, le=100_000, description="Bars fetched.")
+    clm_seed: int = Field(7, ge=0)
+
     # --- module modes ----------------------------------------------------------------------
     msc_mode: ModuleMode = ModuleMode.ENFORCED
     ranker_mode: ModuleMode = ModuleMode.ENFORCED

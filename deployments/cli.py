@@ -151,9 +151,12 @@ def policy_history(
             for path, d in change.diff.items()
         )
         table.add_row(
-            str(change.version), change.at.isoformat(timespec="seconds"), change.by,
-            change.reason, summary,
-        )  # fmt: skip
+            str(change.version),
+            change.at.isoformat(timespec="seconds"),
+            change.by,
+            change.reason,
+            summary,
+        )
     out.print(table)
 
 
@@ -334,12 +337,167 @@ def positions_command(as_json: bool = typer.Option(False, "--json")) -> None:
     for symbol, position in sorted(state.positions.items()):
         mark = marks.get(symbol, position.average_price)
         table.add_row(
-            symbol, f"{position.quantity:g}", f"{position.average_price:,.4f}", f"{mark:,.4f}",
+            symbol,
+            f"{position.quantity:g}",
+            f"{position.average_price:,.4f}",
+            f"{mark:,.4f}",
             f"{position.unrealized_pnl(mark):,.2f}",
-            f"{position.stop_loss:,.4f}" if position.stop_loss else "-", position.strategy or "-",
-        )  # fmt: skip
+            f"{position.stop_loss:,.4f}" if position.stop_loss else "-",
+            position.strategy or "-",
+        )
     out.print(table)
     out.print(f"{len(state.open_orders)} open orders, {len(state.fills)} recent fills")
+
+
+# --- learning and analytics -----------------------------------------------------------------
+
+models_app = typer.Typer(
+    help="Prediction models: versions, promotion, rollback.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@app.command("retrain")
+@handles_errors
+def retrain_command(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Retrain the prediction model now; promote the candidate only on evidence."""
+    from flows.clm_retraining import clm_retraining
+
+    with out.status("retraining (fetch bars, train, calibrate, shadow-evaluate)..."):
+        result = clm_retraining()
+    if as_json:
+        print_json(result)
+        return
+    verdict = "promoted" if result.get("promoted") else "not promoted"
+    out.print(f"{result.get('model')} {result.get('version')} {verdict}")
+    for reason in result.get("reasons", []):
+        out.print(f"  - {reason}")
+
+
+def _registry() -> Any:
+    from components.learning import ModelRegistry
+    from components.redis import connect
+
+    config = settings()
+    return ModelRegistry(
+        connect(config), namespace=config.namespace, home=config.home.expanduser().resolve()
+    )
+
+
+@models_app.command("list")
+@handles_errors
+def models_list(
+    model: str | None = typer.Option(None, "--model", help="Only this model."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Every model version with its tag and metrics, oldest first."""
+    versions = _registry().list(model)
+    if as_json:
+        print_json([v.model_dump(mode="json") for v in versions])
+        return
+    table = Table(title="Model versions")
+    for column in ("model", "version", "tag", "trained at", "log loss", "AUC", "Sharpe"):
+        table.add_column(column)
+    for v in versions:
+        m = v.metrics
+        table.add_row(
+            v.model,
+            v.version,
+            v.tag,
+            f"{v.trained_at:%Y-%m-%d %H:%M}",
+            *(f"{m[k]:.4f}" if k in m else "-" for k in ("log_loss", "auc", "sharpe")),
+        )
+    out.print(table)
+    if not versions:
+        out.print("no model yet: quantum-trader retrain")
+
+
+def _announce(change: Any, by: str) -> None:
+    """Record a production change in the policy and announce it (model.promoted)."""
+    from datetime import UTC, datetime
+
+    from components.events.types import MODEL_PROMOTED
+
+    config = settings()
+    bus = RedisEventBus.connect(config)
+    PolicyStore.connect(config, bus=bus).patch(
+        change.policy_patch(), by=by, reason=f"{change.action} {change.model} {change.version}"
+    )
+    bus.publish(
+        Event.create(
+            MODEL_PROMOTED, change.event_payload(), source=by, occurred_at=datetime.now(UTC)
+        )
+    )
+    out.print(f"{change.model}: {change.previous_version} -> {change.version} ({change.action})")
+
+
+@models_app.command("promote")
+@handles_errors
+def models_promote(
+    version: str = typer.Argument(..., help="e.g. v0003"),
+    model: str = typer.Option("price_direction", "--model"),
+    by: str = typer.Option("cli", "--by"),
+    reason: str = typer.Option("promoted by hand", "--reason"),
+) -> None:
+    """Put VERSION in production (the current one is retired)."""
+    from datetime import UTC, datetime
+
+    change = _registry().promote(
+        model, version, now=datetime.now(UTC), evidence={"by": by}, reason=reason
+    )
+    _announce(change, by)
+
+
+@models_app.command("rollback")
+@handles_errors
+def models_rollback(
+    model: str = typer.Option("price_direction", "--model"),
+    by: str = typer.Option("cli", "--by"),
+    reason: str = typer.Option("rolled back by hand", "--reason"),
+) -> None:
+    """Restore the previous production version."""
+    from datetime import UTC, datetime
+
+    _announce(_registry().rollback(model, now=datetime.now(UTC), reason=reason), by)
+
+
+@app.command("report")
+@handles_errors
+def report_command(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Per-strategy and system metrics from every event and fill, and an equity chart."""
+    from datetime import UTC, datetime
+
+    from components.analytics import Analytics
+    from components.analytics.charts import equity_and_drawdown_chart, equity_curve_from_fills
+
+    config = settings()
+    bus = RedisEventBus.connect(config)
+    analytics = Analytics.connect(config)
+    analytics.attach(bus)
+    analytics.catch_up(bus)
+    now = datetime.now(UTC)
+    report = analytics.report(now)
+    curve = equity_curve_from_fills(analytics.trades(), config.paper_initial_cash)
+    chart = equity_and_drawdown_chart(
+        curve,
+        config.home.expanduser().resolve() / "reports" / f"equity-{now:%Y%m%dT%H%M%S}.png",
+        title=f"Realised equity ({config.namespace})",
+    )
+    if as_json:
+        print_json(report.model_dump(mode="json") | {"chart": str(chart)})
+        return
+    for name, rows in report.render_tables().items():
+        if not rows:
+            continue
+        table = Table(title=name.replace("_", " ").capitalize())
+        for column in rows[0]:
+            table.add_column(str(column))
+        for row in rows:
+            table.add_row(*(f"{v:,.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+        out.print(table)
+    totals = report.totals
+    out.print(f"{totals.trades} trades, PnL {totals.pnl:,.2f} after {totals.fees:,.2f} fees")
+    out.print(f"equity and drawdown chart: {chart}")
 
 
 # --- the system -----------------------------------------------------------------------------

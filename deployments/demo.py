@@ -3,9 +3,11 @@ report of what the system decided and why.
 
 The same flows the deployments run, on the synthetic market with a simulated clock:
 every ``step`` simulated minutes the ranking and the Meta Strategy Controller run, every
-simulated hour the universe refresh. (Scheduled for real, the ranking runs every 5
-minutes; on hourly bars runs between two bars repeat the same ranking, so the demo skips
-them.) Prefect runs the flows on a temporary local server.
+simulated hour the universe refresh, and in between the trading engine runs a cycle
+every 5 simulated minutes. (Scheduled for real, the ranking runs every 5 minutes; on
+hourly bars runs between two bars repeat the same ranking, so the demo skips them.)
+Prefect runs the flows on a temporary local server. The engine trades on paper in the
+demo's namespace, so ``quantum-trader report`` afterwards shows what it did.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from components.analytics import Analytics
 from components.errors import ConfigurationError
 from components.events import RedisEventBus
+from components.execution import Ledger
 from components.market import ManualClock, SyntheticMarket
 from components.policy import PolicyStore
 from components.redis import connect, delete_namespace, namespaced
 from components.settings import Settings
 
 DEMO_START = datetime(2026, 3, 2, tzinfo=UTC)
+ENGINE_STEP_MINUTES = 5
 
 
 @dataclass
@@ -40,6 +45,7 @@ class DemoReport:
     universe_changes: list[dict[str, Any]] = field(default_factory=list)
     final_policy: dict[str, Any] = field(default_factory=dict)
     events: Counter[str] = field(default_factory=Counter)
+    trading: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +57,7 @@ class DemoReport:
             "universe_changes": self.universe_changes,
             "events": dict(self.events),
             "final_policy": self.final_policy,
+            "trading": self.trading,
         }
 
 
@@ -80,6 +87,7 @@ def run_demo(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.msc_evaluation import msc_evaluation
     from flows.opportunity_ranking import opportunity_ranking
+    from flows.trading_engine import trading_engine
     from flows.universe_refresh import universe_refresh
     from tasks.runtime import use_market
 
@@ -100,7 +108,9 @@ def run_demo(
             if now.minute == 0 or step == 0:
                 universe_refresh()
                 report.flow_runs["universe-refresh"] += 1
-            clock.advance(timedelta(minutes=step_minutes))
+            cycles = max(1, step_minutes // ENGINE_STEP_MINUTES)  # the engine moves the clock
+            trading_engine(max_cycles=cycles, interval_seconds=0, step_minutes=ENGINE_STEP_MINUTES)
+            report.flow_runs["trading-engine"] += 1
             progress.advance(task)
     _collect(settings, report)
     return report
@@ -136,6 +146,21 @@ def _collect(settings: Settings, report: DemoReport) -> None:
     for event in bus.tail(count=1_000_000):
         report.events[event.type] += 1
     report.final_policy = store.get().model_dump(mode="json")
+    ledger = Ledger(client, namespace=settings.namespace, initial_cash=settings.paper_initial_cash)
+    state = ledger.state()
+    analytics = Analytics.connect(settings)
+    analytics.attach(bus)
+    analytics.catch_up(bus)
+    report.trading = {
+        "fills": len(ledger.fills(limit=None)),
+        "realized_pnl": state.realized_pnl,
+        "fees": state.fees_paid,
+        "open_positions": sorted(state.positions),
+        "strategies": {
+            name: {"trades": m.trades, "pnl": m.pnl, "win_rate": m.win_rate}
+            for name, m in analytics.strategy_metrics().items()
+        },
+    }
 
 
 def print_report(report: DemoReport, console: Console) -> None:
@@ -181,6 +206,18 @@ def print_report(report: DemoReport, console: Console) -> None:
         f"Universe: {', '.join(policy['active_universe']) or 'empty'}; top ranked: "
         + ", ".join(f"{symbol} {score:.2f}" for symbol, score in top)
     )
+    trading = report.trading
+    if trading:
+        strategies = ", ".join(
+            f"{name} {m['trades']} trades {m['pnl']:+,.2f}"
+            for name, m in sorted(trading["strategies"].items())
+        )
+        console.print(
+            f"Paper trading: {trading['fills']} fills, realised PnL "
+            f"{trading['realized_pnl']:+,.2f} after {trading['fees']:,.2f} fees; "
+            f"open: {', '.join(trading['open_positions']) or 'none'}; {strategies or 'no trades'}"
+        )
     console.print(
         "Events: " + ", ".join(f"{name} {n}" for name, n in sorted(report.events.items()))
     )
+    console.print("Details: quantum-trader report, quantum-trader positions")

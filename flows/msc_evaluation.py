@@ -11,6 +11,7 @@ from components.events import Event
 from components.events.types import REGIME_ASSESSED
 from components.regime.controller import policy_changes
 from components.settings import ModuleMode, load_settings
+from tasks.analytics import read_performance
 from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.market import fetch_bars, market_now
@@ -42,9 +43,8 @@ def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
     classification = classify_market(settings, bars, timeframe)
     health = read_health(settings, now)
     memory = load_msc_memory(settings)
-    # Recent performance arrives with the analytics of the learning issue; until then the
-    # controller treats it as "no record yet", which never allows AGGRESSIVE.
-    assessment = decide_risk_mode(settings, classification, health, None, memory, now)
+    performance = read_performance(settings, now)  # None until the first closed trade
+    assessment = decide_risk_mode(settings, classification, health, performance, memory, now)
 
     reason = "; ".join(assessment.drivers[:3]) or f"market {assessment.market_state.state.value}"
     version = None

@@ -20,7 +20,7 @@ from prefect import flow, get_run_logger
 
 from components.errors import TemporaryError
 from components.settings import load_settings
-from tasks.engine import run_engine_cycle
+from tasks.engine import advance_simulated_clock, run_engine_cycle
 
 NAME = "trading-engine"
 
@@ -46,6 +46,7 @@ def trading_engine(
     interval_seconds: float | None = None,
     speed: float = 1.0,
     max_cycles: int | None = None,
+    step_minutes: float | None = None,
 ) -> dict[str, Any]:
     """Run engine cycles for one session.
 
@@ -59,6 +60,9 @@ def trading_engine(
         Simulated seconds per real second for the synthetic market (1 = real time).
     max_cycles
         Stop after this many cycles (for a bounded foreground run).
+    step_minutes
+        Simulation only: after each cycle, move the market's manual clock this far
+        (the demo runs a simulated day this way, as fast as the cycles go).
     """
     settings = load_settings()
     log = get_run_logger()
@@ -79,6 +83,8 @@ def trading_engine(
                 failed += 1
                 log.error("cycle %d placed no orders (fail closed): %s", cycles, exc)
             cycles += 1
+            if step_minutes:
+                advance_simulated_clock(settings, step_minutes)
             stop.wait(max(0.0, interval - (time.monotonic() - started)))
         reason = "stopped" if stop.is_set() else "session over"
     log.info("%s after %d cycles, %d orders, %d failed cycles", reason, cycles, orders, failed)

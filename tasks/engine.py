@@ -3,26 +3,36 @@ would cost more than the cycle, and a session must stay flat in memory)."""
 
 from __future__ import annotations
 
-from functools import lru_cache
+from datetime import timedelta
 from typing import Any
 
 from components.engine import TradingEngine
 from components.engine.sim_clock import engine_clock
-from components.market import MarketConfig, open_market
+from components.errors import ConfigurationError
+from components.market import ManualClock, MarketConfig, open_market
 from components.settings import Settings
 from tasks.common import io_task
 from tasks.runtime import runtime
 
+_engines: dict[tuple[Settings, float, int], TradingEngine] = {}
 
-@lru_cache(maxsize=4)
+
 def engine_for(settings: Settings, speed: float) -> TradingEngine:
-    """The engine of this process (its state lives in Redis, so any new one continues)."""
+    """The engine of this process for ``settings`` and its market (the engine's state
+    lives in Redis, so any new one continues where the last stopped)."""
+    from components.learning import register_ml_strategy
+    from tasks.learning import registry_for
+
     rt = runtime(settings)
-    market = rt.market
-    if speed != 1:
-        clock = engine_clock(rt.client, settings.namespace, speed=speed)
-        market = open_market(MarketConfig.from_settings(settings), clock=clock)
-    return TradingEngine.from_settings(settings, market, bus=rt.bus)
+    key = (settings, speed, id(rt.market))
+    if key not in _engines:
+        register_ml_strategy(registry_for(settings))  # a policy that allows "ml" can trade it
+        market = rt.market
+        if speed != 1:
+            clock = engine_clock(rt.client, settings.namespace, speed=speed)
+            market = open_market(MarketConfig.from_settings(settings), clock=clock)
+        _engines[key] = TradingEngine.from_settings(settings, market, bus=rt.bus)
+    return _engines[key]
 
 
 @io_task("run_engine_cycle", retries=0)
@@ -30,3 +40,21 @@ def run_engine_cycle(settings: Settings, speed: float, cycle: int) -> dict[str, 
     """One cycle; returns its report as plain data (nothing heavy kept per cycle)."""
     report = engine_for(settings, speed).run_cycle(cycle)
     return report.model_dump(mode="json", exclude={"skipped"}) | {"summary": report.summary()}
+
+
+@io_task("advance_simulated_clock", retries=0)
+def advance_simulated_clock(settings: Settings, minutes: float) -> None:
+    """Move the market's manual clock forward (accelerated simulation, e.g. the demo).
+
+    Raises
+    ------
+    ConfigurationError
+        The market runs on a clock that cannot be moved by hand.
+    """
+    clock = getattr(runtime(settings).market, "clock", None)
+    if not isinstance(clock, ManualClock):
+        raise ConfigurationError(
+            "step_minutes needs a market on a manual (simulated) clock; "
+            f"this one runs on {type(clock).__name__}"
+        )
+    clock.advance(timedelta(minutes=minutes))

@@ -129,7 +129,9 @@ _REASON_KEY_CHARS = 80
 #   hset  HSET key a b               sadd  SADD key b
 #   zadd  ZADD key a b               ztrim keep the b highest-scored members of key
 #   push  LPUSH key b, keep the newest a
-_HANDLE_SCRIPT = LUA_NUM + r"""
+_HANDLE_SCRIPT = (
+    LUA_NUM
+    + r"""
 local function hnum(key, f) return tonumber(redis.call('HGET', KEYS[key], f) or '0') end
 
 if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then
@@ -173,6 +175,7 @@ while i <= #ARGV do
 end
 return 1
 """
+)
 
 
 def _utcnow() -> datetime:
@@ -303,12 +306,13 @@ class Analytics:
     def attach(self, bus: EventBus, *, group: str = "analytics") -> None:
         """Subscribe :meth:`handle` to every event type in consumer ``group`` of ``bus``.
 
-        On a Redis bus the group sees events published after it was first created; it
-        persists, so later runs pick up where the last one stopped.
+        A new group starts from the oldest event the streams still hold (handling is
+        idempotent, so replaying is safe); it persists, so later runs pick up where the
+        last one stopped.
 
         Example: ``analytics.attach(bus); bus.run(stop)``.
         """
-        bus.subscribe(ALL_TYPES, self._handler, group=group)
+        bus.subscribe(ALL_TYPES, self._handler, group=group, from_start=True)
 
     def _deliver(self, event: Event) -> None:
         self.handle(event)

@@ -147,13 +147,20 @@ class EventBus(ABC):
 
     # --- consuming --------------------------------------------------------------------
     def subscribe(
-        self, event_type: str | Sequence[str], handler: Handler, *, group: str = "default"
+        self,
+        event_type: str | Sequence[str],
+        handler: Handler,
+        *,
+        group: str = "default",
+        from_start: bool = False,
     ) -> None:
         """Deliver events of ``event_type`` (``"*"`` = every type) to ``handler`` in ``group``.
 
         Each group sees each event once (at least once under failure); separate groups
-        each see every event. Only events published after the group first subscribed are
-        delivered.
+        each see every event. A new group starts with the events published after it was
+        created, or, with ``from_start``, with every event the streams still hold (on
+        the in-memory bus there is no past to replay). An existing group resumes where
+        it stopped either way.
         """
         types = [event_type] if isinstance(event_type, str) else list(event_type)
         if not group or not group.replace("-", "").replace("_", "").replace(".", "").isalnum():
@@ -173,9 +180,11 @@ class EventBus(ABC):
                     "use another group for a second handler"
                 )
             handlers[name] = handler
-        self._create_groups(group, expanded)
+        self._create_groups(group, expanded, from_start=from_start)
 
-    def _create_groups(self, group: str, event_types: list[str]) -> None:  # noqa: B027
+    def _create_groups(  # noqa: B027
+        self, group: str, event_types: list[str], *, from_start: bool = False
+    ) -> None:
         """Hook: make the server-side group exist (Redis)."""
 
     @property

@@ -36,7 +36,9 @@ class InMemoryEventBus(EventBus):
         with self._wakeup:
             self._wakeup.notify_all()
 
-    def _create_groups(self, group: str, event_types: list[str]) -> None:
+    def _create_groups(
+        self, group: str, event_types: list[str], *, from_start: bool = False
+    ) -> None:
         queue = self._queues.setdefault(group, deque())
         for event_type in event_types:
             targets = self._routes.setdefault(event_type, [])

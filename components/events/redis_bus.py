@@ -114,14 +114,16 @@ class RedisEventBus(EventBus):
         pipe.execute()
 
     # --- consuming --------------------------------------------------------------------
-    def _create_groups(self, group: str, event_types: list[str]) -> None:
+    def _create_groups(
+        self, group: str, event_types: list[str], *, from_start: bool = False
+    ) -> None:
         streams = self._group_streams.setdefault(group, [])
         for event_type in event_types:
             key = self._stream(event_type)
             if key in streams:
                 continue
             try:
-                self._r.xgroup_create(key, group, id="$", mkstream=True)
+                self._r.xgroup_create(key, group, id="0" if from_start else "$", mkstream=True)
             except redis.ResponseError as exc:
                 if "BUSYGROUP" not in str(exc):
                     raise

@@ -72,7 +72,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 # Shared Lua helpers: numbers as shortest round-trip text, optional values as JSON null.
-_LUA_HELPERS = LUA_NUM + r"""
+_LUA_HELPERS = (
+    LUA_NUM
+    + r"""
 local function opt_num(x) if x == nil then return 'null' end return num(x) end
 local function opt_text(s) if s == nil or s == '' then return 'null' end return cjson.encode(s) end
 local function arg_num(s) if s == '' then return nil end return tonumber(s) end
@@ -94,6 +96,7 @@ local function encode_position(pos)
     .. cjson.encode(pos.updated_at) .. '}'
 end
 """
+)
 
 # KEYS: account, positions, orders, fills, fill log, closed, trade stream, rejected stream,
 #       bus stats

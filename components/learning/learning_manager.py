@@ -124,15 +124,15 @@ class LearningConfig(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> Self:
-        """From ``QT_CLM_*`` settings where they exist (``clm_model_name``,
+        """From ``QT_CLM_*`` settings (``clm_model_name``,
         ``clm_horizon``, ``clm_dead_zone``, ``clm_train_bars``, ``clm_eval_bars``,
         ``clm_threshold``, ``clm_min_log_loss_gain``, ``clm_min_auc_gain``,
-        ``clm_min_trading_gain``), the paper-trading costs, and the timeframe; the
-        defaults elsewhere. ``overrides`` win.
+        ``clm_min_trading_gain``), the paper-trading costs, and the timeframe.
+        ``overrides`` win.
 
         Example: ``LearningConfig.from_settings(load_settings(), eval_bars=168)``.
         """
-        timeframe = getattr(settings, "timeframe", "1h")
+        timeframe = settings.timeframe
         values: dict[str, Any] = {
             "costs": CostModel.from_settings(settings),
             "bars_per_year": bars_per_day(timeframe) * 365,
@@ -150,13 +150,10 @@ class LearningConfig(BaseModel):
             "min_auc_gain",
             "min_trading_gain",
         ):
-            if hasattr(settings, f"clm_{field}"):
-                values[field] = getattr(settings, f"clm_{field}")
+            values[field] = getattr(settings, f"clm_{field}")
         for field in ("horizon", "dead_zone"):
-            if hasattr(settings, f"clm_{field}"):
-                label[field] = getattr(settings, f"clm_{field}")
-        if label:
-            values["label"] = LabelConfig(**label)
+            label[field] = getattr(settings, f"clm_{field}")
+        values["label"] = LabelConfig(**label)
         return cls(**{**values, **overrides})
 
 

@@ -234,6 +234,11 @@ class FileMarket:
         """Every symbol with at least one file, sorted."""
         return list(self._symbols)
 
+    @property
+    def clock(self) -> Clock:
+        """The clock replay follows (a manual one can be advanced)."""
+        return self._clock
+
     def now(self) -> datetime:
         """The replay clock's time."""
         return self._clock.now()

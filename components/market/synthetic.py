@@ -385,6 +385,11 @@ class SyntheticMarket:
 
     # --- the MarketData protocol ----------------------------------------------------------
 
+    @property
+    def clock(self) -> Clock:
+        """The clock this market reads ``now()`` from (a manual one can be advanced)."""
+        return self._clock
+
     def symbols(self) -> list[str]:
         """Every symbol of this market, e.g. ``market.symbols()[0] == "BTC/USDT"``."""
         return list(self._symbols)

@@ -18,6 +18,7 @@ def test_demo_runs_the_flows_and_reports_what_they_decided(settings: Settings) -
 
     assert report.flow_runs == {
         "opportunity-ranking": 3, "msc-evaluation": 3, "universe-refresh": 2,
+        "trading-engine": 3,
     }  # fmt: skip
     assert report.events["regime.assessed"] == 3
     assert report.events["opportunities.updated"] == 3

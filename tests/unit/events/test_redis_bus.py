@@ -110,3 +110,17 @@ def test_follow_yields_events_published_after_it_started(
     new = [ess_event("new"), ess_event("newer")]
     bus.publish_many(new)
     assert [next(follower).id, next(follower).id] == [e.id for e in new]
+
+
+def test_a_group_created_from_the_start_sees_events_published_before_it(
+    client: redis.Redis, settings: Settings
+) -> None:
+    bus = RedisEventBus(client, namespace=settings.namespace, config=FAST)
+    early = ess_event("before the group")
+    bus.publish(early)
+    seen: list[str] = []
+    bus.subscribe("ess.state_changed", lambda e: seen.append(e.id), group="late",
+                  from_start=True)  # fmt: skip
+    bus.subscribe("ess.state_changed", lambda e: None, group="now")
+    drain(bus, lambda: seen == [early.id])
+    assert bus.stats().groups["now"].lag == 0

@@ -1,0 +1,41 @@
+"""analytics-report (hourly): bring analytics up to date with every event, and publish
+what it knows as Prefect table and markdown artifacts, with an equity and drawdown chart
+under QT_HOME/reports/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from components.settings import load_settings
+from tasks.analytics import build_report, draw_equity_chart
+from tasks.artifacts import publish_markdown, publish_table
+
+NAME = "analytics-report"
+
+
+@flow(name=NAME, persist_result=False, log_prints=False)
+def analytics_report() -> dict[str, Any]:
+    settings = load_settings()
+    log = get_run_logger()
+    now = datetime.now(UTC)
+    report = build_report(settings, now)
+    chart = draw_equity_chart(settings, now)
+    publish_markdown(
+        "analytics-report",
+        report.render_markdown() + f"\n\nChart: `{chart}`\n",
+        f"Trading report: {report.totals.trades} trades, PnL {report.totals.pnl:,.2f}",
+    )
+    for name, rows in report.render_tables().items():
+        if rows:
+            publish_table(f"analytics-{name.replace('_', '-')}", rows, f"Analytics: {name}")
+    log.info(
+        "report: %d trades, PnL %.2f, chart %s", report.totals.trades, report.totals.pnl, chart
+    )
+    return {"trades": report.totals.trades, "pnl": report.totals.pnl, "chart": str(chart)}
+
+
+if __name__ == "__main__":
+    analytics_report()

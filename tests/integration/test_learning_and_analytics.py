@@ -1,0 +1,116 @@
+"""The learning and analytics deployments, and the commands around them, run for real."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+import redis
+
+from components.events import RedisEventBus
+from components.execution import Ledger
+from components.market import ManualClock, SyntheticMarket
+from components.policy import PolicyStore
+from components.settings import Settings, load_settings
+from deployments.cli import main
+from deployments.demo import run_demo
+from tasks.runtime import use_market
+from tests.builders import T0
+
+pytestmark = pytest.mark.usefixtures("prefect_server", "qt_env")
+
+SMALL_CLM = {
+    "QT_CLM_TRAIN_BARS": "600",
+    "QT_CLM_EVAL_BARS": "150",
+    "QT_CLM_HISTORY_BARS": "1000",
+    "QT_MARKET_SYMBOLS": "BTC/USDT,ETH/USDT,SOL/USDT,BNB/USDT",
+}
+
+
+@pytest.fixture
+def small(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for a retraining that takes seconds: four symbols, short windows."""
+    for name, value in SMALL_CLM.items():
+        monkeypatch.setenv(name, value)
+    small = load_settings()
+    symbols = small.market_symbols.split(",")  # type: ignore[union-attr]
+    use_market(
+        small, SyntheticMarket(seed=7, symbols=symbols, clock=ManualClock(T0.replace(month=6)))
+    )
+    return small
+
+
+def test_first_retraining_promotes_a_model_that_models_list_shows(
+    small: Settings, client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.clm_retraining import clm_retraining
+
+    result = clm_retraining()
+
+    assert result["promoted"] and result["version"] == "v0001"
+    policy = PolicyStore(client, namespace=small.namespace, settings=small).get()
+    assert policy.model_versions == {"price_direction": "v0001"}
+    (event,) = RedisEventBus(client, namespace=small.namespace).tail("model.promoted")
+    assert event.payload.version == "v0001"  # type: ignore[attr-defined]
+    assert main(["models", "list", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["tag"] == "production" and {"log_loss", "auc"} <= listed["metrics"].keys()
+    assert (small.home / listed["artifact"]).exists()  # stored relative to QT_HOME
+
+
+def test_a_second_candidate_is_judged_against_production_and_rollback_restores(
+    small: Settings, client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from flows.clm_retraining import clm_retraining
+
+    clm_retraining()
+    second = clm_retraining()
+
+    assert second["version"] == "v0002" and second["reasons"]
+    assert main(["models", "promote", "v0002", "--reason", "test"]) == 0
+    assert main(["models", "rollback"]) == 0
+    capsys.readouterr()
+    policy = PolicyStore(client, namespace=small.namespace, settings=small).get()
+    assert policy.model_versions == {"price_direction": "v0001"}
+    assert main(["models", "list", "--json"]) == 0
+    tags = {v["version"]: v["tag"] for v in json.loads(capsys.readouterr().out)}
+    assert tags == {"v0001": "production", "v0002": "retired"}
+
+
+def test_report_after_the_demo_matches_the_ledger_fills_exactly(
+    settings: Settings, client: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rich.console import Console
+
+    run_demo(settings, hours=3, console=Console(quiet=True))
+    capsys.readouterr()
+
+    assert main(["report", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+
+    fills = Ledger(client, namespace=settings.namespace).fills(limit=None)
+    assert fills, "the demo's engine should have traded"
+    pnl: dict[str, float] = defaultdict(float)
+    for fill in fills:
+        pnl[fill.strategy or "unattributed"] += fill.realized_pnl
+    reported = {name: m["pnl"] for name, m in report["strategies"].items()}
+    assert reported.keys() == pnl.keys()
+    for name, total in pnl.items():
+        assert math.isclose(reported[name], total, rel_tol=0, abs_tol=1e-9), name
+    assert report["totals"]["fills"] == len(fills)
+    assert Path(report["chart"]).exists()
+
+
+def test_analytics_report_flow_publishes_artifacts_and_a_chart(settings: Settings) -> None:
+    from prefect.artifacts import Artifact
+
+    from flows.analytics_report import analytics_report
+
+    result = analytics_report()
+
+    assert Path(result["chart"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    note = Artifact.get("analytics-report")
+    assert note is not None and "Chart:" in str(note.data)

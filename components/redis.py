@@ -90,10 +90,16 @@ def namespaced(namespace: str, *parts: str) -> str:
 
 
 def delete_namespace(client: redis.Redis, namespace: str) -> int:
-    """Delete every key under ``namespace`` (tests and ``reset`` use it). Returns the count."""
+    """Delete every key under ``namespace`` and its sub-namespaces (``namespace.<name>``,
+    e.g. the shadow accounts); tests and the demo use it. Returns the count."""
     deleted = 0
     batch: list[str] = []
-    for key in client.scan_iter(match=f"{namespace}:*", count=1000):
+    keys = (
+        key
+        for pattern in (f"{namespace}:*", f"{namespace}.*")
+        for key in client.scan_iter(match=pattern, count=1000)
+    )
+    for key in keys:
         batch.append(key)
         if len(batch) >= 500:
             deleted += int(client.unlink(*batch))

@@ -183,6 +183,21 @@ class Settings(BaseSettings):
     clm_history_bars: int = Field(3_000, ge=500, le=100_000, description="Bars fetched.")
     clm_seed: int = Field(7, ge=0)
 
+    # --- Strategy Generator and promotion ------------------------------------------------------
+    evolution_population: int = Field(64, ge=4, le=10_000)
+    evolution_generations: int = Field(20, ge=1, le=10_000)
+    evolution_seed: int = Field(0, ge=0)
+    evolution_history_bars: int = Field(
+        8_760, ge=500, le=1_000_000, description="Bars per symbol searched (engine timeframe)."
+    )
+    evolution_symbols: int = Field(10, ge=1, le=1_000, description="Symbols searched.")
+    evolution_workers: int = Field(2, ge=1, le=256, description="Processes evaluating.")
+    promotion_min_trades: int | None = Field(None, ge=0, description="Shadow trades to judge.")
+    promotion_promote_sharpe: float | None = Field(None, ge=-100, le=100)
+    promotion_retire_sharpe: float | None = Field(None, ge=-100, le=100)
+    promotion_max_new_shadow: int | None = Field(None, ge=0, le=100)
+    shadow_capital: float = Field(10_000.0, gt=0, description="Paper capital of a shadow.")
+
     # --- module modes ----------------------------------------------------------------------
     msc_mode: ModuleMode = ModuleMode.ENFORCED
     ranker_mode: ModuleMode = ModuleMode.ENFORCED

@@ -50,7 +50,9 @@ def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
     version = None
     if mode is ModuleMode.ENFORCED:
         current = read_policy(settings)
-        changes = policy_changes(assessment, current.emergency.active, memory)
+        changes = policy_changes(
+            assessment, current.emergency.active, memory, current.strategy_states
+        )
         version = patch_policy(settings, changes, by=NAME, reason=reason).version
     save_msc_memory(settings, assessment.memory)
     publish_event(

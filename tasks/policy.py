@@ -17,7 +17,15 @@ def read_policy(settings: Settings) -> GlobalPolicy:
 
 @io_task("patch_policy")
 def patch_policy(
-    settings: Settings, changes: dict[str, Any], *, by: str, reason: str
+    settings: Settings,
+    changes: dict[str, Any],
+    *,
+    by: str,
+    reason: str,
+    expected_version: int | None = None,
 ) -> GlobalPolicy:
-    """Patch the policy (one atomic write with its history entry and ``policy.updated``)."""
-    return runtime(settings).store.patch(changes, by=by, reason=reason)
+    """Patch the policy (one atomic write with its history entry and ``policy.updated``);
+    with ``expected_version``, only if nobody wrote since (else PolicyConflictError)."""
+    return runtime(settings).store.patch(
+        changes, by=by, reason=reason, expected_version=expected_version
+    )

@@ -39,9 +39,12 @@ import redis
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.engine.orchestrator import OrchestratorConfig, select_signals
+from components.engine.shadow import ShadowBook
 from components.errors import DataError, QuantumTraderError, TemporaryError
 from components.events.bus import EventBus
 from components.execution import (
+    BrokerConfig,
+    CostModel,
     Fill,
     Ledger,
     PaperBroker,
@@ -127,6 +130,7 @@ class CycleReport(BaseModel):
     signals: int = 0
     accepted: int = 0
     shadow: int = 0
+    shadow_orders: int = Field(0, description="Orders placed in shadow paper accounts.")
     orders: list[OrderOutcome] = Field(default_factory=list)
     equity: float | None = None
     cash: float | None = None
@@ -145,7 +149,7 @@ class CycleReport(BaseModel):
         return (
             f"cycle {self.cycle} at {self.at:%Y-%m-%d %H:%M}: {self.symbols} symbols{skipped}, "
             f"{self.fills} fills, {self.signals} signals ({self.accepted} accepted, "
-            f"{self.shadow} shadow), {self.submitted} orders, "
+            f"{self.shadow} shadow, {self.shadow_orders} shadow orders), {self.submitted} orders, "
             f"{len(self.orders) - self.submitted} refused or duplicate, "
             f"{self.positions} positions{equity}, ESS {self.ess_state}"
         )
@@ -182,6 +186,7 @@ class TradingEngine:
         config: EngineConfig | None = None,
         orchestrator: OrchestratorConfig | None = None,
         resolve_strategy: StrategyResolver = registry_resolver,
+        shadow_book: ShadowBook | None = None,
     ) -> None:
         self._r: Any = client
         self.namespace = namespace
@@ -196,6 +201,7 @@ class TradingEngine:
         self.config = config or EngineConfig()
         self.orchestrator = orchestrator or OrchestratorConfig()
         self.resolve_strategy = resolve_strategy
+        self.shadow_book = shadow_book
         self.health = HealthStore(client, namespace=namespace)
         self._heartbeat_key = namespaced(namespace, "engine", "heartbeat")
         self._policy: GlobalPolicy | None = None
@@ -207,8 +213,10 @@ class TradingEngine:
     def from_settings(
         cls, settings: Any, market: MarketData, *, bus: EventBus | None = None
     ) -> TradingEngine:
-        """An engine on the configured Redis, trading ``market``."""
-        from components.execution import BrokerConfig, CostModel
+        """An engine on the configured Redis, trading ``market``; strategies resolve to the
+        built-ins or to the Strategy Generator's stored candidates, and shadow strategies
+        trade in a :class:`ShadowBook` of their own."""
+        from components.evolution import EvolutionStore
         from components.redis import connect
         from components.risk.emergency import EssConfig
         from components.risk.guard import RiskConfig
@@ -241,6 +249,15 @@ class TradingEngine:
             bus=bus,
             config=config,
             orchestrator=OrchestratorConfig.from_settings(settings),
+            resolve_strategy=EvolutionStore(client, namespace=settings.namespace).resolve_strategy,
+            shadow_book=ShadowBook(
+                client,
+                namespace=settings.namespace,
+                capital=settings.shadow_capital,
+                cost_model=CostModel.from_settings(settings),
+                broker_config=BrokerConfig.from_settings(settings, source="shadow"),
+                stream_maxlen=settings.stream_maxlen,
+            ),
         )
 
     # --- the cycle ----------------------------------------------------------------------
@@ -303,8 +320,14 @@ class TradingEngine:
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
             orders = self._place(intents, portfolio, policy, status)
-            report.update(signals=len(signals), accepted=len(chosen.accepted),
-                          shadow=len(chosen.shadow))  # fmt: skip
+            shadow_orders = self._shadow(chosen.shadow, bars, atrs, policy, now)
+            report.update(
+                signals=len(signals),
+                accepted=len(chosen.accepted),
+                shadow=len(chosen.shadow),
+                shadow_orders=shadow_orders,
+            )
+
         result = CycleReport(
             **report,
             orders=orders,
@@ -570,6 +593,23 @@ class TradingEngine:
             )  # fmt: skip
             outcomes.append(_outcome(intent, outcome, "emergency_stop", ack.reason))
         return outcomes
+
+    def _shadow(
+        self,
+        signals: list[Signal],
+        bars: Mapping[str, pd.DataFrame],
+        atrs: Mapping[str, float | None],
+        policy: GlobalPolicy,
+        now: datetime,
+    ) -> int:
+        """Trade the shadow strategies on their own paper accounts (no real order)."""
+        names = sorted(
+            name for name, state in policy.strategy_states.items()
+            if state is StrategyState.SHADOW and self._strategy(name) is not None
+        )  # fmt: skip
+        if self.shadow_book is None or not names:
+            return 0
+        return self.shadow_book.trade(signals, bars, atrs, policy, now, self._intents, names)
 
     def _heartbeat(self, report: CycleReport) -> None:
         self._r.hset(

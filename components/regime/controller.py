@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self
 
@@ -576,12 +577,23 @@ def _minutes(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 60:.0f} min"
 
 
+def candidate_base(name: str) -> str:
+    """The built-in strategy a generated candidate varies: ``"momentum_1a2b3c4d"`` ->
+    ``"momentum"`` (a name without the 8-hex suffix is its own base)."""
+    base, _, suffix = name.rpartition("_")
+    return base if base and re.fullmatch(r"[0-9a-f]{8}", suffix) else name
+
+
 def policy_changes(
-    assessment: RegimeAssessment, current_emergency_active: bool, previous: MSCMemory | None
+    assessment: RegimeAssessment,
+    current_emergency_active: bool,
+    previous: MSCMemory | None,
+    strategy_states: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the MSC writes into the policy for ``assessment``.
 
-    The mode, its limits and the allowed strategies always. The ``emergency`` block only
+    The mode, its limits and the allowed strategies always (with the ``live`` candidates of
+    ``strategy_states`` whose base strategy is allowed). The ``emergency`` block only
     when the MSC raises or holds one, or clears one it raised itself (its memory says so):
     an emergency set by a person, or by the emergency-response flow before the MSC saw
     the health problem, is never cleared by a routine evaluation that found nothing wrong.
@@ -589,6 +601,13 @@ def policy_changes(
     Example: ``store.patch(policy_changes(a, policy.emergency.active, memory), ...)``.
     """
     changes = assessment.policy_patch()
+    # A promoted candidate trades in the regimes its base strategy does.
+    allowed = changes["allowed_strategies"]
+    changes["allowed_strategies"] = allowed + sorted(
+        name
+        for name, state in (strategy_states or {}).items()
+        if str(state) == "live" and candidate_base(name) in allowed and name not in allowed
+    )
     raised_by_msc = previous is not None and previous.emergency_active
     if not assessment.emergency.active and not (current_emergency_active and raised_by_msc):
         changes.pop("emergency")

@@ -166,3 +166,27 @@ def test_redis_gone_is_a_temporary_error_and_places_nothing(tmp_path: Path) -> N
             engine.run_cycle(3)
     finally:
         stop_embedded(home)
+
+
+def test_a_shadow_strategy_trades_only_its_own_paper_account(
+    settings: Settings, client: redis.Redis, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    from components.engine.shadow import shadow_namespace
+    from components.execution import Ledger
+
+    synthetic, clock = market
+    PolicyStore.connect(settings).patch(
+        {"active_universe": synthetic.symbols()[:8], "global_min_confidence": 0.5,
+         "allowed_strategies": [], "strategy_states": {"breakout": "shadow"}},
+        by="tests", reason="breakout on trial",
+    )  # fmt: skip
+    engine = TradingEngine.from_settings(settings, synthetic)
+
+    reports = run(engine, clock, 40)
+
+    assert sum(r.shadow_orders for r in reports) > 0
+    assert not [o for r in reports for o in r.orders], "a shadow strategy placed a real order"
+    assert engine.ledger.fills() == []
+    shadow = Ledger(client, namespace=shadow_namespace(settings.namespace, "breakout"))
+    fills = shadow.fills(limit=None)
+    assert fills and {f.strategy for f in fills} == {"breakout"}

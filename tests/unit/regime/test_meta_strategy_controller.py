@@ -388,3 +388,17 @@ def test_a_defensive_limit_looser_than_a_normal_one_is_refused() -> None:
 def test_a_naive_evaluation_time_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="timezone-aware"):
         controller().decide(inputs(), None, now=datetime(2024, 1, 1))
+
+
+def test_a_live_candidate_trades_where_its_base_strategy_is_allowed() -> None:
+    from components.regime.controller import candidate_base, policy_changes
+
+    assert candidate_base("mean_reversion_0a1b2c3d") == "mean_reversion"
+    assert candidate_base("mean_reversion") == "mean_reversion"
+    assessment = controller().decide(inputs(NEUTRAL), None, now=NOW)
+    states = {"mean_reversion_0a1b2c3d": "live", "momentum_0a1b2c3d": "live",
+              "mean_reversion_ffffffff": "shadow"}  # fmt: skip
+    changes = policy_changes(assessment, False, None, states)
+    assert "mean_reversion_0a1b2c3d" in changes["allowed_strategies"]
+    assert "momentum_0a1b2c3d" not in changes["allowed_strategies"]
+    assert "mean_reversion_ffffffff" not in changes["allowed_strategies"]

@@ -1,0 +1,161 @@
+"""strategy-generation (daily): breed strategy parameter sets with a seeded genetic
+search scored on walk-forward out-of-sample folds, put the best into shadow, and promote
+or retire shadow and live strategies on the evidence of their paper records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.task_runners import ProcessPoolTaskRunner
+
+from components.events import Event
+from components.events.types import STRATEGY_PROMOTED
+from components.evolution import (
+    GenerationResult,
+    GeneticConfig,
+    PromotionConfig,
+    StrategyGenerator,
+    enter_shadow,
+    review,
+)
+from components.evolution import policy_patch as promotion_patch
+from components.settings import ModuleMode, load_settings
+from tasks.artifacts import publish_markdown
+from tasks.events import publish_event
+from tasks.evolution import (
+    fetch_search_bars,
+    notify_progress,
+    prefect_map,
+    read_shadow_records,
+    record_state_changes,
+    save_evolution_run,
+)
+from tasks.policy import patch_policy, read_policy
+
+NAME = "strategy-generation"
+
+
+@flow(name=NAME, persist_result=False, log_prints=False, task_runner=ProcessPoolTaskRunner())
+def strategy_generation(
+    population: int | None = None, generations: int | None = None, seed: int | None = None
+) -> dict[str, Any]:
+    """One search, then the shadow entry and the promotion review."""
+    settings = load_settings()
+    log = get_run_logger()
+    mode = settings.generator_mode
+    if mode is ModuleMode.OFF:
+        log.info("QT_GENERATOR_MODE=OFF: not searching")
+        return {"mode": mode.value}
+    overrides = {
+        k: v
+        for k, v in (("population", population), ("generations", generations), ("seed", seed))
+        if v is not None
+    }
+    config = GeneticConfig.from_settings(settings, **overrides)
+    bars = fetch_search_bars(settings)
+    started = datetime.now(UTC)
+    progress = create_progress_artifact(progress=0.0, description="strategy generation")
+
+    def report(generation: GenerationResult) -> None:
+        done = (generation.generation + 1) / generation.generations
+        update_progress_artifact(progress, progress=100 * done)
+        log.info(
+            "generation %d/%d: best %.3f (%s), %d scored, %d rejected",
+            generation.generation + 1,
+            generation.generations,
+            generation.best_fitness,
+            generation.best_genome,
+            generation.evaluated,
+            generation.rejected,
+        )
+        notify_progress(generation)
+
+    result = StrategyGenerator(config).run(bars, progress=report, map_fn=prefect_map)
+    run = save_evolution_run(settings, result, started, datetime.now(UTC))
+
+    policy = read_policy(settings)
+    now = datetime.now(UTC)
+    entry = enter_shadow(
+        result.best(10), policy, PromotionConfig.from_settings(settings), run_id=run.run_id
+    )
+    records = read_shadow_records(settings, policy, now)
+    transitions = [
+        *entry.transitions,
+        *review(policy.strategy_states, records, now, PromotionConfig.from_settings(settings)),
+    ]
+    version = None
+    if transitions and mode is ModuleMode.ENFORCED:
+        changes = promotion_patch(transitions, policy)
+        reason = "; ".join(f"{t.strategy} -> {t.to_state}" for t in transitions)
+        # allowed_strategies is written whole: only on the policy the decisions read
+        version = patch_policy(
+            settings, changes, by=NAME, reason=reason, expected_version=policy.version
+        ).version
+        record_state_changes(settings, [t.strategy for t in transitions], now)
+    for transition in transitions:
+        payload = transition.payload()
+        if mode is not ModuleMode.ENFORCED:
+            payload = payload.model_copy(
+                update={"evidence": {**payload.evidence, "mode": "observe"}}
+            )
+        publish_event(settings, Event.create(STRATEGY_PROMOTED, payload, source=NAME))
+
+    best = [_candidate_row(e) for e in result.best(5)]
+    publish_markdown(
+        "strategy-generation",
+        _markdown(run.run_id, best, transitions, mode),
+        f"Strategy generation {run.run_id}: {len(transitions)} state changes",
+    )
+    return {
+        "mode": mode.value,
+        "run_id": run.run_id,
+        "seed": config.seed,
+        "best": best,
+        "shadow": [t.strategy for t in entry.transitions],
+        "transitions": [t.model_dump(mode="json") for t in transitions],
+        "fitness_history": list(result.fitness_history),
+        "policy_version": version,
+    }
+
+
+def _candidate_row(evaluation: Any) -> dict[str, Any]:
+    oos, ins = evaluation.summary("out_of_sample"), evaluation.summary("in_sample")
+    return {
+        "candidate": evaluation.candidate_name,
+        "strategy": evaluation.genome.strategy,
+        "params": evaluation.genome.params,
+        "fitness": evaluation.fitness,
+        "out_of_sample": oos.model_dump(mode="json"),
+        "in_sample": ins.model_dump(mode="json"),
+    }
+
+
+def _markdown(run_id: str, best: list[dict[str, Any]], transitions: list[Any], mode: Any) -> str:
+    lines = [
+        f"# Strategy generation `{run_id}`",
+        "",
+        "## Best candidates (out-of-sample folds)",
+        "",
+        "| candidate | fitness | OOS Sharpe | OOS return | OOS max DD | OOS trades "
+        "| in-sample Sharpe |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in best:
+        oos, ins = row["out_of_sample"], row["in_sample"]
+        lines.append(
+            f"| {row['candidate']} | {row['fitness']:.3f} | {oos['sharpe']:.2f} | "
+            f"{oos['total_return']:.2%} | {oos['max_drawdown']:.2%} | {oos['trades']} | "
+            f"{ins['sharpe']:.2f} |"
+        )
+    lines += ["", "## State changes" + ("" if mode is ModuleMode.ENFORCED else " (observe)"), ""]
+    lines += [
+        f"- {t.strategy}: {t.from_state or 'new'} -> {t.to_state} ({t.reason})" for t in transitions
+    ] or ["- none"]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    strategy_generation()

@@ -58,10 +58,12 @@ from components.market.base import BAR_COLUMNS, MarketData
 from components.market.validation import timeframe_delta, validate_bars
 from components.policy.model import GlobalPolicy, StrategyState
 from components.policy.store import PolicyStore
+from components.portfolio import BalancerConfig, PortfolioBalancer
 from components.redis import namespaced
 from components.risk.decision import RiskDecision, publish_rejection
 from components.risk.emergency import EmergencyStop, EssState, EssStatus
 from components.risk.guard import RiskGuard
+from components.settings import ModuleMode
 from components.sizing import PositionSizer
 from components.strategies import Strategy, create_strategy
 from components.trading.types import OrderIntent, PortfolioView, PositionView, Side, Signal
@@ -187,6 +189,8 @@ class TradingEngine:
         orchestrator: OrchestratorConfig | None = None,
         resolve_strategy: StrategyResolver = registry_resolver,
         shadow_book: ShadowBook | None = None,
+        balancer: PortfolioBalancer | None = None,
+        balancer_mode: ModuleMode = ModuleMode.ENFORCED,
     ) -> None:
         self._r: Any = client
         self.namespace = namespace
@@ -202,6 +206,8 @@ class TradingEngine:
         self.orchestrator = orchestrator or OrchestratorConfig()
         self.resolve_strategy = resolve_strategy
         self.shadow_book = shadow_book
+        self.balancer = balancer
+        self.balancer_mode = balancer_mode
         self.health = HealthStore(client, namespace=namespace)
         self._heartbeat_key = namespaced(namespace, "engine", "heartbeat")
         self._policy: GlobalPolicy | None = None
@@ -250,6 +256,8 @@ class TradingEngine:
             config=config,
             orchestrator=OrchestratorConfig.from_settings(settings),
             resolve_strategy=EvolutionStore(client, namespace=settings.namespace).resolve_strategy,
+            balancer=PortfolioBalancer(BalancerConfig.from_settings(settings)),
+            balancer_mode=settings.balancer_mode,
             shadow_book=ShadowBook(
                 client,
                 namespace=settings.namespace,
@@ -305,10 +313,17 @@ class TradingEngine:
         )
         status = self.ess.status()
         report = dict(
-            cycle=cycle, at=now, policy_version=policy.version if policy else None,
-            ess_state=status.state, symbols=len(bars), skipped=skipped, fills=len(fills),
-            equity=portfolio.equity, cash=portfolio.cash, positions=len(portfolio.positions),
-        )  # fmt: skip
+            cycle=cycle,
+            at=now,
+            policy_version=policy.version if policy else None,
+            ess_state=status.state,
+            symbols=len(bars),
+            skipped=skipped,
+            fills=len(fills),
+            equity=portfolio.equity,
+            cash=portfolio.cash,
+            positions=len(portfolio.positions),
+        )
 
         orders: list[OrderOutcome] = []
         if status.state is EssState.HALTED:
@@ -319,6 +334,7 @@ class TradingEngine:
             intents = self._intents(chosen.accepted, portfolio, policy, now)
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
+            intents += self._rebalance(policy, portfolio, marks, now)
             orders = self._place(intents, portfolio, policy, status)
             shadow_orders = self._shadow(chosen.shadow, bars, atrs, policy, now)
             report.update(
@@ -416,9 +432,10 @@ class TradingEngine:
         """
         names = [n for n in policy.allowed_strategies if n not in policy.blocked_strategies]
         names += [
-            n for n, state in policy.strategy_states.items()
+            n
+            for n, state in policy.strategy_states.items()
             if state is StrategyState.SHADOW and n not in names
-        ]  # fmt: skip
+        ]
         strategies = [(n, s) for n in names if (s := self._strategy(n)) is not None]
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
@@ -461,8 +478,14 @@ class TradingEngine:
             stamp = f"{signal.strategy}:{signal.symbol}:{signal.at:%Y%m%dT%H%M}"
             if quantity and (wanted == 0 or math.copysign(1, quantity) != wanted):
                 side = Side.SELL if quantity > 0 else Side.BUY
-                intents.append((self._intent(f"{stamp}:close", signal, side, abs(quantity),
-                                             now, reduce_only=True), None))  # fmt: skip
+                intents.append(
+                    (
+                        self._intent(
+                            f"{stamp}:close", signal, side, abs(quantity), now, reduce_only=True
+                        ),
+                        None,
+                    )
+                )
                 continue  # re-enter on a later bar if the signal holds
             if quantity or wanted == 0:
                 continue  # already positioned, or nothing to do
@@ -478,8 +501,9 @@ class TradingEngine:
                 log.info("%s %s: no size (%s)", signal.strategy, signal.symbol, size.reason)
                 continue
             side = Side.BUY if wanted > 0 else Side.SELL
-            intent = self._intent(f"{stamp}:open", signal, side, size.quantity, now,
-                                  stop_loss=size.stop_price)  # fmt: skip
+            intent = self._intent(
+                f"{stamp}:open", signal, side, size.quantity, now, stop_loss=size.stop_price
+            )
             intents.append((intent, size.stop_distance))
         return intents
 
@@ -517,8 +541,10 @@ class TradingEngine:
         usable = {s: a for s, a in atrs.items() if a is not None and s in marks}
         assessments = assess_positions(
             {s: p for s, p in positions.items() if s in usable},
-            marks=marks, atrs=usable, now=now,
-        )  # fmt: skip
+            marks=marks,
+            atrs=usable,
+            now=now,
+        )
         intents: list[tuple[OrderIntent, float | None]] = []
         stamp = f"{now:%Y%m%dT%H%M}"
         for symbol, assessment in assessments.items():
@@ -530,16 +556,52 @@ class TradingEngine:
             elif assessment.action in (PositionAction.REDUCE, PositionAction.CLOSE):
                 quantity = assessment.reduce_quantity or abs(position.quantity)
                 side = Side.SELL if position.quantity > 0 else Side.BUY
-                intents.append((
-                    OrderIntent(
-                        client_order_id=f"{position.id}:{assessment.action.value}:{stamp}",
-                        symbol=symbol, side=side, quantity=min(quantity, abs(position.quantity)),
-                        reference_price=marks[symbol], strategy=position.strategy,
-                        reduce_only=True, created_at=now,
-                    ),
-                    None,
-                ))  # fmt: skip
+                intents.append(
+                    (
+                        OrderIntent(
+                            client_order_id=f"{position.id}:{assessment.action.value}:{stamp}",
+                            symbol=symbol,
+                            side=side,
+                            quantity=min(quantity, abs(position.quantity)),
+                            reference_price=marks[symbol],
+                            strategy=position.strategy,
+                            reduce_only=True,
+                            created_at=now,
+                        ),
+                        None,
+                    )
+                )
         return intents
+
+    def _rebalance(
+        self,
+        policy: GlobalPolicy,
+        portfolio: PortfolioView,
+        marks: Mapping[str, float],
+        now: datetime,
+    ) -> list[tuple[OrderIntent, float | None]]:
+        """The Portfolio Balancer's reductions: positions above their target weight (the
+        risk mode's gross exposure spread over the ranked universe) are trimmed, so a move
+        to DEFENSIVE cuts gross exposure. Entries stay signal-driven: the balancer never
+        opens or adds. In OBSERVE the reductions are only logged."""
+        if self.balancer is None or self.balancer_mode is ModuleMode.OFF or not portfolio.positions:
+            return []
+        targets = self.balancer.targets(policy, portfolio, marks)
+        orders = [
+            order
+            for order in self.balancer.rebalance_orders(targets, portfolio, marks, now=now)
+            if order.reduce_only
+        ]
+        if self.balancer_mode is ModuleMode.OBSERVE:
+            for order in orders:
+                log.info(
+                    "balancer (observe) would %s %g %s",
+                    order.side.value,
+                    order.quantity,
+                    order.symbol,
+                )
+            return []
+        return [(order, None) for order in orders]
 
     def _place(
         self,
@@ -588,9 +650,12 @@ class TradingEngine:
         for intent in actions.orders:  # the ESS's own flattening orders: not gated
             ack = self.broker.submit(intent)
             outcome: Literal["submitted", "duplicate", "rejected_by_broker"] = (
-                "duplicate" if ack.duplicate else "submitted" if ack.accepted
+                "duplicate"
+                if ack.duplicate
+                else "submitted"
+                if ack.accepted
                 else "rejected_by_broker"
-            )  # fmt: skip
+            )
             outcomes.append(_outcome(intent, outcome, "emergency_stop", ack.reason))
         return outcomes
 
@@ -604,9 +669,10 @@ class TradingEngine:
     ) -> int:
         """Trade the shadow strategies on their own paper accounts (no real order)."""
         names = sorted(
-            name for name, state in policy.strategy_states.items()
+            name
+            for name, state in policy.strategy_states.items()
             if state is StrategyState.SHADOW and self._strategy(name) is not None
-        )  # fmt: skip
+        )
         if self.shadow_book is None or not names:
             return 0
         return self.shadow_book.trade(signals, bars, atrs, policy, now, self._intents, names)

@@ -25,8 +25,9 @@ def open_up(settings: Settings, market: SyntheticMarket, symbols: int = 8) -> No
     """A policy that lets the engine trade the first ``symbols`` symbols."""
     PolicyStore.connect(settings).patch(
         {"active_universe": market.symbols()[:symbols], "global_min_confidence": 0.5},
-        by="tests", reason="let the engine trade",
-    )  # fmt: skip
+        by="tests",
+        reason="let the engine trade",
+    )
 
 
 def run(engine: TradingEngine, clock: ManualClock, cycles: int, first: int = 0) -> list[Any]:
@@ -77,8 +78,12 @@ def test_a_restarted_engine_places_no_order_twice(
     clock.set(START)  # a new engine that re-derives every decision of those cycles
     again = run(TradingEngine.from_settings(settings, synthetic), clock, 12)
 
-    assert not [o for r in again for o in r.orders if o.outcome == "submitted"
-                and o.client_order_id in placed]  # fmt: skip
+    assert not [
+        o
+        for r in again
+        for o in r.orders
+        if o.outcome == "submitted" and o.client_order_id in placed
+    ]
     coids = [f.client_order_id for f in first.ledger.fills()]
     assert len(coids) == len(set(coids))
 
@@ -176,10 +181,15 @@ def test_a_shadow_strategy_trades_only_its_own_paper_account(
 
     synthetic, clock = market
     PolicyStore.connect(settings).patch(
-        {"active_universe": synthetic.symbols()[:8], "global_min_confidence": 0.5,
-         "allowed_strategies": [], "strategy_states": {"breakout": "shadow"}},
-        by="tests", reason="breakout on trial",
-    )  # fmt: skip
+        {
+            "active_universe": synthetic.symbols()[:8],
+            "global_min_confidence": 0.5,
+            "allowed_strategies": [],
+            "strategy_states": {"breakout": "shadow"},
+        },
+        by="tests",
+        reason="breakout on trial",
+    )
     engine = TradingEngine.from_settings(settings, synthetic)
 
     reports = run(engine, clock, 40)
@@ -190,3 +200,48 @@ def test_a_shadow_strategy_trades_only_its_own_paper_account(
     shadow = Ledger(client, namespace=shadow_namespace(settings.namespace, "breakout"))
     fills = shadow.fills(limit=None)
     assert fills and {f.strategy for f in fills} == {"breakout"}
+
+
+def test_going_defensive_makes_the_balancer_cut_gross_exposure(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    from components.trading.types import OrderIntent, Side
+
+    synthetic, clock = market
+    symbols = synthetic.symbols()[:2]
+    store = PolicyStore.connect(settings)
+    store.patch(
+        {
+            "active_universe": symbols,
+            "allowed_strategies": [],
+            "opp_rankings": dict.fromkeys(symbols, 0.5),
+        },
+        by="tests",
+        reason="two symbols",
+    )
+    engine = TradingEngine.from_settings(settings, synthetic)
+    engine.config = engine.config.model_copy(update={"manage_positions": False})
+    for symbol in symbols:  # 20% of equity each: under the 25% cap and NORMAL 70% gross
+        price = float(synthetic.bars(symbol, "5m", limit=1)["close"].iloc[-1])
+        engine.broker.submit(
+            OrderIntent(
+                client_order_id=f"setup:{symbol}",
+                symbol=symbol,
+                side=Side.BUY,
+                quantity=2_000 / price,
+                reference_price=price,
+                created_at=clock.now(),
+            )
+        )
+    reports = run(engine, clock, 3)
+    assert not [o for r in reports for o in r.orders], "NORMAL leaves 40% gross alone"
+    assert len(engine.ledger.positions()) == 2
+
+    store.patch({"risk_mode": "DEFENSIVE"}, by="tests", reason="defensive")
+    reports = run(engine, clock, 3, first=3)
+
+    trims = [o for r in reports for o in r.orders if o.client_order_id.startswith("rebal:")]
+    assert trims and {o.symbol for o in trims} == set(symbols)
+    marks = {s: float(synthetic.bars(s, "5m", limit=1)["close"].iloc[-1]) for s in symbols}
+    after = engine.ledger.snapshot(marks)
+    assert after.gross_exposure <= 0.3 * after.equity * 1.05

@@ -12,6 +12,8 @@ from prefect import flow, get_run_logger
 from components.settings import load_settings
 from tasks.analytics import build_report, draw_equity_chart
 from tasks.artifacts import publish_markdown, publish_table
+from tasks.learning import supervise_model
+from tasks.market import fetch_bars
 
 NAME = "analytics-report"
 
@@ -22,6 +24,10 @@ def analytics_report() -> dict[str, Any]:
     log = get_run_logger()
     now = datetime.now(UTC)
     report = build_report(settings, now)
+    # The Model Supervisor watches the production model's latest predictions.
+    verdict = supervise_model(settings, fetch_bars(settings, settings.timeframe, 500), now=now)
+    if verdict is not None and not verdict.ok:
+        log.warning("model supervisor: %s", "; ".join(verdict.reasons))
     chart = draw_equity_chart(settings, now)
     publish_markdown(
         "analytics-report",
@@ -34,7 +40,12 @@ def analytics_report() -> dict[str, Any]:
     log.info(
         "report: %d trades, PnL %.2f, chart %s", report.totals.trades, report.totals.pnl, chart
     )
-    return {"trades": report.totals.trades, "pnl": report.totals.pnl, "chart": str(chart)}
+    return {
+        "trades": report.totals.trades,
+        "pnl": report.totals.pnl,
+        "chart": str(chart),
+        "model_ok": None if verdict is None else verdict.ok,
+    }
 
 
 if __name__ == "__main__":

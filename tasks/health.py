@@ -43,7 +43,15 @@ def measure_health(settings: Settings) -> HealthInputs:
         heartbeat_age_s=(now - heartbeat["at"]).total_seconds() if heartbeat else None,
         engine_fail_closed=heartbeat["report"].get("fail_closed") if heartbeat else None,
         new_dead_letters=max(0, stats.dead_lettered - seen),
+        model_issues=_model_issues(settings),
     )
+
+
+def _model_issues(settings: Settings) -> list[str]:
+    from tasks.learning import registry_for
+
+    record = registry_for(settings).supervision(settings.clm_model_name)
+    return list(record["reasons"]) if record and not record["ok"] else []
 
 
 def _market_data_age(settings: Settings, now: datetime) -> float | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 
@@ -34,3 +35,51 @@ def retrain_model(
         clock=SystemClock(),
     )
     return manager.retrain(bars, seed=settings.clm_seed, now=now, apply=apply)
+
+
+@io_task("supervise_model")
+def supervise_model(settings: Settings, bars: dict[str, pd.DataFrame], *, now: datetime) -> Any:
+    """Review the production model's recent predictions; on an issue lower its confidence
+    weight, warn through the health status, and ask for a retrain. None without a model."""
+    from components.health import HealthStatus, HealthStore
+    from components.learning.supervisor import supervise
+
+    registry = registry_for(settings)
+    model_name = settings.clm_model_name
+    if registry.production(model_name) is None:
+        return None
+    verdict = supervise(
+        registry.load(model_name),
+        bars,
+        threshold=settings.clm_threshold,
+        horizon=settings.clm_horizon,
+    )
+    registry.record_supervision(model_name, verdict, now=now)
+    if not verdict.ok:
+        health = HealthStore(runtime(settings).client, namespace=settings.namespace)
+        current = health.get()
+        if current is None or current.status is HealthStatus.HEALTHY:
+            reasons = [f"model supervisor: {reason}" for reason in verdict.reasons]
+            _, event = health.record(
+                HealthStatus.DEGRADED, now=now, reasons=reasons, source="model-supervisor"
+            )
+            if event is not None:
+                runtime(settings).bus.notify_mirrors([event])
+        if verdict.retrain_requested:
+            request_retrain(settings)
+    return verdict
+
+
+def request_retrain(settings: Settings) -> bool:
+    """Start a clm-retraining run now, where a Prefect server runs the deployment; True
+    if one was started (otherwise the weekly schedule, or `quantum-trader retrain`)."""
+    import logging
+
+    from prefect.deployments import run_deployment
+
+    try:
+        run_deployment("clm-retraining/clm-retraining", timeout=0)
+    except Exception as exc:  # no server, or the deployment is not served here
+        logging.getLogger(__name__).warning("could not request a retrain: %s", exc)
+        return False
+    return True

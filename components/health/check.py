@@ -61,6 +61,7 @@ class HealthInputs(BaseModel):
     heartbeat_age_s: float | None = Field(None, description="None: the engine never ran.")
     engine_fail_closed: str | None = Field(None, description="The last cycle's fail-closed.")
     new_dead_letters: int = 0
+    model_issues: list[str] = Field(default_factory=list, description="Model Supervisor's.")
 
 
 class HealthAssessment(BaseModel):
@@ -111,6 +112,9 @@ def assess_health(inputs: HealthInputs, config: HealthConfig | None = None) -> H
     if inputs.new_dead_letters >= config.dead_letters_warn:
         findings.append((HealthStatus.DEGRADED, f"{inputs.new_dead_letters} new dead letters"))
 
+    findings += [
+        (HealthStatus.DEGRADED, f"model supervisor: {issue}") for issue in inputs.model_issues
+    ]
     status = max((s for s, _ in findings), key=_ORDER.__getitem__, default=HealthStatus.HEALTHY)
     return HealthAssessment(
         status=status,

@@ -28,6 +28,7 @@ pickles: load only what this registry wrote.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import tempfile
@@ -45,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from components.errors import ConfigurationError, DataError, TemporaryError
 from components.events.types import ModelPromoted
 from components.learning.model import PredictionModel
+from components.learning.supervisor import SupervisorVerdict
 from components.redis import namespaced
 
 Tag = Literal["production", "candidate", "retired"]
@@ -194,6 +196,26 @@ class ModelRegistry:
 
     def _key(self, model: str, part: str) -> str:
         return namespaced(self._ns, "models", model, part)
+
+    def record_supervision(self, model: str, verdict: SupervisorVerdict, *, now: datetime) -> None:
+        """Keep the Model Supervisor's latest verdict on ``model`` (its confidence weight
+        is what the ml strategy scales its confidence by)."""
+        self._r.set(
+            self._key(_check_model(model), "supervision"),
+            json.dumps({"at": now.isoformat(), **verdict.model_dump(mode="json")}),
+        )
+
+    def supervision(self, model: str) -> dict[str, Any] | None:
+        """The latest verdict on ``model`` (``ok``, ``reasons``, ``confidence_weight``,
+        ``retrain_requested``, ``at``), or None before the first review."""
+        raw = self._r.get(self._key(_check_model(model), "supervision"))
+        return json.loads(raw) if raw else None
+
+    def confidence_weight(self, model: str) -> float:
+        """What the ml strategy multiplies its confidence by: 1 unless the supervisor
+        lowered it."""
+        record = self.supervision(model)
+        return float(record["confidence_weight"]) if record else 1.0
 
     def artifact_path(self, model: str, version: str | int) -> Path:
         """Where the artifact of ``version`` lives (whether or not it exists).

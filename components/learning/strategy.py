@@ -26,7 +26,7 @@ than failing; a pinned version that does not exist is an error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Self, TypeAlias
 
 import numpy as np
@@ -86,6 +86,8 @@ class MLStrategy(Strategy[MLParams]):
     name: ClassVar[str] = "ml"
     params_type: ClassVar[type[StrategyParams]] = MLParams
     default_loader: ClassVar[ModelLoader | None] = None
+    # The Model Supervisor's confidence weight of a model (1 when it found nothing).
+    default_weight: ClassVar[Callable[[str], float] | None] = None
     default_model: ClassVar[str] = DEFAULT_MODEL
 
     def __init__(
@@ -147,9 +149,11 @@ class MLStrategy(Strategy[MLParams]):
         if model is None:
             return np.zeros(close.shape, dtype=np.int8), np.zeros(close.shape)
         p_up = model.probabilities(open, high, low, close, volume)
-        return directions_from_probability(
+        direction, confidence = directions_from_probability(
             p_up, threshold=self.params.threshold, long_only=self.params.long_only
         )
+        weight = type(self).default_weight
+        return direction, confidence * (weight(self.model_name) if weight else 1.0)
 
     def with_params(self, **changes: Any) -> Self:
         """A new ``ml`` strategy with some params changed, same loader and model.
@@ -219,6 +223,8 @@ def register_ml_strategy(
     Example: ``register_ml_strategy(ModelRegistry(client, namespace="qt", home=home))``.
     """
     MLStrategy.default_loader = as_loader(loader)
+    if isinstance(loader, ModelRegistry):
+        MLStrategy.default_weight = loader.confidence_weight
     MLStrategy.default_model = model
     target = strategy_registry.STRATEGIES if strategies is None else strategies
     target[MLStrategy.name] = MLStrategy

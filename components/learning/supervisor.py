@@ -26,16 +26,18 @@ weight.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import DataError
+from components.market.base import BAR_COLUMNS
 
 
 class SupervisorConfig(BaseModel):
@@ -252,3 +254,40 @@ def expected_calibration_error(
     used = counts > 0
     gaps = np.abs(mean_p[used] - mean_y[used]) / counts[used]
     return float(np.sum(gaps * counts[used]) / p.size)
+
+
+def supervise(
+    model: Any,
+    bars: Mapping[str, pd.DataFrame],
+    *,
+    threshold: float,
+    horizon: int,
+    config: SupervisorConfig | None = None,
+) -> SupervisorVerdict:
+    """Review what ``model`` predicts on the recent ``bars`` (as the ml strategy would
+    trade them) against what happened ``horizon`` bars later.
+
+    ``model`` needs ``probabilities(open, high, low, close, volume)``. Outcomes are known
+    for every bar but the last ``horizon``; those count for bias and confidence only.
+
+    Example: ``supervise(registry.load("price_direction"), bars, threshold=0.55, horizon=4)``.
+    """
+    from components.learning.evaluation import directions_from_probability
+
+    p_ups, directions, outcomes = [], [], []
+    for frame in bars.values():
+        columns = [frame[c].to_numpy(dtype=np.float64) for c in BAR_COLUMNS]
+        p_up = np.asarray(model.probabilities(*columns), dtype=np.float64)
+        direction, _ = directions_from_probability(p_up, threshold=threshold)
+        close = columns[3]
+        outcome = np.full(close.shape, np.nan)
+        outcome[:-horizon] = (close[horizon:] > close[:-horizon]).astype(np.float64)
+        ready = np.isfinite(p_up)
+        p_ups.append(p_up[ready])
+        directions.append(direction[ready])
+        outcomes.append(outcome[ready])
+    if not p_ups:
+        return ModelSupervisor(config).review_arrays([], [], [])
+    return ModelSupervisor(config).review_arrays(
+        np.concatenate(p_ups), np.concatenate(directions), np.concatenate(outcomes)
+    )

@@ -31,6 +31,7 @@ def test_everything_within_bounds_is_healthy() -> None:
         ({"heartbeat_age_s": 4_000}, HealthStatus.CRITICAL, "heartbeat"),
         ({"engine_fail_closed": "policy unreadable"}, HealthStatus.DEGRADED, "fails closed"),
         ({"new_dead_letters": 2}, HealthStatus.DEGRADED, "dead letters"),
+        ({"model_issues": ["one side 97%"]}, HealthStatus.DEGRADED, "model supervisor"),
     ],
 )
 def test_each_finding_sets_its_status_and_says_why(

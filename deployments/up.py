@@ -192,8 +192,13 @@ def follow_status(settings: Settings, console: Console, *, every_s: float = 2.0)
         time.sleep(every_s)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a service manager, `timeout`) stops like Ctrl-C
+
+
 def up(settings: Settings, *, port: int = 4200, console: Console | None = None) -> int:
     console = console or Console()
+    signal.signal(signal.SIGTERM, _interrupt)
     started = Started()
     home = settings.home.expanduser().resolve()
     logs = home / "logs"

@@ -12,23 +12,12 @@ from tasks.common import io_task
 from tasks.runtime import runtime
 
 
-def _bars_many(
-    settings: Settings, symbols: list[str], timeframe: str, limit: int, end: datetime
-) -> dict[str, pd.DataFrame]:
-    market = runtime(settings).market
-    bars_many = getattr(market, "bars_many", None)
-    if bars_many is not None:
-        result: dict[str, pd.DataFrame] = bars_many(symbols, timeframe, limit=limit, end=end)
-        return result
-    return {s: market.bars(s, timeframe, limit=limit, end=end) for s in symbols}
-
-
 @io_task("fetch_bars")
 def fetch_bars(settings: Settings, timeframe: str, limit: int) -> dict[str, pd.DataFrame]:
     """The last ``limit`` closed bars of every symbol, validated (a bad bar raises
     ``DataError`` naming the symbol and the row, and nothing downstream runs)."""
     market = runtime(settings).market
-    bars = _bars_many(settings, market.symbols(), timeframe, limit, market.now())
+    bars = market.bars_many(market.symbols(), timeframe, limit=limit, end=market.now())
     # Every source validates what it hands out; checking again here means no source,
     # however written, can feed a decision a bad bar.
     source = type(market).__name__

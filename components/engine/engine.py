@@ -377,13 +377,10 @@ class TradingEngine:
         skipped: dict[str, str] = {}
         timeframe, limit = self.config.timeframe, self.config.history_bars
         source = type(self.market).__name__
-        fetched: Mapping[str, pd.DataFrame] = {}
-        bars_many = getattr(self.market, "bars_many", None)
-        if bars_many is not None:
-            try:  # one call for all; if one symbol is bad, fall back to one call each
-                fetched = bars_many(symbols, timeframe, limit=limit, end=now)
-            except DataError:
-                fetched = {}
+        try:  # one call for all; if one symbol is bad, fall back to one call each
+            fetched = self.market.bars_many(symbols, timeframe, limit=limit, end=now)
+        except DataError:
+            fetched = {}
         for symbol in symbols:
             try:
                 frame = fetched.get(symbol)

@@ -12,6 +12,7 @@ Ticker
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -71,3 +72,15 @@ class MarketData(Protocol):
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """The ticker snapshot of ``symbol`` at ``at`` (default: ``now()``)."""
         ...
+
+    def bars_many(
+        self,
+        symbols: Iterable[str],
+        timeframe: str = "1h",
+        *,
+        limit: int = 500,
+        end: datetime | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """:meth:`bars` for many symbols, keyed by symbol (one call each, unless a source
+        that inherits this protocol does better)."""
+        return {s: self.bars(s, timeframe, limit=limit, end=end) for s in symbols}

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from components.errors import ConfigurationError, DataError, TemporaryError
-from components.market.base import BAR_COLUMNS, Ticker
+from components.market.base import BAR_COLUMNS, MarketData, Ticker
 from components.market.clock import Clock, SystemClock, as_utc
 from components.market.validation import timeframe_delta, validate_bars
 
@@ -55,7 +55,7 @@ def is_temporary(exc: BaseException) -> bool:
     return any(cls.__name__ in TEMPORARY_ERROR_NAMES for cls in type(exc).__mro__)
 
 
-class CcxtMarket:
+class CcxtMarket(MarketData):
     """A ``MarketData`` over a ccxt exchange object.
 
     Example: ``CcxtMarket(ccxt.binance(), symbols=["BTC/USDT"]).bars("BTC/USDT", "1h")``.
@@ -188,17 +188,6 @@ class CcxtMarket:
             since = newest + step
         frame = self._to_frame(rows, step)
         return validate_bars(frame, symbol=symbol, source=self.source, timeframe=timeframe)
-
-    def bars_many(
-        self,
-        symbols: Iterable[str],
-        timeframe: str = "1h",
-        *,
-        limit: int = 500,
-        end: datetime | None = None,
-    ) -> dict[str, pd.DataFrame]:
-        """:meth:`bars` for many symbols, keyed by symbol (one request each)."""
-        return {s: self.bars(s, timeframe, limit=limit, end=end) for s in symbols}
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """The exchange's live ticker of ``symbol``.

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from components.errors import ConfigurationError, DataError
-from components.market.base import BAR_COLUMNS, TIMEFRAMES, Ticker
+from components.market.base import BAR_COLUMNS, TIMEFRAMES, MarketData, Ticker
 from components.market.clock import Clock, ManualClock, as_utc
 from components.market.validation import (
     BarProblem,
@@ -136,7 +136,7 @@ class _Loaded:
     bars: pd.DataFrame
 
 
-class FileMarket:
+class FileMarket(MarketData):
     """Bars and tickers replayed from a folder of OHLCV files; a ``MarketData``.
 
     Example: ``FileMarket("user_data/data/binance").bars("BTC/USDT", "1h", limit=500)``.
@@ -266,17 +266,6 @@ class FileMarket:
         step_us = timeframe_delta(timeframe).value // _US
         stop = int(np.searchsorted(_stamps(frame), self._cap_us(end) - step_us, side="right"))
         return frame.iloc[max(stop - limit, 0) : stop]
-
-    def bars_many(
-        self,
-        symbols: Iterable[str],
-        timeframe: str = "1h",
-        *,
-        limit: int = 500,
-        end: datetime | None = None,
-    ) -> dict[str, pd.DataFrame]:
-        """:meth:`bars` for many symbols, keyed by symbol."""
-        return {s: self.bars(s, timeframe, limit=limit, end=end) for s in symbols}
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """A ticker derived from the finest bars of ``symbol`` at ``at`` (<= ``now()``).

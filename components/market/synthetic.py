@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from components.errors import ConfigurationError, DataError
-from components.market.base import BAR_COLUMNS, Ticker
+from components.market.base import BAR_COLUMNS, MarketData, Ticker
 from components.market.clock import Clock, ManualClock, as_utc
 from components.market.validation import timeframe_delta, validate_bars
 
@@ -328,7 +328,7 @@ def _market_factor(seed: int) -> _MarketFactor:
 # --------------------------------------------------------------------------------------
 
 
-class SyntheticMarket:
+class SyntheticMarket(MarketData):
     """A seeded synthetic market implementing :class:`~components.market.base.MarketData`.
 
     Example: ``SyntheticMarket(seed=7).bars("BTC/USDT", "1h", limit=500)``.

@@ -25,6 +25,7 @@ from components.events.models import (
     event_types,
     payload_model,
     register_event_type,
+    stored_event,
 )
 from components.events.redis_bus import RedisEventBus, dead_letter_key, stream_key
 
@@ -46,6 +47,7 @@ __all__ = [
     "event_types",
     "payload_model",
     "register_event_type",
+    "stored_event",
     "stream_key",
     "types",
 ]

@@ -161,6 +161,23 @@ def decode_event(fields: dict[str, str]) -> Event:
         raise DataError(f"stream entry is malformed: {exc}") from None
 
 
+def stored_event(
+    event_id: str,
+    event_type: str,
+    *,
+    source: str,
+    at: str,
+    payload: str,
+    correlation_id: str | None = None,
+) -> Event:
+    """The event a Lua script wrote to its stream from these parts (the fields of
+    :func:`encode_event`), e.g. to hand it to the bus's mirrors afterwards."""
+    return decode_event(
+        {"id": event_id, "type": event_type, "source": source, "at": at,
+         "cid": correlation_id or "", "payload": payload}
+    )  # fmt: skip
+
+
 def event_to_json(event: Event) -> dict[str, Any]:
     """A JSON-ready dict of the whole envelope (for ``--json`` output and mirrors)."""
     data: dict[str, Any] = json.loads(event.model_dump_json())

@@ -49,7 +49,7 @@ import redis
 
 from components.errors import DataError, TemporaryError
 from components.events.bus import EventBus
-from components.events.models import Event, decode_event, encode_event, new_event_id
+from components.events.models import Event, encode_event, new_event_id, stored_event
 from components.events.redis_bus import stats_key, stream_key
 from components.events.types import ORDER_REJECTED, TRADE_EXECUTED
 from components.execution.models import (
@@ -759,9 +759,8 @@ class Ledger:
     ) -> None:
         if self._bus is None:
             return
-        fields = {"id": event_id, "type": event_type, "source": self.source, "at": at,
-                  "cid": correlation, "payload": payload}  # fmt: skip
-        self._mirror([decode_event(fields)])
+        self._mirror([stored_event(event_id, event_type, source=self.source, at=at,
+                                   payload=payload, correlation_id=correlation)])  # fmt: skip
 
     def _mirror(self, events: list[Event]) -> None:
         if self._bus is not None:  # the events are on the stream; the mirrors see them too

@@ -29,7 +29,7 @@ import redis
 
 from components.errors import PolicyConflictError, PolicyValidationError, TemporaryError
 from components.events.bus import EventBus
-from components.events.models import decode_event, new_event_id
+from components.events.models import new_event_id, stored_event
 from components.events.redis_bus import stats_key, stream_key
 from components.events.types import POLICY_UPDATED
 from components.policy.merge import deep_merge
@@ -355,9 +355,8 @@ class PolicyStore:
         if status == 1:
             log.info("policy v%d by %s: %s", version, by, reason)
             if self._bus is not None:  # the event is on the stream; the mirrors see it too
-                fields = {"id": event_id, "type": POLICY_UPDATED, "source": by, "at": at,
-                          "cid": "", "payload": result[3]}  # fmt: skip
-                self._bus.notify_mirrors([decode_event(fields)])
+                event = stored_event(event_id, POLICY_UPDATED, source=by, at=at, payload=result[3])
+                self._bus.notify_mirrors([event])
         return policy
 
     def _replay_to(self, version: int) -> tuple[dict[str, str], dict[str, str]]:

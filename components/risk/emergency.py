@@ -48,7 +48,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from components.errors import ConfigurationError, DataError, TemporaryError
 from components.events.bus import BusConfig, EventBus
-from components.events.models import decode_event, new_event_id
+from components.events.models import new_event_id, stored_event
 from components.events.redis_bus import stats_key, stream_key
 from components.events.types import ESS_STATE_CHANGED, EssStateChanged
 from components.redis import namespaced
@@ -668,9 +668,10 @@ class EmergencyStop:
         if code == 1:
             log.warning("ESS %s -> %s by %s: %s", expected, state, by, reason)
             if self.bus is not None:  # the event is on the stream; the mirrors see it too
-                fields = {"id": event_id, "type": ESS_STATE_CHANGED, "source": SOURCE,
-                          "at": at, "cid": "", "payload": payload}  # fmt: skip
-                self.bus.notify_mirrors([decode_event(fields)])
+                event = stored_event(
+                    event_id, ESS_STATE_CHANGED, source=SOURCE, at=at, payload=payload
+                )
+                self.bus.notify_mirrors([event])
         return state
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from components.settings import load_settings
-from tasks.health import halt_trading, read_health_record
+from tasks.health import critical_reason, halt_trading
 from tasks.policy import patch_policy
 
 NAME = "emergency-response"
@@ -23,10 +23,7 @@ NAME = "emergency-response"
 def emergency_response(reason: str | None = None) -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()
-    record = read_health_record(settings)
-    if reason is None:
-        detail = "; ".join(record.reasons) if record is not None else "no health record"
-        reason = f"health {record.status.value if record else 'unknown'}: {detail}"
+    reason = reason or critical_reason(settings)
     changes = {
         "risk_mode": "DEFENSIVE",
         "max_risk_per_trade": settings.defensive_max_risk_per_trade,

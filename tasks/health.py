@@ -87,9 +87,18 @@ def record_health(
     return record, event is not None
 
 
-@io_task("read_health_record")
-def read_health_record(settings: Settings) -> HealthRecord | None:
-    return HealthStore(runtime(settings).client, namespace=settings.namespace).get()
+@io_task("critical_reason")
+def critical_reason(settings: Settings) -> str:
+    """Why health went CRITICAL: the newest CRITICAL ``health.status_changed`` event (what
+    triggered the emergency response), not the current record, which a later check may
+    already have changed."""
+    for event in reversed(runtime(settings).bus.tail("health.status_changed", count=50)):
+        payload: Any = event.payload
+        if payload.status == HealthStatus.CRITICAL.value:
+            return f"health CRITICAL: {'; '.join(payload.reasons) or 'no reason given'}"
+    record = HealthStore(runtime(settings).client, namespace=settings.namespace).get()
+    status = record.status.value if record is not None else "unknown"
+    return f"emergency response without a CRITICAL event (health {status})"
 
 
 @io_task("halt_trading")

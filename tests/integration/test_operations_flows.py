@@ -49,3 +49,22 @@ def test_emergency_response_goes_defensive_with_the_flag_and_halts_the_ess(
     bus = RedisEventBus(client, namespace=settings.namespace)
     assert bus.tail("ess.state_changed")[0].payload.state == "HALTED"  # type: ignore[attr-defined]
     assert bus.tail("policy.updated")[0].source == "emergency-response"
+
+
+def test_emergency_response_gives_the_reason_of_the_critical_event_that_triggered_it(
+    settings: Settings, client: redis.Redis
+) -> None:
+    from datetime import UTC, datetime
+
+    from components.health import HealthStatus, HealthStore
+    from flows.emergency_response import emergency_response
+
+    store = HealthStore(client, namespace=settings.namespace)
+    store.record(HealthStatus.CRITICAL, now=datetime.now(UTC), reasons=["Redis latency 1,500 ms"])
+    store.record(HealthStatus.HEALTHY, now=datetime.now(UTC))  # a later check, before it ran
+
+    result = emergency_response()
+
+    assert result["reason"] == "health CRITICAL: Redis latency 1,500 ms"
+    policy = PolicyStore(client, namespace=settings.namespace, settings=settings).get()
+    assert policy.emergency.reason == result["reason"]

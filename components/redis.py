@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from components.errors import ConfigurationError, TemporaryError
 from components.settings import Settings
@@ -132,7 +134,10 @@ def ensure_embedded(home: Path, *, timeout_s: float = 10.0) -> Path:
     with _file_lock(home / "redis.lock"):
         if _answers(socket):  # another process started it while we waited for the lock
             return socket
-        _start_server(home, socket)
+        # A server that is alive but slow to answer (loading its data, a busy machine)
+        # must not get a twin on the same socket: wait for it instead.
+        if not _server_alive(home / "redis.pid", socket):
+            _start_server(home, socket)
         deadline = time.monotonic() + timeout_s
         while not _answers(socket):
             if time.monotonic() > deadline:
@@ -200,13 +205,32 @@ def _start_server(home: Path, socket: Path) -> None:
         )
 
 
+def _server_alive(pidfile: Path, socket: Path) -> bool:
+    """True when the pid file names a running redis-server on ``socket`` (its process
+    title shows the socket)."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    return b"redis-server" in cmdline and str(socket).encode() in cmdline
+
+
 def _answers(socket: Path) -> bool:
     if not socket.exists():
         return False
+    probe = redis.Redis(
+        unix_socket_path=str(socket),
+        socket_timeout=1,
+        socket_connect_timeout=1,
+        retry=Retry(NoBackoff(), 0),  # one try: a probe must not wait through retries
+    )
     try:
-        return bool(redis.Redis(unix_socket_path=str(socket), socket_timeout=1).ping())
+        return bool(probe.ping())
     except redis.RedisError:
         return False
+    finally:
+        probe.close()
 
 
 @contextlib.contextmanager

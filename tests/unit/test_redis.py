@@ -44,3 +44,23 @@ def test_unreachable_server_is_a_temporary_error_without_the_password() -> None:
         connect(settings)
     assert "hunter2" not in str(caught.value)
     assert "***" in str(caught.value)
+
+
+def test_a_server_slow_to_answer_gets_waited_for_not_a_twin(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from components.redis import ensure_embedded
+
+    home = tmp_path / "slow"
+    socket = ensure_embedded(home)
+    pid = int((home / "redis.pid").read_text())
+    os.kill(pid, signal.SIGSTOP)  # alive, but answers nothing (as when loading a big file)
+    try:
+        with pytest.raises(TemporaryError, match="did not start"):
+            ensure_embedded(home, timeout_s=1.5)
+        assert int((home / "redis.pid").read_text()) == pid  # no second server started
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert ensure_embedded(home) == socket
+    stop_embedded(home)

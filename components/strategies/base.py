@@ -28,7 +28,7 @@ import annotated_types
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from components.errors import ConfigurationError, DataError
 from components.indicators import FloatArray
@@ -44,6 +44,18 @@ class StrategyParams(BaseModel):
     by ``Field(ge=..., le=...)`` so the genetic search knows where to look."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FastSlowParams(StrategyParams):
+    """Params of a strategy with a fast and a slow average: ``fast`` (an int field the
+    subclass declares) must be below ``slow``."""
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> Self:
+        fast, slow = getattr(self, "fast"), getattr(self, "slow")  # noqa: B009
+        if fast >= slow:
+            raise ValueError(f"fast={fast} must be below slow={slow}")
+        return self
 
 
 @dataclass(frozen=True, slots=True)

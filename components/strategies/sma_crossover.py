@@ -13,18 +13,18 @@ window, capped at 1: the spread between the averages in units of recent noise.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from components.indicators import FloatArray, rolling_std, sma
 from components.strategies._common import share
-from components.strategies.base import Strategy, StrategyParams
+from components.strategies.base import FastSlowParams, Strategy, StrategyParams
 
 
-class SmaCrossoverParams(StrategyParams):
+class SmaCrossoverParams(FastSlowParams):
     """Params of :class:`SmaCrossoverStrategy`; ``fast`` must be below ``slow``."""
 
     fast: int = Field(10, ge=2, le=200, description="Bars of the fast SMA.")
@@ -33,12 +33,6 @@ class SmaCrossoverParams(StrategyParams):
     wait_for_cross: bool = Field(
         True, description="Flat until the first crossover after the warm-up."
     )
-
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> Self:
-        if self.fast >= self.slow:
-            raise ValueError(f"fast={self.fast} must be below slow={self.slow}")
-        return self
 
 
 class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):

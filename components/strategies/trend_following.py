@@ -9,17 +9,17 @@ threshold, 1 at twice it.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 import numpy.typing as npt
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from components.indicators import FloatArray, adx, ema
 from components.strategies._common import long_short, setup_confidence
-from components.strategies.base import Strategy, StrategyParams
+from components.strategies.base import FastSlowParams, Strategy, StrategyParams
 
 
-class TrendFollowingParams(StrategyParams):
+class TrendFollowingParams(FastSlowParams):
     """Params of :class:`TrendFollowingStrategy`; ``fast`` must be below ``slow``."""
 
     fast: int = Field(12, ge=2, le=100, description="Span of the fast EMA.")
@@ -29,12 +29,6 @@ class TrendFollowingParams(StrategyParams):
         25.0, ge=10.0, le=50.0, description="ADX at or above which a trend is traded."
     )
     long_only: bool = Field(False, description="Never short; flat instead.")
-
-    @model_validator(mode="after")
-    def _fast_below_slow(self) -> Self:
-        if self.fast >= self.slow:
-            raise ValueError(f"fast={self.fast} must be below slow={self.slow}")
-        return self
 
 
 class TrendFollowingStrategy(Strategy[TrendFollowingParams]):

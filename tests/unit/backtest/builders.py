@@ -55,7 +55,8 @@ class NoParams(StrategyParams):
 
 
 class ReplaySignals(Strategy[NoParams]):
-    """Replays a fixed direction (and confidence) per bar; a prefix for shorter bars."""
+    """Replays fixed signals, cut to the bars it is given: a direction (and confidence)
+    per bar, the same for every symbol (1-D), or one row per symbol (2-D)."""
 
     name: ClassVar[str] = "replay"
     params_type: ClassVar[type[StrategyParams]] = NoParams
@@ -66,7 +67,7 @@ class ReplaySignals(Strategy[NoParams]):
         super().__init__()
         self.direction = np.asarray(direction, dtype=np.int8)
         self.confidence = (
-            np.ones(len(self.direction))
+            np.ones(self.direction.shape)
             if confidence is None
             else np.asarray(confidence, dtype=np.float64)
         )
@@ -86,10 +87,10 @@ class ReplaySignals(Strategy[NoParams]):
     ) -> tuple[npt.NDArray[Any], FloatArray]:
         n = close.shape[-1]
         self.calls.append(n)
-        rows = close.shape[0]
+        shape = (close.shape[0], n)
         return (
-            np.broadcast_to(self.direction[:n], (rows, n)).copy(),
-            np.broadcast_to(self.confidence[:n], (rows, n)).copy(),
+            np.broadcast_to(self.direction[..., :n], shape).copy(),
+            np.broadcast_to(self.confidence[..., :n], shape).copy(),
         )
 
 

@@ -15,7 +15,7 @@ from components.evolution import Evaluation, FoldScore, GeneticConfig, Genome
 from components.indicators import FloatArray
 from components.market.base import BAR_COLUMNS
 from components.market.synthetic import SyntheticMarket, default_symbols
-from components.strategies.base import Strategy, StrategyParams
+from components.strategies.base import StrategyParams
 from tests.unit.backtest.builders import SideFromCloses
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
@@ -129,33 +129,6 @@ class LongFromBar250(SideFromCloses[Any]):
 
     def side(self, close: FloatArray) -> npt.NDArray[Any]:
         return np.broadcast_to(np.arange(close.shape[-1]) >= 250, close.shape).astype(np.int8)
-
-
-class Replay(Strategy[Any]):
-    """Replays fixed (symbols x time) signals, cut to the bars it is given."""
-
-    name: ClassVar[str] = "replay"
-    params_type: ClassVar[type[StrategyParams]] = NoParams
-
-    def __init__(self, direction: np.ndarray, confidence: np.ndarray) -> None:
-        super().__init__()
-        self.direction = direction
-        self.confidence = confidence
-
-    @property
-    def warmup(self) -> int:
-        return 1
-
-    def _signals(
-        self,
-        open: FloatArray,
-        high: FloatArray,
-        low: FloatArray,
-        close: FloatArray,
-        volume: FloatArray,
-    ) -> tuple[npt.NDArray[Any], FloatArray]:
-        n = close.shape[-1]
-        return self.direction[:, :n].copy(), self.confidence[:, :n].copy()
 
 
 def fold(score: float, *, sharpe: float | None = None, trades: int = 30, k: int = 1) -> FoldScore:

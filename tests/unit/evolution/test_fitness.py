@@ -21,11 +21,11 @@ from components.evolution import (
     score_windows,
 )
 from components.strategies import STRATEGIES
+from tests.unit.backtest.builders import ReplaySignals
 from tests.unit.evolution.builders import (
     AlwaysLong,
     LongFromBar250,
     PeekAhead,
-    Replay,
     bars_from_closes,
     small_config,
     synthetic_bars,
@@ -113,7 +113,7 @@ def test_each_window_scores_as_the_backtester_runs_it_with_the_full_history_sign
         strict=True,
     ):
         a, b = window.start_bar, window.stop_bar
-        replay = Replay(direction[:, a:b], confidence[:, a:b])
+        replay = ReplaySignals(direction[:, a:b], confidence[:, a:b])
         expected = backtester.run_many(replay, {s: f.iloc[a:b] for s, f in frames.items()})
         m = expected.metrics
         assert score.trades == m.n_trades

@@ -30,8 +30,13 @@ from components.backtest.simulation import EXIT_REASONS, TradeArrays, simulate
 from components.errors import ConfigurationError, DataError
 from components.execution.costs import CostModel
 from components.indicators import FloatArray
-from components.market.base import BAR_COLUMNS, TIMEFRAMES
-from components.market.validation import timeframe_delta, validate_bars
+from components.market.base import BAR_COLUMNS
+from components.market.validation import (
+    GapPolicy,
+    infer_timeframe,
+    timeframe_delta,
+    validate_bars,
+)
 from components.sizing import SizingConfig
 from components.strategies.base import Strategy
 
@@ -223,6 +228,7 @@ class Backtester:
         *,
         symbol: str = "bars",
         timeframe: str | None = None,
+        gaps: GapPolicy = "allow",
     ) -> BacktestResult:
         """Backtest ``strategy`` on one symbol's ``bars``.
 
@@ -238,6 +244,10 @@ class Backtester:
             Named in errors and in the result.
         timeframe
             The bars' timeframe (``"1h"``); by default read from their spacing.
+        gaps
+            Missing bars (weekends, outages): ``allow`` (default) trades over the bars as
+            they are, a signal before a gap filling at the open of the bar after it, and
+            invents no price; ``refuse`` raises; ``ffill`` inserts flat bars first.
 
         Returns
         -------
@@ -248,12 +258,13 @@ class Backtester:
         Raises
         ------
         DataError
-            The bars break the contract (NaN, prices <= 0, high < low, unsorted, duplicate
-            or missing timestamps, a missing column); the message names the first bad row.
+            The bars break the contract (NaN, prices <= 0, high < low, reversed, unsorted
+            or duplicate timestamps, a missing column, gaps under ``gaps="refuse"``); the
+            message names the first bad row.
 
         Example: ``Backtester().run(create_strategy("sma_crossover"), bars).metrics``.
         """
-        clean, tf = _validated(bars, symbol, timeframe)
+        clean, tf = _validated(bars, symbol, timeframe, gaps)
         columns = _columns(clean)
         direction, confidence = strategy.signal_arrays(*columns)
         return self._result(
@@ -273,13 +284,14 @@ class Backtester:
         bars: Mapping[str, pd.DataFrame],
         *,
         timeframe: str | None = None,
+        gaps: GapPolicy = "allow",
     ) -> PortfolioBacktestResult:
         """Backtest ``strategy`` on several symbols, each with an equal share of the cash.
 
         The symbols trade independently (no rebalancing between them). When every frame
         has the same time index the signals come from one 2-D ``signal_arrays`` call
         (symbols x time); otherwise from one call per symbol. Either way each symbol's
-        result equals :meth:`run` with ``cash / len(bars)``.
+        result equals :meth:`run` with ``cash / len(bars)`` (``gaps`` as there).
 
         Raises
         ------
@@ -291,7 +303,9 @@ class Backtester:
         if not bars:
             raise DataError("run_many needs bars for at least one symbol")
         cash = self.config.cash / len(bars)
-        checked = {symbol: _validated(frame, symbol, timeframe) for symbol, frame in bars.items()}
+        checked = {
+            symbol: _validated(frame, symbol, timeframe, gaps) for symbol, frame in bars.items()
+        }
         clean = {symbol: frame for symbol, (frame, _) in checked.items()}
         columns = {symbol: _columns(frame) for symbol, frame in clean.items()}
         signals = _signals_by_symbol(strategy, clean, columns)
@@ -396,31 +410,19 @@ class Backtester:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _validated(bars: pd.DataFrame, symbol: str, timeframe: str | None) -> tuple[pd.DataFrame, str]:
+def _validated(
+    bars: pd.DataFrame, symbol: str, timeframe: str | None, gaps: GapPolicy = "allow"
+) -> tuple[pd.DataFrame, str]:
     """``bars`` checked against the bars contract (see :func:`validate_bars`), and their
     timeframe."""
     if not isinstance(bars, pd.DataFrame):
         raise DataError(f"{symbol}: bars must be a pandas DataFrame, not {type(bars).__name__}")
     if len(bars) == 0:
         raise DataError(f"{symbol}: no bars to backtest")
-    tf = timeframe or _timeframe_of(bars.index, symbol)
-    return validate_bars(bars, symbol=symbol, source="backtest", timeframe=tf), tf
-
-
-def _timeframe_of(index: pd.Index, symbol: str) -> str:
-    """The timeframe whose bar length is the typical spacing of ``index``."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        return "1h"  # validation says what is wrong, or one bar has no spacing to check
-    head = index.asi8[:1_001]
-    step = pd.Timedelta(int(np.median(np.diff(head))), unit=index.unit)
-    for name, length in TIMEFRAMES.items():
-        if step == pd.Timedelta(length):
-            return name
-    known = ", ".join(TIMEFRAMES)
-    raise DataError(
-        f"{symbol}: bars are {step} apart, which is no known timeframe ({known}); "
-        "resample them or pass timeframe="
-    )
+    if timeframe is None and len(bars) == 1:
+        timeframe = "1h"  # one bar has no spacing to check
+    tf = timeframe or infer_timeframe(bars.index, where=symbol)
+    return validate_bars(bars, symbol=symbol, source="backtest", timeframe=tf, gaps=gaps), tf
 
 
 def _columns(bars: pd.DataFrame) -> tuple[FloatArray, ...]:

@@ -64,8 +64,8 @@ from components.errors import DataError, QuantumTraderError
 from components.evolution.config import GeneticConfig
 from components.evolution.genome import Genome
 from components.indicators import FloatArray
-from components.market.base import BAR_COLUMNS, TIMEFRAMES
-from components.market.validation import timeframe_delta, validate_bars
+from components.market.base import BAR_COLUMNS
+from components.market.validation import infer_timeframe, timeframe_delta, validate_bars
 from components.strategies.base import Strategy
 
 MIN_FOLD_BARS = 24
@@ -123,7 +123,7 @@ class BarArrays:
             raise DataError("the strategy generator needs bars for at least one symbol")
         symbols = tuple(bars)
         first = bars[symbols[0]]
-        tf = timeframe or _timeframe_of(first.index, symbols[0])
+        tf = timeframe or infer_timeframe(first.index, where=symbols[0])
         clean = {
             s: validate_bars(frame, symbol=s, source="evolution", timeframe=tf)
             for s, frame in bars.items()
@@ -450,20 +450,6 @@ def _fold_score(window: FoldWindow, metrics: Metrics, config: GeneticConfig) -> 
 
 def _rejected(genome: Genome, reason: str) -> Evaluation:
     return Evaluation(genome=genome, fitness=-math.inf, in_sample_score=-math.inf, rejected=reason)
-
-
-def _timeframe_of(index: pd.Index, symbol: str) -> str:
-    """The timeframe whose bar length is the typical spacing of ``index``."""
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
-        raise DataError(f"{symbol}: bars need a DatetimeIndex of at least 2 bars")
-    step = pd.Timedelta(int(np.median(np.diff(index.asi8[:1_001]))), unit=index.unit)
-    for name, length in TIMEFRAMES.items():
-        if step == pd.Timedelta(length):
-            return name
-    raise DataError(
-        f"{symbol}: bars are {step} apart, which is no known timeframe "
-        f"({', '.join(TIMEFRAMES)}); resample them or pass timeframe="
-    )
 
 
 def _span(index: pd.Index) -> str:

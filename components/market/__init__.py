@@ -19,24 +19,46 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import ConfigurationError
-from components.market.base import BAR_COLUMNS, TIMEFRAMES, MarketData, Ticker
+from components.market.base import (
+    BAR_COLUMNS,
+    CALENDAR_TIMEFRAMES,
+    TIMEFRAMES,
+    MarketData,
+    Ticker,
+)
 from components.market.ccxt_market import CcxtMarket
 from components.market.clock import Clock, ManualClock, SimulatedClock, SystemClock
 from components.market.files import FileMarket
 from components.market.synthetic import Regime, SyntheticMarket, default_symbols
-from components.market.validation import BarProblem, find_bar_problem, validate_bars
+from components.market.validation import (
+    GAP_POLICIES,
+    BarProblem,
+    Gap,
+    GapPolicy,
+    GapReport,
+    NaiveTimeWarning,
+    find_bar_problem,
+    find_gaps,
+    validate_bars,
+)
 from components.settings import Settings
 
 __all__ = [
     "BAR_COLUMNS",
+    "CALENDAR_TIMEFRAMES",
+    "GAP_POLICIES",
     "TIMEFRAMES",
     "BarProblem",
     "CcxtMarket",
     "Clock",
     "FileMarket",
+    "Gap",
+    "GapPolicy",
+    "GapReport",
     "ManualClock",
     "MarketConfig",
     "MarketData",
+    "NaiveTimeWarning",
     "Regime",
     "SimulatedClock",
     "SyntheticMarket",
@@ -44,6 +66,7 @@ __all__ = [
     "Ticker",
     "default_symbols",
     "find_bar_problem",
+    "find_gaps",
     "open_market",
     "validate_bars",
 ]

@@ -2,7 +2,9 @@
 
 Bars
     A ``pandas.DataFrame`` indexed by a tz-aware UTC ``DatetimeIndex`` named ``timestamp``
-    (the bar's open time), strictly increasing and evenly spaced at the timeframe, with
+    (the bar's open time), strictly increasing, one timeframe apart (a calendar month for
+    ``1M``) except across gaps where the market had no bars (real data has them: weekends
+    of forex, exchange outages; see :mod:`components.market.validation`), with
     float64 columns ``open, high, low, close, volume`` (volume in base units). Only closed
     bars are returned: a bar whose close time is after ``end`` is never included.
 
@@ -23,13 +25,27 @@ BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
 TIMEFRAMES: dict[str, timedelta] = {
     "1m": timedelta(minutes=1),
+    "3m": timedelta(minutes=3),
     "5m": timedelta(minutes=5),
     "15m": timedelta(minutes=15),
     "30m": timedelta(minutes=30),
     "1h": timedelta(hours=1),
+    "2h": timedelta(hours=2),
     "4h": timedelta(hours=4),
+    "6h": timedelta(hours=6),
+    "8h": timedelta(hours=8),
+    "12h": timedelta(hours=12),
     "1d": timedelta(days=1),
+    "3d": timedelta(days=3),
+    "1w": timedelta(weeks=1),
+    "1M": timedelta(days=365 / 12),
 }
+"""Every timeframe, by the name exchanges use (ccxt's), with the length of one bar. ``1M``
+is a calendar month: its bars open on the 1st of each month, so its length here is the
+average month (twelve make a year), used only for rates such as bars per year."""
+
+CALENDAR_TIMEFRAMES: frozenset[str] = frozenset({"1M"})
+"""Timeframes whose bars are calendar periods of varying length, not a fixed step."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,19 @@ Layouts it reads, by file name::
                                   DatetimeIndex); the timeframe is read from the spacing
 
 Symbols come from the names: ``BTC_USDT`` -> ``BTC/USDT``; ``BTCUSDT`` -> ``BTC/USDT``
-when it ends in a known quote currency. Naive times are taken as UTC; epoch numbers may be
-in s, ms, us or ns (told apart by size). Every file is validated when the market is built;
-a bad one raises :class:`~components.errors.DataError` naming the file and its first bad
-row (0-based among the data rows).
+when it ends in a known quote currency. Naive times are taken as UTC (with a
+:class:`~components.market.validation.NaiveTimeWarning`); epoch numbers may be in s, ms,
+us or ns (told apart by size). Every file is validated when the market is built; a bad one
+raises :class:`~components.errors.DataError` naming the file and its first bad row (0-based
+among the data rows). Gaps (weekends, outages) are kept as they are by default
+(``gaps="allow"``): no bar is invented.
 
 The market *replays*: ``bars()`` only shows bars closed by its clock's ``now()``. The
 default clock stands at the close of the last bar in the folder; pass a
 :class:`~components.market.clock.SimulatedClock` to replay from an earlier start.
-Coarser timeframes are aggregated from finer files when needed (4h from 1h, ...).
+Coarser timeframes are aggregated from finer files when needed (4h from 1h, 1M from 1d,
+...); a coarse bar is built from the finer bars that exist in its period (a period with
+none has no bar), and a period the data only partly covers at either end is dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import gzip
 import itertools
 import json
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,12 +44,22 @@ import numpy as np
 import pandas as pd
 
 from components.errors import ConfigurationError, DataError
-from components.market.base import BAR_COLUMNS, TIMEFRAMES, MarketData, Ticker
+from components.market.base import (
+    BAR_COLUMNS,
+    CALENDAR_TIMEFRAMES,
+    TIMEFRAMES,
+    MarketData,
+    Ticker,
+)
 from components.market.clock import Clock, ManualClock, as_utc
 from components.market.validation import (
     BarProblem,
+    GapPolicy,
+    NaiveTimeWarning,
+    bar_closes,
     find_bar_problem,
     format_timestamp,
+    infer_timeframe,
     timeframe_delta,
     validate_bars,
 )
@@ -152,6 +167,9 @@ class FileMarket(MarketData):
         Bid/ask spread of the tickers, in basis points (files carry no order book).
     timeframes:
         Read only files of these timeframes (default all).
+    gaps:
+        Missing bars in a file: ``allow`` (default: kept as gaps), ``refuse`` or ``ffill``
+        (see :data:`~components.market.validation.GapPolicy`).
 
     Raises
     ------
@@ -169,8 +187,10 @@ class FileMarket(MarketData):
         clock: Clock | None = None,
         spread_bps: float = 5.0,
         timeframes: Iterable[str] | None = None,
+        gaps: GapPolicy = "allow",
     ) -> None:
         self._folder = Path(folder)
+        self._gaps: GapPolicy = gaps
         self.source = str(self._folder)
         if not self._folder.is_dir():
             raise ConfigurationError(f"market data folder {self._folder} does not exist")
@@ -190,14 +210,14 @@ class FileMarket(MarketData):
             if name.timeframe is not None and name.timeframe not in wanted:
                 skipped.append(SkippedFile(path, f"timeframe {name.timeframe} not asked for"))
                 continue
-            loaded = _load_file(path, name)
+            loaded = _load_file(path, name, gaps)
             if loaded.timeframe not in wanted:
                 skipped.append(SkippedFile(path, f"timeframe {loaded.timeframe} not asked for"))
                 continue
             groups.setdefault((name.symbol, loaded.timeframe), []).append(loaded)
         self._skipped = tuple(skipped)
         self._native: dict[tuple[str, str], pd.DataFrame] = {
-            key: _join(key[0], files) for key, files in groups.items()
+            key: _join(key[0], files, gaps) for key, files in groups.items()
         }
         if not self._native:
             raise ConfigurationError(
@@ -209,7 +229,7 @@ class FileMarket(MarketData):
         if clock is None:
             last_close = max(
                 (
-                    frame.index[-1] + timeframe_delta(tf)
+                    bar_closes(cast(pd.DatetimeIndex, frame.index[-1:]), tf)[0]
                     for (_, tf), frame in self._native.items()
                     if len(frame)
                 ),
@@ -263,8 +283,7 @@ class FileMarket(MarketData):
         frame = self._frame(symbol, timeframe)
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be an integer >= 1, got {limit!r}")
-        step_us = timeframe_delta(timeframe).value // _US
-        stop = int(np.searchsorted(_stamps(frame), self._cap_us(end) - step_us, side="right"))
+        stop = _closed_by(frame, timeframe, self._cap_us(end))
         return frame.iloc[max(stop - limit, 0) : stop]
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
@@ -287,9 +306,8 @@ class FileMarket(MarketData):
         )
         frame = self._native[(symbol, timeframe)]
         at_us = self._cap_us(at)
-        step_us = timeframe_delta(timeframe).value // _US
         stamps = _stamps(frame)
-        stop = int(np.searchsorted(stamps, at_us - step_us, side="right"))
+        stop = _closed_by(frame, timeframe, at_us)
         if stop == 0:
             raise DataError(
                 f"{symbol} in {self._folder}: no {timeframe} bar closed by "
@@ -321,7 +339,7 @@ class FileMarket(MarketData):
         frame = self._frame(symbol, timeframe)
         if len(frame) == 0:
             raise DataError(f"{symbol} in {self._folder}: no complete {timeframe} bars")
-        last_close = frame.index[-1] + timeframe_delta(timeframe)
+        last_close = bar_closes(cast(pd.DatetimeIndex, frame.index[-1:]), timeframe)[0]
         return frame.index[0].to_pydatetime(), last_close.to_pydatetime()
 
     # --- internals ------------------------------------------------------------------------
@@ -342,14 +360,7 @@ class FileMarket(MarketData):
         that divides it."""
         if (symbol, timeframe) in self._native:
             return timeframe
-        target = TIMEFRAMES[timeframe]
-        finer = [
-            tf
-            for tf in TIMEFRAMES
-            if (symbol, tf) in self._native
-            and TIMEFRAMES[tf] < target
-            and target % TIMEFRAMES[tf] == pd.Timedelta(0)
-        ]
+        finer = [tf for tf in TIMEFRAMES if (symbol, tf) in self._native and divides(tf, timeframe)]
         return max(finer, key=lambda tf: TIMEFRAMES[tf]) if finer else None
 
     def _frame(self, symbol: str, timeframe: str) -> pd.DataFrame:
@@ -366,7 +377,7 @@ class FileMarket(MarketData):
             return self._native[(symbol, timeframe)]
         key = (symbol, timeframe)
         if key not in self._derived:
-            self._derived[key] = _aggregate(self._native[(symbol, source)], timeframe)
+            self._derived[key] = aggregate(self._native[(symbol, source)], source, timeframe)
         return self._derived[key]
 
 
@@ -375,32 +386,73 @@ def _stamps(frame: pd.DataFrame) -> np.ndarray:
     return cast(pd.DatetimeIndex, frame.index).asi8
 
 
-def _aggregate(frame: pd.DataFrame, timeframe: str) -> pd.DataFrame:
-    """Complete ``timeframe`` bars from gap-free finer ``frame`` (partial ones are dropped)."""
+def _closed_by(frame: pd.DataFrame, timeframe: str, at_us: int) -> int:
+    """How many leading bars of ``frame`` have closed by ``at_us``."""
+    if timeframe in CALENDAR_TIMEFRAMES:
+        closes = bar_closes(cast(pd.DatetimeIndex, frame.index), timeframe).asi8
+        return int(np.searchsorted(closes, at_us, side="right"))
+    step_us = timeframe_delta(timeframe).value // _US
+    return int(np.searchsorted(_stamps(frame), at_us - step_us, side="right"))
+
+
+def divides(finer: str, coarser: str) -> bool:
+    """Whether whole bars of ``finer`` tile each bar of ``coarser`` (``1h`` into ``4h``,
+    ``1d`` into ``1M``; not ``1w`` into ``1M``). Example: ``divides("1h", "4h")``."""
+    small, large = TIMEFRAMES[finer], TIMEFRAMES[coarser]
+    if finer == coarser or small >= large or finer in CALENDAR_TIMEFRAMES:
+        return False
+    if coarser in CALENDAR_TIMEFRAMES:  # a month is whole days
+        return pd.Timedelta(days=1) % pd.Timedelta(small) == pd.Timedelta(0)
+    return pd.Timedelta(large) % pd.Timedelta(small) == pd.Timedelta(0)
+
+
+_MONDAY_US = 4 * 86_400_000_000  # 1970-01-01 was a Thursday; weekly bars open on Mondays
+
+
+def _period_starts(index: pd.DatetimeIndex, timeframe: str) -> np.ndarray:
+    """The open time (us) of the ``timeframe`` bar each time of ``index`` falls in."""
+    stamps = index.as_unit("us").asi8
+    if timeframe in CALENDAR_TIMEFRAMES:
+        return stamps.astype("M8[us]").astype("M8[M]").astype("M8[us]").astype(np.int64)
     step = timeframe_delta(timeframe).value // _US
-    stamps = _stamps(frame)
-    per = int(step // (stamps[1] - stamps[0])) if len(stamps) > 1 else 0
-    if per < 1:
+    offset = _MONDAY_US if timeframe == "1w" else 0
+    return (stamps - offset) // step * step + offset
+
+
+def aggregate(frame: pd.DataFrame, source: str, timeframe: str) -> pd.DataFrame:
+    """``timeframe`` bars built from the ``source`` bars of ``frame`` (see the module
+    docstring): open of the first, highest high, lowest low, close of the last, summed
+    volume of the finer bars in each period; periods the data covers only partly at its
+    start or end are dropped, periods with a gap inside are kept. Vectorised.
+
+    Example: ``aggregate(hourly, "1h", "1d")``.
+    """
+    if len(frame) == 0:
         return frame.iloc[:0]
-    aligned = np.flatnonzero(stamps % step == 0)
-    start = int(aligned[0]) if len(aligned) else len(stamps)
-    count = (len(stamps) - start) // per
-    values = frame.to_numpy()[start : start + count * per].reshape(count, per, 5)
+    index = cast(pd.DatetimeIndex, frame.index)
+    starts = _period_starts(index, timeframe)
+    first_of = np.flatnonzero(np.concatenate(([True], starts[1:] != starts[:-1])))
+    last_of = np.concatenate((first_of[1:] - 1, [len(starts) - 1]))
+    values = frame.to_numpy(dtype=np.float64)
     out = np.column_stack(
         [
-            values[:, 0, 0],
-            values[:, :, 1].max(axis=1),
-            values[:, :, 2].min(axis=1),
-            values[:, -1, 3],
-            values[:, :, 4].sum(axis=1),
+            values[first_of, 0],
+            np.maximum.reduceat(values[:, 1], first_of),
+            np.minimum.reduceat(values[:, 2], first_of),
+            values[last_of, 3],
+            np.add.reduceat(values[:, 4], first_of),
         ]
     )
-    return pd.DataFrame(
-        out, index=frame.index[start : start + count * per : per], columns=list(BAR_COLUMNS)
-    )
+    period_index = pd.DatetimeIndex(starts[first_of].astype("M8[us]"), tz="UTC", name="timestamp")
+    keep = np.ones(len(first_of), dtype=np.bool_)
+    keep[0] = starts[0] == index.asi8[0]  # the data starts with the period
+    finer_closes = bar_closes(index[last_of[-1:]], source).asi8
+    period_close = bar_closes(period_index[-1:], timeframe).asi8
+    keep[-1] &= bool(finer_closes[0] == period_close[0])  # ... and ends with it
+    return pd.DataFrame(out[keep], index=period_index[keep], columns=list(BAR_COLUMNS))
 
 
-def _join(symbol: str, files: list[_Loaded]) -> pd.DataFrame:
+def _join(symbol: str, files: list[_Loaded], gaps: GapPolicy = "allow") -> pd.DataFrame:
     """One frame from the files of one symbol and timeframe, checked where they meet."""
     if len(files) == 1:
         return files[0].bars
@@ -415,7 +467,7 @@ def _join(symbol: str, files: list[_Loaded]) -> pd.DataFrame:
                 f"{format_timestamp(after.bars.index[0])}); keep one of them"
             )
     joined = pd.concat([f.bars for f in files])
-    problem = find_bar_problem(joined, timeframe=files[0].timeframe)
+    problem = find_bar_problem(joined, timeframe=files[0].timeframe, gaps=gaps)
     if problem is not None and problem.row is not None:
         # Point at the file and row where the joined series breaks (a gap between files).
         offset = 0
@@ -426,10 +478,14 @@ def _join(symbol: str, files: list[_Loaded]) -> pd.DataFrame:
             offset += len(f.bars)
     if problem is not None:
         raise DataError(problem.describe(symbol, ", ".join(str(f.path) for f in files)))
+    if gaps == "ffill":
+        return validate_bars(
+            joined, symbol=symbol, source="", timeframe=files[0].timeframe, gaps=gaps
+        )
     return joined
 
 
-def _load_file(path: Path, name: _FileName) -> _Loaded:
+def _load_file(path: Path, name: _FileName, gaps: GapPolicy = "allow") -> _Loaded:
     """Read, normalise and validate one file."""
     try:
         raw = _read_table(path)
@@ -438,9 +494,69 @@ def _load_file(path: Path, name: _FileName) -> _Loaded:
     except Exception as exc:  # any reader failure: corrupt, truncated, wrong format
         raise DataError(f"{name.symbol} in {path}: cannot read the file ({exc})") from exc
     frame = _normalise(raw, path, name.symbol)
-    timeframe = name.timeframe or _infer_timeframe(frame, path, name.symbol)
-    bars = validate_bars(frame, symbol=name.symbol, source=str(path), timeframe=timeframe)
+    timeframe = name.timeframe or infer_timeframe(
+        frame.index,
+        where=f"{name.symbol} in {path}",
+        hint="put the timeframe in the file name, e.g. BTC_USDT-1h.csv",
+    )
+    bars = validate_bars(
+        frame, symbol=name.symbol, source=str(path), timeframe=timeframe, gaps=gaps
+    )
     return _Loaded(path, timeframe, bars)
+
+
+@dataclass(frozen=True, slots=True)
+class BarsFile:
+    """One file read as bars: what :func:`load_bars_file` returns."""
+
+    path: Path
+    symbol: str
+    timeframe: str
+    bars: pd.DataFrame
+
+
+def load_bars_file(
+    path: str | Path,
+    *,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    gaps: GapPolicy = "allow",
+) -> BarsFile:
+    """Read one OHLCV file of any layout the :class:`FileMarket` knows (module docstring),
+    normalised to the bars contract (UTC) and validated.
+
+    Example: ``load_bars_file("EURUSD_hourly.csv", symbol="EUR/USD").bars``.
+
+    Parameters
+    ----------
+    path
+        The file.
+    symbol, timeframe
+        Override what the file name says; needed when the name does not follow a known
+        layout (the timeframe is otherwise read from the bars' spacing).
+    gaps
+        The gap policy (default ``allow``: gaps are kept, nothing invented).
+
+    Raises
+    ------
+    ConfigurationError
+        The file does not exist, or the name gives no symbol and none was passed.
+    DataError
+        The file cannot be read or breaks the bars contract (named, with its first bad row).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigurationError(f"no such file: {path}")
+    if timeframe is not None:
+        timeframe_delta(timeframe)  # raises on an unknown one
+    parsed = _parse_name(path)
+    if isinstance(parsed, str):
+        if symbol is None:
+            raise ConfigurationError(f"{path}: {parsed}; pass the symbol, e.g. --symbol EUR/USD")
+        parsed = _FileName(symbol, None)
+    name = _FileName(symbol or parsed.symbol, timeframe or parsed.timeframe)
+    loaded = _load_file(path, name, gaps)
+    return BarsFile(path, name.symbol, loaded.timeframe, loaded.bars)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -501,7 +617,11 @@ def _to_utc_index(times: pd.Series, path: Path, symbol: str) -> pd.DatetimeIndex
     """Open times as a UTC microsecond index; numbers are epoch s/ms/us/ns by size."""
     if pd.api.types.is_datetime64_any_dtype(times.dtype):
         index = pd.DatetimeIndex(times)
-        index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        if index.tz is None:
+            _warn_naive(path, symbol)
+            index = index.tz_localize("UTC")
+        else:
+            index = index.tz_convert("UTC")
     elif pd.api.types.is_numeric_dtype(times.dtype):
         if pd.api.types.is_integer_dtype(times.dtype):
             numbers = times.to_numpy(dtype=np.int64)
@@ -518,8 +638,15 @@ def _to_utc_index(times: pd.Series, path: Path, symbol: str) -> pd.DatetimeIndex
         index = pd.DatetimeIndex((numbers * to_ns).view("M8[ns]"), tz="UTC")
     else:
         try:  # one format for the whole column (fast), as written by most tools
-            parsed = pd.to_datetime(times, utc=True)
+            parsed = pd.to_datetime(times)
         except (ValueError, TypeError):
+            parsed = pd.to_datetime(times, utc=True, errors="coerce", format="mixed")
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            parsed = parsed.dt.tz_convert("UTC")
+        elif pd.api.types.is_datetime64_dtype(parsed.dtype):
+            _warn_naive(path, symbol)
+            parsed = parsed.dt.tz_localize("UTC")
+        else:  # mixed offsets: pandas leaves objects; read each as UTC
             parsed = pd.to_datetime(times, utc=True, errors="coerce", format="mixed")
         bad = np.flatnonzero(parsed.isna().to_numpy())
         if len(bad):
@@ -531,20 +658,9 @@ def _to_utc_index(times: pd.Series, path: Path, symbol: str) -> pd.DatetimeIndex
     return index.as_unit("us").rename("timestamp")
 
 
-def _infer_timeframe(frame: pd.DataFrame, path: Path, symbol: str) -> str:
-    """The timeframe of a file whose name does not say it: the most common spacing."""
-    stamps = _stamps(frame)
-    if len(stamps) < 2:
-        raise DataError(
-            f"{symbol} in {path}: cannot tell the timeframe from fewer than two bars; "
-            "put it in the file name, e.g. BTC_USDT-1h.csv"
-        )
-    values, counts = np.unique(np.diff(stamps), return_counts=True)
-    spacing = pd.Timedelta(int(values[np.argmax(counts)]), unit="us")
-    for timeframe, delta in TIMEFRAMES.items():
-        if spacing == delta:
-            return timeframe
-    raise DataError(
-        f"{symbol} in {path}: bars are {spacing} apart, which is not one of "
-        f"{', '.join(TIMEFRAMES)}; put the timeframe in the file name"
+def _warn_naive(path: Path, symbol: str) -> None:
+    warnings.warn(
+        f"{symbol} in {path}: times have no time zone; read as UTC",
+        NaiveTimeWarning,
+        stacklevel=4,
     )

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from components.errors import ConfigurationError, DataError
-from components.market.base import BAR_COLUMNS, MarketData, Ticker
+from components.market.base import BAR_COLUMNS, CALENDAR_TIMEFRAMES, MarketData, Ticker
 from components.market.clock import Clock, ManualClock, as_utc
 from components.market.validation import timeframe_delta, validate_bars
 
@@ -533,6 +533,10 @@ class SyntheticMarket(MarketData):
     def _window(self, timeframe: str, limit: int, end: datetime | None) -> tuple[int, int, int]:
         """(first open time in ns, number of bars, step in ns) of a request."""
         step = int(timeframe_delta(timeframe).value)
+        if timeframe in CALENDAR_TIMEFRAMES:
+            raise ConfigurationError(
+                f"the synthetic market has no {timeframe} bars (calendar periods); use 1w or less"
+            )
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ConfigurationError(f"limit must be an integer >= 1, got {limit!r}")
         end_ns = self._cap(end)

@@ -4,14 +4,14 @@ closed bar, computed by the same :meth:`Strategy.signal_arrays` the backtester r
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from components.errors import DataError
 from components.indicators import atr
-from components.market.validation import timeframe_delta
+from components.market.validation import bar_closes, infer_timeframe
 from components.strategies.base import Strategy
 from components.trading import Signal
 
@@ -61,14 +61,17 @@ def latest_signal(
     close = float(bars["close"].iloc[-1])
     if not (math.isfinite(close) and close > 0):
         raise DataError(f"{symbol}: the last close ({last}) is {close}, not a positive price")
-    step = timeframe_delta(timeframe) if timeframe is not None else last - bars.index[-2]
+    # The close of the last bar: one timeframe after its open (the bar before it may lie
+    # across a gap, so its spacing says nothing).
+    tf = timeframe or infer_timeframe(bars.index[-100:], where=symbol)
+    closes = bar_closes(cast(pd.DatetimeIndex, bars.index[-1:]), tf)
     atr_now = _last_atr(bars, atr_period)
     return Signal(
         strategy=strategy.name,
         symbol=symbol,
         direction=int(frame["direction"].iloc[-1]),
         confidence=float(frame["confidence"].iloc[-1]),
-        at=pd.Timestamp(last + step).to_pydatetime(),
+        at=pd.Timestamp(closes[0]).to_pydatetime(),
         price=close,
         atr=atr_now,
     )

@@ -12,12 +12,23 @@ import pandas as pd
 import pytest
 
 from components.errors import ConfigurationError, DataError
-from components.market import FileMarket, ManualClock, MarketData, SimulatedClock
+from components.market import (
+    FileMarket,
+    ManualClock,
+    MarketData,
+    NaiveTimeWarning,
+    SimulatedClock,
+)
 from components.market.files import symbol_from_name
+from components.market.validation import find_gaps
 
-from .builders import make_bars
+from .builders import forex_hours, make_bars
 
 HOUR_US = 3_600_000_000
+
+
+FROM_1H = ["1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"]
+"""The timeframes whole hours make up."""
 
 
 def write_freqtrade(folder: Path, name: str, bars: pd.DataFrame, *, epoch_ms: bool = False) -> Path:
@@ -148,7 +159,7 @@ def test_reads_a_plain_parquet_with_a_timestamp_column_and_infers_the_timeframe(
 
     market = FileMarket(tmp_path)
 
-    assert market.timeframes("XRP/USDT") == ["15m", "30m", "1h", "4h", "1d"]
+    assert market.timeframes("XRP/USDT") == ["15m", "30m", *FROM_1H]
     assert_same_bars(market.bars("XRP/USDT", "15m", limit=1_000), bars)
 
 
@@ -182,13 +193,27 @@ def test_a_bad_file_raises_data_error_naming_the_file_and_first_bad_row(tmp_path
     assert str(info.value).startswith(f"BTC/USDT in {path} row 17 (2024-01-01 17:00 UTC): high ")
 
 
-def test_a_gap_between_monthly_files_names_the_later_file(tmp_path: Path) -> None:
+def test_a_gap_between_monthly_files_is_kept_as_a_gap(tmp_path: Path) -> None:
+    bars = make_bars(24 * 3, start="2024-01-30")
+    write_binance(tmp_path, "BTCUSDT-1h-2024-01.csv", bars.iloc[:30])
+    write_binance(tmp_path, "BTCUSDT-1h-2024-02.csv", bars.iloc[48:])
+
+    read = FileMarket(tmp_path).bars("BTC/USDT", limit=1_000)
+
+    expected = pd.concat([bars.iloc[:30], bars.iloc[48:]])
+    assert_same_bars(read, expected)  # nothing invented
+    assert find_gaps(read, "1h").describe() == (
+        "1 gap, 18 missing 1h bars (largest 18 after 2024-01-31 05:00 UTC)"
+    )
+
+
+def test_a_gap_between_monthly_files_names_the_later_file_when_refused(tmp_path: Path) -> None:
     bars = make_bars(24 * 3, start="2024-01-30")
     write_binance(tmp_path, "BTCUSDT-1h-2024-01.csv", bars.iloc[:30])
     later = write_binance(tmp_path, "BTCUSDT-1h-2024-02.csv", bars.iloc[48:])
 
     with pytest.raises(DataError) as info:
-        FileMarket(tmp_path)
+        FileMarket(tmp_path, gaps="refuse")
 
     assert str(info.value) == (
         f"BTC/USDT in {later} row 0 (2024-02-01 00:00 UTC): "
@@ -301,13 +326,13 @@ def test_ticker_before_any_bar_closed_is_a_data_error(tmp_path: Path) -> None:
 def test_files_that_are_not_bars_are_skipped_with_a_reason(tmp_path: Path) -> None:
     write_freqtrade(tmp_path, "BTC_USDT-1h.feather", make_bars(10))
     (tmp_path / "README.md").write_text("notes")
-    write_freqtrade(tmp_path, "BTC_USDT-1w.feather", make_bars(3, timeframe="1d"))
+    write_freqtrade(tmp_path, "BTC_USDT-2w.feather", make_bars(3, timeframe="1d"))
 
     market = FileMarket(tmp_path)
 
     reasons = {s.path.name: s.reason for s in market.skipped}
-    assert set(reasons) == {"README.md", "BTC_USDT-1w.feather"}
-    assert "timeframe 1w" in reasons["BTC_USDT-1w.feather"]
+    assert set(reasons) == {"README.md", "BTC_USDT-2w.feather"}
+    assert "timeframe 2w" in reasons["BTC_USDT-2w.feather"]
 
 
 def test_only_the_timeframes_asked_for_are_read(tmp_path: Path) -> None:
@@ -316,7 +341,7 @@ def test_only_the_timeframes_asked_for_are_read(tmp_path: Path) -> None:
 
     market = FileMarket(tmp_path, timeframes=["1h"])
 
-    assert market.timeframes("BTC/USDT") == ["1h", "4h", "1d"]
+    assert market.timeframes("BTC/USDT") == FROM_1H
 
 
 def test_a_folder_with_no_bars_or_no_folder_is_a_configuration_error(tmp_path: Path) -> None:
@@ -384,4 +409,48 @@ def test_naive_times_in_a_file_are_taken_as_utc(tmp_path: Path) -> None:
     table["date"] = table["date"].dt.tz_localize(None)
     table.to_parquet(tmp_path / "BTC_USDT-1h.parquet")
 
-    assert_same_bars(FileMarket(tmp_path).bars("BTC/USDT"), bars)
+    with pytest.warns(NaiveTimeWarning, match="times have no time zone; read as UTC"):
+        market = FileMarket(tmp_path)
+
+    assert_same_bars(market.bars("BTC/USDT"), bars)
+
+
+def test_forex_hours_with_weekend_gaps_read_and_aggregate_without_invented_bars(
+    tmp_path: Path,
+) -> None:
+    hours = forex_hours(weeks=3)
+    hours.reset_index().rename(columns={"timestamp": "date"}).to_csv(
+        tmp_path / "EUR_USD-1h.csv", index=False
+    )
+
+    market = FileMarket(tmp_path)
+    read = market.bars("EUR/USD", "1h", limit=10_000)
+    days = market.bars("EUR/USD", "1d", limit=100)
+
+    assert_same_bars(read, hours)
+    assert set(days.index.day_of_week) == {0, 1, 2, 3, 4}  # no Saturday or Sunday bar
+    friday = days.index[4]
+    assert days.loc[friday, "close"] == hours["close"][hours.index.normalize() == friday].iloc[-1]
+
+
+def test_monthly_bars_read_from_a_file_and_from_days(tmp_path: Path) -> None:
+    months = make_bars(24, timeframe="1M")
+    months.reset_index().to_csv(tmp_path / "BTC_USDT.csv", index=False)
+    days = make_bars(91, timeframe="1d", start="2024-01-01")
+    write_freqtrade(tmp_path, "ETH_USDT-1d.feather", days)
+
+    market = FileMarket(tmp_path)
+
+    assert_same_bars(market.bars("BTC/USDT", "1M", limit=100), months)
+    monthly = market.bars("ETH/USDT", "1M", limit=100)
+    assert list(monthly.index.month) == [1, 2, 3]  # Jan, Feb, Mar: 31 + 29 + 31 = 91 days
+    assert monthly["volume"].iloc[1] == pytest.approx(days["volume"].iloc[31:60].sum())
+
+
+def test_a_reversed_file_is_named_as_reversed(tmp_path: Path) -> None:
+    bars = make_bars(24)
+    path = tmp_path / "BTC_USDT-1h.csv"
+    bars.iloc[::-1].reset_index().to_csv(path, index=False)
+
+    with pytest.raises(DataError, match=r"reverse time order \(newest first"):
+        FileMarket(tmp_path)

@@ -12,14 +12,24 @@ from hypothesis import strategies as st
 
 from components.errors import ConfigurationError, DataError
 from components.market import BAR_COLUMNS, find_bar_problem, validate_bars
+from components.market.validation import (
+    GapPolicy,
+    NaiveTimeWarning,
+    find_gaps,
+    format_timestamp,
+)
 
-from .builders import make_bars
+from .builders import forex_hours, make_bars
 
 SOURCE = "data/BTC_USDT-1h.feather"
 
 
 def check(frame: pd.DataFrame, timeframe: str = "1h") -> pd.DataFrame:
     return validate_bars(frame, symbol="BTC/USDT", source=SOURCE, timeframe=timeframe)
+
+
+def check_with(frame: pd.DataFrame, *, gaps: GapPolicy, timeframe: str = "1h") -> pd.DataFrame:
+    return validate_bars(frame, symbol="BTC/USDT", source=SOURCE, timeframe=timeframe, gaps=gaps)
 
 
 def error_of(frame: pd.DataFrame, timeframe: str = "1h") -> str:
@@ -141,11 +151,88 @@ def test_bars_spaced_at_another_timeframe_raise() -> None:
     assert "row 1 (2024-01-01 01:00 UTC): bar starts 1h after the previous one" in message
 
 
-def test_naive_timestamps_raise_asking_for_utc() -> None:
+def test_naive_timestamps_are_read_as_utc_with_a_warning() -> None:
     bars = make_bars(5)
-    bars.index = bars.index.tz_localize(None)
+    naive = bars.copy()
+    naive.index = naive.index.tz_localize(None)
 
-    assert "no time zone" in error_of(bars)
+    with pytest.warns(NaiveTimeWarning, match="BTC/USDT in .*: timestamps have no time zone"):
+        checked = check(naive)
+
+    pd.testing.assert_frame_equal(checked, bars, check_freq=False)
+
+
+def test_a_reversed_frame_is_named_as_reversed() -> None:
+    message = error_of(make_bars(10).iloc[::-1])
+
+    assert message == (
+        f"BTC/USDT in {SOURCE}: the bars are in reverse time order (newest first, from "
+        "2024-01-01 09:00 UTC back to 2024-01-01 00:00 UTC); sort the bars by time, "
+        "e.g. frame.sort_index()"
+    )
+
+
+def test_gaps_are_allowed_as_they_are_when_asked() -> None:
+    bars = forex_hours(weeks=2)
+
+    allowed = check_with(bars, gaps="allow")
+
+    pd.testing.assert_frame_equal(
+        allowed, bars, check_freq=False
+    )  # nothing invented, nothing dropped
+
+
+def test_the_gap_report_names_each_weekend() -> None:
+    report = find_gaps(forex_hours(weeks=3), "1h")
+
+    assert [(format_timestamp(g.after), g.missing) for g in report.gaps] == [
+        ("2024-01-05 21:00 UTC", 50),
+        ("2024-01-12 21:00 UTC", 50),
+    ]
+    assert report.missing == 100
+    assert report.describe() == (
+        "2 gaps, 100 missing 1h bars (largest 50 after 2024-01-05 21:00 UTC)"
+    )
+
+
+def test_forward_fill_inserts_flat_bars_at_the_previous_close() -> None:
+    bars = make_bars(10).drop(make_bars(10).index[4:7])
+
+    filled = check_with(bars, gaps="ffill")
+
+    assert len(filled) == 10
+    inserted = filled.iloc[4:7]
+    previous_close = bars["close"].iloc[3]
+    assert (inserted[["open", "high", "low", "close"]] == previous_close).all().all()
+    assert (inserted["volume"] == 0).all()
+    pd.testing.assert_frame_equal(filled.loc[bars.index], bars)
+
+
+def test_an_unknown_gap_policy_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="unknown gap policy 'skip'"):
+        check_with(make_bars(3), gaps="skip")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timeframe", ["3m", "2h", "6h", "8h", "12h", "3d", "1w", "1M"])
+def test_every_exchange_timeframe_validates(timeframe: str) -> None:
+    bars = make_bars(30, timeframe=timeframe)
+
+    assert len(check(bars, timeframe)) == 30
+
+
+def test_monthly_bars_follow_the_calendar_and_report_a_missing_month() -> None:
+    bars = make_bars(24, timeframe="1M")
+    holed = bars.drop(bars.index[5])
+
+    assert "gap: 1 missing 1M bar after 2024-05-01 00:00 UTC" in error_of(holed, "1M")
+    assert find_gaps(holed, "1M").missing == 1
+    assert len(check_with(holed, gaps="ffill", timeframe="1M")) == 24
+
+
+def test_two_bars_in_one_month_are_not_monthly_bars() -> None:
+    message = error_of(make_bars(40, timeframe="1d"), "1M")
+
+    assert "row 1 (2024-01-02 00:00 UTC): second bar in the month" in message
 
 
 def test_an_index_that_is_not_time_raises() -> None:
@@ -173,8 +260,8 @@ def test_nothing_partial_is_returned_and_the_input_is_untouched() -> None:
 
 
 def test_an_unknown_timeframe_is_a_configuration_error() -> None:
-    with pytest.raises(ConfigurationError, match="unknown timeframe '2h'"):
-        check(make_bars(3), timeframe="2h")
+    with pytest.raises(ConfigurationError, match="unknown timeframe '7h'"):
+        check(make_bars(3), timeframe="7h")
 
 
 def test_find_bar_problem_returns_none_for_good_bars_and_the_problem_for_bad() -> None:

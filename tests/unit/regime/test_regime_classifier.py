@@ -122,7 +122,7 @@ def test_volatility_thresholds_are_daily_and_scale_with_the_timeframe() -> None:
 
 def test_an_unknown_timeframe_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(ConfigurationError, match="1h"):
-        ClassifierConfig.from_settings(load_settings(), timeframe="2h")
+        ClassifierConfig.from_settings(load_settings(), timeframe="7h")
 
 
 def test_thresholds_out_of_order_are_refused() -> None:

@@ -92,7 +92,11 @@ class GeneticConfig(BaseModel):
 
     # --- the gates ------------------------------------------------------------------------
     lookahead_samples: int = Field(
-        20, ge=1, le=10_000, description="Cut points of the lookahead and recursion checks."
+        20,
+        ge=1,
+        le=10_000,
+        description="Windows of the recursion check (the lookahead check cuts at every "
+        "signal change).",
     )
     engine_history_bars: int | None = Field(
         300,

@@ -42,6 +42,7 @@ signals, as they would feed the engine: an indicator is warm when the window ope
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -242,6 +243,21 @@ class Evaluation(BaseModel):
     in_sample: tuple[FoldScore, ...] = ()
     rejected: str | None = Field(None, description="Why a gate refused it, if one did.")
     generation: int | None = Field(None, ge=0)
+    gate_seconds: float = Field(
+        0.0, ge=0, description="What its lookahead and recursion gates cost."
+    )
+
+    def __eq__(self, other: object) -> bool:
+        # What the gates cost is measured, not evidence: the same genome on the same data
+        # evaluates equal whatever it cost this time.
+        if not isinstance(other, Evaluation):
+            return NotImplemented
+        return self.model_dump(exclude={"gate_seconds"}) == other.model_dump(
+            exclude={"gate_seconds"}
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.genome, self.fitness, self.rejected, self.generation))
 
     @property
     def passed(self) -> bool:
@@ -318,14 +334,17 @@ def evaluate_walk_forward(genome: Genome, data: BarArrays, config: GeneticConfig
 
     Example: ``evaluate_walk_forward(Genome.create("momentum"), data, GeneticConfig())``.
     """
+    gated = 0.0
     try:
         strategy = genome.build()
+        started = time.perf_counter()
         reason = gate(strategy, data, config)
+        gated = time.perf_counter() - started
         if reason is not None:
-            return _rejected(genome, reason)
+            return _rejected(genome, reason, gated)
         scores = score_windows(strategy, data, fold_windows(data.index, config.folds), config)
     except QuantumTraderError as exc:
-        return _rejected(genome, f"{type(exc).__name__}: {exc}")
+        return _rejected(genome, f"{type(exc).__name__}: {exc}", gated)
     in_sample, out_of_sample = scores[:-1], scores[1:]
     return Evaluation(
         genome=genome,
@@ -333,6 +352,7 @@ def evaluate_walk_forward(genome: Genome, data: BarArrays, config: GeneticConfig
         in_sample_score=float(np.mean([s.score for s in in_sample])),
         out_of_sample=tuple(out_of_sample),
         in_sample=tuple(in_sample),
+        gate_seconds=gated,
     )
 
 
@@ -343,8 +363,7 @@ def gate(strategy: Strategy[Any], data: BarArrays, config: GeneticConfig) -> str
     Example: ``gate(create_strategy("momentum"), data, GeneticConfig())`` -> ``None``.
     """
     bars = data.frame(0)
-    samples, seed = config.lookahead_samples, config.seed
-    report = check_no_lookahead(strategy, bars, samples=samples, seed=seed, raise_error=False)
+    report = check_no_lookahead(strategy, bars, raise_error=False)
     if not report.passed:
         return str(LookaheadError(report))
     history = config.engine_history_bars
@@ -353,8 +372,8 @@ def gate(strategy: Strategy[Any], data: BarArrays, config: GeneticConfig) -> str
             strategy,
             bars,
             history=history,
-            samples=samples,
-            seed=seed,
+            samples=config.lookahead_samples,
+            seed=config.seed,
             max_mismatch_rate=config.max_recursion_mismatch,
             raise_error=False,
             atol=config.recursion_tolerance,
@@ -448,8 +467,14 @@ def _fold_score(window: FoldWindow, metrics: Metrics, config: GeneticConfig) -> 
     )
 
 
-def _rejected(genome: Genome, reason: str) -> Evaluation:
-    return Evaluation(genome=genome, fitness=-math.inf, in_sample_score=-math.inf, rejected=reason)
+def _rejected(genome: Genome, reason: str, gate_seconds: float = 0.0) -> Evaluation:
+    return Evaluation(
+        genome=genome,
+        fitness=-math.inf,
+        in_sample_score=-math.inf,
+        rejected=reason,
+        gate_seconds=gate_seconds,
+    )
 
 
 def _span(index: pd.Index) -> str:

@@ -141,6 +141,13 @@ class EvolutionResult(BaseModel):
     )
 
     @property
+    def gate_seconds_per_candidate(self) -> float:
+        """What the lookahead and recursion gates cost per genome scored, on average."""
+        if not self.evaluations:
+            return 0.0
+        return sum(e.gate_seconds for e in self.evaluations) / len(self.evaluations)
+
+    @property
     def fitness_history(self) -> tuple[float, ...]:
         """The best fitness of each generation."""
         return tuple(g.best_fitness for g in self.generations)

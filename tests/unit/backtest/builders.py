@@ -12,7 +12,7 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import Field
 
-from components.indicators import FloatArray
+from components.indicators import FloatArray, sma
 from components.market.base import BAR_COLUMNS
 from components.strategies.base import Strategy, StrategyParams
 
@@ -116,8 +116,12 @@ class SideFromCloses(Strategy[P]):
         close: FloatArray,
         volume: FloatArray,
     ) -> tuple[npt.NDArray[Any], FloatArray]:
-        side = self.side(close)
+        side = self.side_and_volume(close, volume)
         return side, np.abs(side).astype(np.float64)
+
+    def side_and_volume(self, close: FloatArray, volume: FloatArray) -> npt.NDArray[Any]:
+        """The side from closes and volumes; by default from the closes alone."""
+        return self.side(close)
 
     @abstractmethod
     def side(self, close: FloatArray) -> npt.NDArray[Any]:
@@ -157,3 +161,34 @@ class AboveRunningMean(SideFromCloses[NoParams]):
     def side(self, close: FloatArray) -> npt.NDArray[Any]:
         running = np.cumsum(close, axis=-1) / np.arange(1, close.shape[-1] + 1)
         return (close > running).astype(np.int8)
+
+
+MARKER_VOLUME = 12_345.678
+"""The volume that sets :class:`PeekOnce` off: a rare condition a test plants on one bar."""
+
+
+class PeekOnce(SideFromCloses[NoParams]):
+    """Long while a 5-bar SMA is above a 20-bar one (causal), except on a bar whose volume
+    is :data:`MARKER_VOLUME`, where it goes short if the next close is lower and long
+    otherwise: a strategy that peeks at one signal in thousands."""
+
+    name: ClassVar[str] = "peek_once"
+    params_type: ClassVar[type[StrategyParams]] = NoParams
+
+    @property
+    def warmup(self) -> int:
+        return 20
+
+    def side(self, close: FloatArray) -> npt.NDArray[Any]:
+        return causal_side(close)
+
+    def side_and_volume(self, close: FloatArray, volume: FloatArray) -> npt.NDArray[Any]:
+        following = np.full_like(close, np.nan)
+        following[:, :-1] = close[:, 1:]
+        peek = np.where(following < close, -1, 1).astype(np.int8)
+        return np.where(volume == MARKER_VOLUME, peek, causal_side(close))
+
+
+def causal_side(close: FloatArray) -> npt.NDArray[np.int8]:
+    """PeekOnce's signal without the peek: long while sma(5) > sma(20)."""
+    return (sma(close, 5) > sma(close, 20)).astype(np.int8)

@@ -18,9 +18,12 @@ from components.backtest import (
 from components.errors import ConfigurationError, DataError
 from components.strategies import STRATEGIES, Strategy, create_strategy
 from tests.unit.backtest.builders import (
+    MARKER_VOLUME,
     AboveFullSampleMean,
     AboveRunningMean,
     PeekNextClose,
+    PeekOnce,
+    causal_side,
     random_walk,
 )
 
@@ -52,15 +55,45 @@ def random_params(cls: type[Strategy[Any]], rng: np.random.Generator) -> dict[st
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_every_builtin_strategy_passes_the_lookahead_check(name: str, bars: pd.DataFrame) -> None:
+def test_every_builtin_strategy_passes_the_exhaustive_lookahead_check(
+    name: str, bars: pd.DataFrame
+) -> None:
     rng = np.random.default_rng(len(name))
     cls = STRATEGIES[name]
     for params in [{}, *(random_params(cls, rng) for _ in range(3))]:
-        report = check_no_lookahead(cls(params), bars, samples=20, seed=3)
+        strategy = cls(params)
+        report = check_no_lookahead(strategy, bars)
 
         assert report.passed
-        assert len(report.cuts) == 20
-        assert report.compared == sum(c + 1 for c in report.cuts)
+        direction = strategy.signal_arrays(*(bars[c].to_numpy() for c in bars.columns)).direction
+        changes = np.flatnonzero(np.diff(direction[strategy.warmup - 1 : -1])) + strategy.warmup
+        assert set(changes) | set(changes - 1) <= set(report.cuts)  # each change and the bar before
+        assert report.compared > 2 * len(report.cuts)
+        assert report.seconds > 0
+
+
+def test_a_peek_at_a_single_signal_is_caught_at_every_seed() -> None:
+    for seed in range(100):
+        bars = random_walk(5_000, seed=seed)
+        side = causal_side(bars["close"].to_numpy()[np.newaxis, :])[0]
+        # a flat bar next to a flat bar: the peek's +-1 there is a new signal (between two
+        # longs, a peeked long would only fill a dip and change no signal at all)
+        bar = np.arange(20, len(side) - 1)
+        flat = bar[(side[bar] == 0) & ((side[bar - 1] == 0) | (side[bar + 1] == 0))]
+        at = int(np.random.default_rng(seed).choice(flat))
+        bars.iloc[at, bars.columns.get_loc("volume")] = MARKER_VOLUME
+
+        report = check_no_lookahead(PeekOnce(), bars, raise_error=False)
+
+        assert not report.passed, f"seed {seed}: the peek at bar {at} passed"
+        assert report.first_difference is not None
+        assert report.first_difference.bar == at
+
+
+def test_the_same_strategy_without_the_planted_condition_passes() -> None:
+    report = check_no_lookahead(PeekOnce(), random_walk(5_000, seed=1))
+
+    assert report.passed
 
 
 def test_a_strategy_reading_the_next_close_is_rejected_at_the_first_cut() -> None:
@@ -73,15 +106,16 @@ def test_a_strategy_reading_the_next_close_is_rejected_at_the_first_cut() -> Non
     report = caught.value.report
     first = report.first_difference
     assert first is not None
-    assert first.bar == first.cut == min(report.cuts)  # its last bar has no next close
+    assert first.bar == first.cut == min(report.cuts)  # its next close is another one
     assert first.at == bars.index[first.bar].to_pydatetime()
     message = str(caught.value)
     assert "peek_next_close(lag=1) looks ahead" in message
     assert f"bar {first.bar} ({bars.index[first.bar]})" in message
+    assert f"when the bars after bar {first.cut} change" in message
     assert isinstance(caught.value, DataError)
 
 
-def test_a_strategy_peeking_several_bars_ahead_is_caught_before_the_cut() -> None:
+def test_a_strategy_peeking_several_bars_ahead_is_caught_at_or_before_the_cut() -> None:
     report = check_no_lookahead(
         PeekNextClose({"lag": 5}), random_walk(500, seed=2), raise_error=False
     )
@@ -89,7 +123,7 @@ def test_a_strategy_peeking_several_bars_ahead_is_caught_before_the_cut() -> Non
     assert not report.passed
     first = report.first_difference
     assert first is not None
-    assert min(report.cuts) - 4 <= first.bar <= min(report.cuts)
+    assert first.bar <= first.cut <= first.bar + 4
 
 
 def test_a_full_sample_statistic_is_lookahead() -> None:
@@ -97,27 +131,39 @@ def test_a_full_sample_statistic_is_lookahead() -> None:
         check_no_lookahead(AboveFullSampleMean(), random_walk(500, seed=3))
 
 
-def test_the_same_seed_checks_the_same_cuts(bars: pd.DataFrame) -> None:
+def test_cuts_are_split_into_blocks_within_the_cell_budget(bars: pd.DataFrame) -> None:
     strategy = create_strategy("momentum")
 
-    first = check_no_lookahead(strategy, bars, seed=5)
-    again = check_no_lookahead(strategy, bars, seed=5)
-    other = check_no_lookahead(strategy, bars, seed=6)
+    whole = check_no_lookahead(strategy, bars)
+    small = check_no_lookahead(strategy, bars, max_cells=10_000)
 
-    assert first.cuts == again.cuts != other.cuts
-    assert all(strategy.warmup - 1 <= c < len(bars) - 1 for c in first.cuts)
+    assert whole.cuts == small.cuts and whole.passed and small.passed
+    with pytest.raises(LookaheadError):
+        check_no_lookahead(PeekNextClose({"lag": 1}), bars, max_cells=1)
 
 
-def test_short_bars_are_all_cut_and_too_short_bars_are_refused() -> None:
+def test_a_peek_beyond_the_horizon_is_caught_by_the_cuts_of_the_whole_history() -> None:
+    bars = random_walk(1_000, seed=4)
+
+    near = check_no_lookahead(PeekNextClose({"lag": 50}), bars, horizon=8, raise_error=False)
+    blind = check_no_lookahead(
+        PeekNextClose({"lag": 50}), bars, horizon=8, long_cuts=0, raise_error=False
+    )
+
+    assert not near.passed
+    assert blind.passed  # what the whole-history cuts are for
+
+
+def test_too_short_bars_are_refused() -> None:
     strategy = create_strategy("momentum", {"lookback": 10})  # warm-up 11
 
-    report = check_no_lookahead(strategy, random_walk(20), samples=50)
-
-    assert report.cuts == tuple(range(10, 19))
+    assert check_no_lookahead(strategy, random_walk(20)).cuts[0] == 10
     with pytest.raises(DataError, match="too few"):
         check_no_lookahead(strategy, random_walk(11))
-    with pytest.raises(ConfigurationError, match="samples"):
-        check_no_lookahead(strategy, random_walk(20), samples=0)
+    with pytest.raises(ConfigurationError, match="max_cells"):
+        check_no_lookahead(strategy, random_walk(20), max_cells=0)
+    with pytest.raises(ConfigurationError, match="horizon"):
+        check_no_lookahead(strategy, random_walk(20), horizon=0)
 
 
 # --- recursion ------------------------------------------------------------------------------------

@@ -157,3 +157,10 @@ def test_frames_and_arrays_give_the_same_run(data: BarArrays) -> None:
 
     assert from_frames == from_arrays
     assert np.isfinite(from_frames.fitness_history).all()
+
+
+def test_the_lookahead_gate_reports_its_cost_per_candidate(result: EvolutionResult) -> None:
+    assert all(e.gate_seconds > 0 for e in result.evaluations)
+    assert result.gate_seconds_per_candidate == pytest.approx(
+        sum(e.gate_seconds for e in result.evaluations) / len(result.evaluations)
+    )

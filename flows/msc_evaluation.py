@@ -51,7 +51,11 @@ def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
     if mode is ModuleMode.ENFORCED:
         current = read_policy(settings)
         changes = policy_changes(
-            assessment, current.emergency.active, memory, current.strategy_states
+            assessment,
+            current.emergency.active,
+            memory,
+            current.strategy_states,
+            ml_ready=settings.clm_model_name in current.model_versions,
         )
         version = patch_policy(settings, changes, by=NAME, reason=reason).version
     save_msc_memory(settings, assessment.memory)

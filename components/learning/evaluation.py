@@ -97,6 +97,27 @@ def prediction_metrics(p_up: npt.ArrayLike, labels: npt.ArrayLike) -> Prediction
     )
 
 
+def auc_by_fold(
+    p_up: npt.ArrayLike, labels: npt.ArrayLike, fold: npt.ArrayLike
+) -> tuple[float, ...]:
+    """The AUC of each fold (``fold`` numbers the samples' folds), in fold order; folds
+    whose labels hold one class only are left out.
+
+    Example: ``auc_by_fold([0.7, 0.4, 0.6, 0.3], [1, 0, 0, 1], [0, 0, 1, 1])`` -> ``(1.0, 0.0)``.
+    """
+    p = np.asarray(p_up, dtype=np.float64).ravel()
+    y = np.asarray(labels, dtype=np.float64).ravel()
+    k = np.asarray(fold).ravel()
+    keep = ~(np.isnan(p) | np.isnan(y))
+    p, y, k = p[keep], y[keep], k[keep]
+    aucs = []
+    for number in np.unique(k):
+        mine = k == number
+        if 0 < y[mine].sum() < mine.sum():
+            aucs.append(float(roc_auc_score(y[mine], p[mine])))
+    return tuple(aucs)
+
+
 def directions_from_probability(
     p_up: npt.ArrayLike, *, threshold: float, long_only: bool = False
 ) -> tuple[Int8Array, FloatArray]:

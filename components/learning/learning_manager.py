@@ -18,12 +18,15 @@ One :meth:`LearningManager.retrain` call:
    ``retired`` with its evidence. ``retrain(..., apply=False)`` (OBSERVE mode) decides
    the same way but leaves an approved candidate as ``candidate``, production untouched.
 
-The first model (no production version yet) is promoted when it is *sane*: finite scores,
-log loss at most ``first_max_log_loss`` (always answering 0.5 scores ln 2 = 0.693) and AUC
-at least ``first_min_auc``. AUC above 0.5 is not required: on a short window of noisy
-market labels an honest model can land a little under it, and having a model in
-production beats having none; the floor exists to stop a broken one. The same floor
-applies when the production artifact cannot be loaded.
+Every promotion, the first model's included, also needs evidence that the candidate beats
+the naive baselines out of sample: its AUC above chance (0.5) by more than ``auc_z``
+standard errors of its AUC across ``auc_folds`` consecutive folds of the evaluation window
+(a margin its fold variance supports), and a positive net return from trading its signals
+after costs (doing nothing earns 0). A first model (no production version yet) must in
+addition be *sane* (finite scores, log loss at most ``first_max_log_loss``, AUC at least
+``first_min_auc``). A first model without that evidence stays a ``candidate`` with the
+reasons; no model goes to production because none existed. The same rules apply when the
+production artifact cannot be loaded.
 
 The promoted artifact is the evaluated one (it is not refit on the evaluation window), so
 the evidence is about the model that trades. The production model may have been trained on
@@ -53,6 +56,7 @@ from components.execution.costs import CostModel
 from components.learning.evaluation import (
     PredictionMetrics,
     TradingMetrics,
+    auc_by_fold,
     directions_from_probability,
     prediction_metrics,
     signal_pnl,
@@ -113,6 +117,12 @@ class LearningConfig(BaseModel):
     )
     first_max_log_loss: float = Field(0.75, gt=0, le=10)
     first_min_auc: float = Field(0.40, ge=0, le=1)
+    auc_folds: int = Field(
+        5, ge=2, le=100, description="Consecutive folds of the evaluation window for the AUC."
+    )
+    auc_z: float = Field(
+        1.0, ge=0, le=10, description="Standard errors of the fold AUCs it must clear 0.5 by."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -157,6 +167,13 @@ class LearningConfig(BaseModel):
         return cls(**{**values, **overrides})
 
 
+ML_WAITS = (
+    "With no model in production, the ml strategy stays out of the allowed strategies "
+    "(the MSC adds it once one is promoted)"
+)
+"""What a retraining report says while no model is in production."""
+
+
 class ModelEvaluation(BaseModel):
     """One model's scores on the evaluation window."""
 
@@ -165,6 +182,17 @@ class ModelEvaluation(BaseModel):
     version: str | None = Field(description="The registry version; None before registering.")
     prediction: PredictionMetrics
     trading: TradingMetrics
+    fold_auc: tuple[float, ...] = Field(
+        (), description="The AUC of each consecutive fold of the evaluation window."
+    )
+
+    @property
+    def auc_standard_error(self) -> float:
+        """The standard error of the AUC from its fold variance (NaN under two folds)."""
+        folds = self.fold_auc
+        if len(folds) < 2:
+            return math.nan
+        return float(np.std(folds, ddof=1) / math.sqrt(len(folds)))
 
     def metrics(self) -> dict[str, float]:
         """Flat metrics for the registry and events: ``log_loss``, ``auc``, ``brier``,
@@ -244,7 +272,10 @@ class RetrainResult(BaseModel):
         verdict = "promoted" if self.promoted else "not promoted"
         if self.approved and not self.promoted:
             verdict = "approved, not promoted (not applied)"
-        return f"{self.model} {self.version} {verdict}: {'; '.join(self.reasons)}"
+        line = f"{self.model} {self.version} {verdict}: {'; '.join(self.reasons)}"
+        if self.production_version is None:
+            line += f". {ML_WAITS}"
+        return line
 
 
 class LearningManager:
@@ -344,7 +375,10 @@ class LearningManager:
             promote, why = self._is_sane(candidate)
         else:
             promote, why = self._beats(candidate, production)
+        evidence_ok, against_baselines = self._beats_baselines(candidate)
+        promote = promote and evidence_ok
         reasons.extend(why)
+        reasons.extend(against_baselines)
 
         train_window = _window(dataset, train.time, train.symbol, rows=len(train.y))
         eval_rows = (dataset.time >= window[0]) & (dataset.time <= window[1])
@@ -375,7 +409,9 @@ class LearningManager:
             data_window=train_window,
             metrics=candidate.metrics(),
             evidence=evidence,
-            tag="candidate" if promote else "retired",
+            # A first model without the evidence waits as a candidate; one that lost to
+            # production is retired.
+            tag="candidate" if promote or production is None else "retired",
         )
         previous_version = None if previous is None else previous.version
         if promote and apply:
@@ -440,8 +476,30 @@ class LearningManager:
                 + "; ".join(problems)
             ]
         return True, [
-            f"no production model: first model promoted (log loss {p.log_loss:.4f} <= "
+            f"no production model: the first model is sane (log loss {p.log_loss:.4f} <= "
             f"{cfg.first_max_log_loss}, AUC {p.auc:.4f} >= {cfg.first_min_auc})"
+        ]
+
+    def _beats_baselines(self, candidate: ModelEvaluation) -> tuple[bool, list[str]]:
+        """Whether ``candidate`` beats chance (AUC 0.5, by ``auc_z`` standard errors of
+        its fold AUCs) and doing nothing (a net return of 0 after costs)."""
+        cfg = self.config
+        auc, se = candidate.prediction.auc, candidate.auc_standard_error
+        lower = auc - cfg.auc_z * se
+        auc_ok = math.isfinite(lower) and lower > 0.5
+        folds = len(candidate.fold_auc)
+        spread = (
+            f"standard error {se:.4f} over {folds} folds"
+            if math.isfinite(se)
+            else (f"only {folds} fold(s) with both classes: no variance to judge by")
+        )
+        net = candidate.trading.total_return
+        net_ok = math.isfinite(net) and net > 0
+        return auc_ok and net_ok, [
+            f"baseline chance: AUC {auc:.4f} - {cfg.auc_z:g} x {spread} = {lower:.4f} "
+            f"{'beats' if auc_ok else 'does not beat'} 0.5",
+            f"baseline doing nothing: out-of-sample net return {net:+.4f} after costs "
+            f"{'beats' if net_ok else 'does not beat'} 0",
         ]
 
     def _beats(
@@ -503,7 +561,7 @@ class LearningManager:
         symbols = sorted(bars_by_symbol)
         opens = np.full((len(symbols), span), np.nan)
         directions = np.zeros((len(symbols), span))
-        probabilities, labels = [], []
+        probabilities, labels, folds = [], [], []
         for row, symbol in enumerate(symbols):
             frame = bars_by_symbol[symbol]
             columns = [frame[c].to_numpy(dtype=np.float64) for c in BAR_COLUMNS]
@@ -513,6 +571,7 @@ class LearningManager:
             scored = (time >= first) & (time <= last)
             probabilities.append(p_up[scored])
             labels.append(y[scored])
+            folds.append((time[scored] - first) * cfg.auc_folds // (last - first + 1))
             direction, _ = directions_from_probability(
                 p_up, threshold=cfg.threshold, long_only=cfg.long_only
             )
@@ -522,9 +581,15 @@ class LearningManager:
             directions[row, time[traded] - first] = np.where(
                 time[traded] <= last, direction[traded], 0
             )
-        prediction = prediction_metrics(np.concatenate(probabilities), np.concatenate(labels))
+        p_all, y_all = np.concatenate(probabilities), np.concatenate(labels)
+        prediction = prediction_metrics(p_all, y_all)
         trading = signal_pnl(directions, opens, costs=cfg.costs, bars_per_year=cfg.bars_per_year)
-        return ModelEvaluation(version=version, prediction=prediction, trading=trading)
+        return ModelEvaluation(
+            version=version,
+            prediction=prediction,
+            trading=trading,
+            fold_auc=auc_by_fold(p_all, y_all, np.concatenate(folds)),
+        )
 
 
 def _trading(metrics: TradingMetrics, cfg: LearningConfig) -> float:

@@ -584,16 +584,24 @@ def candidate_base(name: str) -> str:
     return base if base and re.fullmatch(r"[0-9a-f]{8}", suffix) else name
 
 
+ML_STRATEGY = "ml"
+"""The strategy that trades the production model's predictions."""
+
+
 def policy_changes(
     assessment: RegimeAssessment,
     current_emergency_active: bool,
     previous: MSCMemory | None,
     strategy_states: Mapping[str, str] | None = None,
+    *,
+    ml_ready: bool = False,
 ) -> dict[str, Any]:
     """What the MSC writes into the policy for ``assessment``.
 
     The mode, its limits and the allowed strategies always (with the ``live`` candidates of
-    ``strategy_states`` whose base strategy is allowed). The ``emergency`` block only
+    ``strategy_states`` whose base strategy is allowed, and the ``ml`` strategy when
+    ``ml_ready``: a model is in production; without one, ``ml`` is never allowed, since
+    nothing has shown it beats chance). The ``emergency`` block only
     when the MSC raises or holds one, or clears one it raised itself (its memory says so):
     an emergency set by a person, or by the emergency-response flow before the MSC saw
     the health problem, is never cleared by a routine evaluation that found nothing wrong.
@@ -603,11 +611,14 @@ def policy_changes(
     changes = assessment.policy_patch()
     # A promoted candidate trades in the regimes its base strategy does.
     allowed = changes["allowed_strategies"]
+    allowed = [name for name in allowed if name != ML_STRATEGY]
     changes["allowed_strategies"] = allowed + sorted(
         name
         for name, state in (strategy_states or {}).items()
         if str(state) == "live" and candidate_base(name) in allowed and name not in allowed
     )
+    if ml_ready and allowed:  # not while an emergency allows nothing
+        changes["allowed_strategies"].append(ML_STRATEGY)
     raised_by_msc = previous is not None and previous.emergency_active
     if not assessment.emergency.active and not (current_emergency_active and raised_by_msc):
         changes.pop("emergency")

@@ -43,22 +43,29 @@ def small(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return small
 
 
-def test_first_retraining_promotes_a_model_that_models_list_shows(
+def test_a_first_model_without_an_edge_stays_a_candidate_until_promoted_by_hand(
     small: Settings, client: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from flows.clm_retraining import clm_retraining
 
-    result = clm_retraining()
+    result = clm_retraining()  # the synthetic market's next bar is a coin toss
 
-    assert result["promoted"] and result["version"] == "v0001"
+    assert not result["promoted"] and result["version"] == "v0001"
+    assert any("baseline" in r and "does not beat" in r for r in result["reasons"])
+    policy = PolicyStore(client, namespace=small.namespace, settings=small).get()
+    assert policy.model_versions == {}
+    assert RedisEventBus(client, namespace=small.namespace).tail("model.promoted") == []
+    assert main(["models", "list", "--json"]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["tag"] == "candidate" and {"log_loss", "auc"} <= listed["metrics"].keys()
+    assert (small.home / listed["artifact"]).exists()  # stored relative to QT_HOME
+
+    assert main(["models", "promote", "v0001", "--reason", "a person decides"]) == 0
+
     policy = PolicyStore(client, namespace=small.namespace, settings=small).get()
     assert policy.model_versions == {"price_direction": "v0001"}
     (event,) = RedisEventBus(client, namespace=small.namespace).tail("model.promoted")
     assert event.payload.version == "v0001"  # type: ignore[attr-defined]
-    assert main(["models", "list", "--json"]) == 0
-    (listed,) = json.loads(capsys.readouterr().out)
-    assert listed["tag"] == "production" and {"log_loss", "auc"} <= listed["metrics"].keys()
-    assert (small.home / listed["artifact"]).exists()  # stored relative to QT_HOME
 
 
 def test_a_second_candidate_is_judged_against_production_and_rollback_restores(
@@ -67,9 +74,11 @@ def test_a_second_candidate_is_judged_against_production_and_rollback_restores(
     from flows.clm_retraining import clm_retraining
 
     clm_retraining()
+    assert main(["models", "promote", "v0001", "--reason", "test"]) == 0
     second = clm_retraining()
 
     assert second["version"] == "v0002" and second["reasons"]
+    assert any("production" in r for r in second["reasons"])
     assert main(["models", "promote", "v0002", "--reason", "test"]) == 0
     assert main(["models", "rollback"]) == 0
     capsys.readouterr()

@@ -46,30 +46,60 @@ def _signal(k: int) -> dict[str, pd.DataFrame]:
     return market(BARS, phi=SIGNAL, seed=k, start=_later(k))
 
 
-def test_the_first_model_is_promoted_when_none_exists(registry: ModelRegistry) -> None:
-    result = _manager(registry).retrain(_noise(0), seed=1)
+def _noise_in_production(manager: LearningManager, registry: ModelRegistry) -> None:
+    """A production model learnt from a random walk, promoted by hand (the rules would
+    not promote it)."""
+    first = manager.retrain(_noise(0), seed=1)
+    registry.promote("price_direction", first.version, now=NOW, reason="tests")
 
-    assert result.promoted
+
+def test_the_first_model_is_promoted_when_it_beats_the_baselines(
+    registry: ModelRegistry,
+) -> None:
+    result = _manager(registry).retrain(_signal(0), seed=1)
+
+    assert result.promoted, result.summary()
     assert result.version == "v0001" and result.previous_version is None
     assert result.production is None
-    assert "first model promoted" in result.reasons[0]
+    assert "the first model is sane" in result.reasons[0]
+    assert "baseline chance" in result.reasons[1] and "beats 0.5" in result.reasons[1]
+    assert "baseline doing nothing" in result.reasons[2] and "beats 0" in result.reasons[2]
+    assert len(result.candidate.fold_auc) == 5
+    assert result.candidate.prediction.auc - result.candidate.auc_standard_error > 0.5
     assert registry.get("price_direction", "production").version == "v0001"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_on_an_empty_registry_a_model_no_better_than_chance_stays_a_candidate(
+    registry: ModelRegistry, seed: int
+) -> None:
+    result = _manager(registry).retrain(_noise(seed), seed=1)
+
+    assert not result.promoted and not result.approved
+    assert registry.production("price_direction") is None
+    kept = registry.get("price_direction", result.version)
+    assert kept.tag == "candidate"
+    assert kept.evidence["decision"] == "rejected"
+    why = "; ".join(result.reasons)
+    assert "does not beat 0.5" in why or "does not beat 0" in why
+    assert "not promoted" in result.summary() and "baseline" in result.summary()
+    assert "the ml strategy stays out of the allowed strategies" in result.summary()
 
 
 def test_a_first_model_below_the_sanity_floor_is_not_promoted(registry: ModelRegistry) -> None:
     config = fast_learning_config(first_min_auc=0.99)
 
-    result = _manager(registry, config).retrain(_noise(0), seed=1)
+    result = _manager(registry, config).retrain(_signal(0), seed=1)
 
     assert not result.promoted
     assert "not sane" in result.reasons[0]
     assert registry.production("price_direction") is None
-    assert registry.get("price_direction", result.version).tag == "retired"
+    assert registry.get("price_direction", result.version).tag == "candidate"
 
 
 def test_a_better_candidate_is_promoted(registry: ModelRegistry) -> None:
     manager = _manager(registry)
-    manager.retrain(_noise(0), seed=1)  # production: learnt from a random walk
+    _noise_in_production(manager, registry)  # production: learnt from a random walk
 
     result = manager.retrain(_signal(1), seed=1)  # candidate: learnt a real signal
 
@@ -111,7 +141,7 @@ def test_a_worse_candidate_is_not_promoted_and_is_kept_retired_with_its_evidence
 
 def test_an_approved_candidate_is_not_promoted_when_not_applied(registry: ModelRegistry) -> None:
     manager = _manager(registry)
-    manager.retrain(_noise(0), seed=1)
+    _noise_in_production(manager, registry)
 
     result = manager.retrain(_signal(1), seed=1, apply=False)  # a module in OBSERVE mode
 
@@ -123,7 +153,7 @@ def test_an_approved_candidate_is_not_promoted_when_not_applied(registry: ModelR
 
 def test_candidate_and_production_are_scored_on_the_same_window(registry: ModelRegistry) -> None:
     manager = _manager(registry)
-    manager.retrain(_noise(0), seed=1)
+    _noise_in_production(manager, registry)
 
     result = manager.retrain(_signal(1), seed=1)
 
@@ -163,7 +193,7 @@ def test_a_missing_production_artifact_falls_back_to_the_first_model_rule(
     registry: ModelRegistry,
 ) -> None:
     manager = _manager(registry)
-    manager.retrain(_noise(0), seed=1)
+    _noise_in_production(manager, registry)
     registry.artifact_path("price_direction", "v0001").unlink()
 
     result = manager.retrain(_signal(1), seed=1)
@@ -175,7 +205,7 @@ def test_a_missing_production_artifact_falls_back_to_the_first_model_rule(
 def test_the_caller_gets_a_policy_patch_and_an_event_payload(
     registry: ModelRegistry, client: redis.Redis, namespace: str
 ) -> None:
-    result = _manager(registry).retrain(_noise(0), seed=1)
+    result = _manager(registry).retrain(_signal(0), seed=1)
     store = PolicyStore(client, namespace=namespace)
 
     policy = store.patch(result.policy_patch(), by="clm", reason=result.summary())

@@ -402,3 +402,16 @@ def test_a_live_candidate_trades_where_its_base_strategy_is_allowed() -> None:
     assert "mean_reversion_0a1b2c3d" in changes["allowed_strategies"]
     assert "momentum_0a1b2c3d" not in changes["allowed_strategies"]
     assert "mean_reversion_ffffffff" not in changes["allowed_strategies"]
+
+
+def test_the_ml_strategy_is_allowed_only_once_a_model_is_in_production() -> None:
+    from components.regime.controller import policy_changes
+
+    states = dict.fromkeys(MarketState, ("mean_reversion", "ml"))  # a person wrote ml in
+    assessment = controller(allowed_strategies=states).decide(inputs(NEUTRAL), None, now=NOW)
+
+    waiting = policy_changes(assessment, False, None)
+    ready = policy_changes(assessment, False, None, ml_ready=True)
+
+    assert waiting["allowed_strategies"] == ["mean_reversion"]
+    assert ready["allowed_strategies"] == ["mean_reversion", "ml"]

@@ -225,6 +225,19 @@ class Settings(BaseSettings):
     bus_block_ms: int = Field(200, ge=1, le=60_000, description="Longest wait for new events.")
     bus_batch_size: int = Field(256, ge=1, le=10_000)
 
+    # --- operator surface: the HTTP API and alerts (issue 11) ----------------------------
+    api_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Where `quantum-trader api` listens; beyond loopback only with a token.",
+    )
+    api_port: int = Field(8000, ge=1, le=65_535, description="Port of the HTTP API.")
+    alert_urls: SecretStr | None = Field(
+        None,
+        description="Apprise URLs (mailto://, slack://, tgram://, json://, ...) separated by "
+        "spaces or commas; each alert goes to every one. Secret: never logged.",
+    )
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         weights = {

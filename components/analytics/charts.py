@@ -7,8 +7,9 @@ them under ``QT_HOME/reports/``; the backtest command uses the same function.
 
 from __future__ import annotations
 
+import io
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -62,14 +63,74 @@ def equity_curve_from_fills(fills: Iterable[FillLike], starting_cash: float) -> 
     return pd.Series(values, index=pd.DatetimeIndex(times), name="equity")
 
 
-def equity_and_drawdown_chart(equity: pd.Series, path: Path, *, title: str) -> Path:
-    """Write a PNG of ``equity`` (top) and its drawdown below the running peak (bottom).
+class EquityPointLike(Protocol):
+    """One recorded equity (the engine's telemetry records one per cycle)."""
 
-    An empty series gives a chart that says there is nothing to show yet. Parent
-    folders are created. Returns ``path``.
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def equity(self) -> float: ...
+
+
+NO_FILLS = "No fills yet: the account has not traded, so there is no equity curve to draw."
+
+
+def account_equity_curve(
+    points: Sequence[EquityPointLike], fills: Sequence[FillLike], starting_cash: float
+) -> pd.Series:
+    """The account's equity over time, as the dashboard, the API's chart and the report
+    show it: the equity the engine marked at each cycle when it recorded any, otherwise
+    the realised curve of the fills; empty (say :data:`NO_FILLS`) without fills.
+
+    Example: ``account_equity_curve(telemetry.equity_history(), ledger.fills(), 10_000)``.
+    """
+    if not fills:
+        return pd.Series([], dtype=float, index=pd.DatetimeIndex([], tz=UTC), name="equity")
+    if points:
+        return pd.Series(
+            [float(p.equity) for p in points],
+            index=pd.DatetimeIndex([_utc(p.at) for p in points]),
+            name="equity",
+        )
+    return equity_curve_from_fills(fills, starting_cash)
+
+
+def equity_and_drawdown_chart(
+    equity: pd.Series, path: Path, *, title: str, empty: str = "No fills yet: nothing to chart."
+) -> Path:
+    """Write the PNG of :func:`equity_and_drawdown_figure` to ``path`` (parent folders are
+    created) and return ``path``.
 
     Example: ``equity_and_drawdown_chart(curve, home / "reports" / "equity.png",
     title="Paper account")``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(figure_png(equity_and_drawdown_figure(equity, title=title, empty=empty)))
+    return path
+
+
+def figure_png(figure: Figure) -> bytes:
+    """The PNG of a matplotlib ``figure``, e.g. ``figure_png(equity_and_drawdown_figure(...))``."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def equity_and_drawdown_figure(
+    equity: pd.Series,
+    *,
+    title: str,
+    empty: str = "No fills yet: nothing to chart.",
+    size: tuple[float, float] = (10, 6),
+    dpi: int = 100,
+) -> Figure:
+    """``equity`` (top) and its drawdown below the running peak (bottom), as a matplotlib
+    ``Figure`` (:func:`figure_png` renders it).
+
+    An empty series draws no axes at all: the picture says ``empty`` in words (an empty
+    plot would look like a broken one).
 
     Raises
     ------
@@ -77,15 +138,15 @@ def equity_and_drawdown_chart(equity: pd.Series, path: Path, *, title: str) -> P
         ``equity`` holds NaN or infinite values.
     """
     drawdown = drawdown_series(equity) * 100.0
-    figure = Figure(figsize=(10, 6), dpi=100, layout="constrained")
+    figure = Figure(figsize=size, dpi=dpi, layout="constrained")
     FigureCanvasAgg(figure)
-    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
     figure.suptitle(title)
     if len(equity):
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1))
         x = equity.index
         top.plot(
             x, equity.to_numpy(dtype=float), color="tab:blue", linewidth=1.2, drawstyle="steps-post"
-        )  # realised equity moves at fills only
+        )  # equity moves in steps: at fills, or at each engine cycle
         bottom.fill_between(x, drawdown.to_numpy(), 0.0, color="tab:red", alpha=0.4, step="post")
         bottom.plot(x, drawdown.to_numpy(), color="tab:red", linewidth=0.8, drawstyle="steps-post")
         low = float(drawdown.min())
@@ -94,16 +155,13 @@ def equity_and_drawdown_chart(equity: pd.Series, path: Path, *, title: str) -> P
             locator = AutoDateLocator()
             bottom.xaxis.set_major_locator(locator)
             bottom.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        top.set_ylabel("equity")
+        top.grid(True, alpha=0.3)
+        bottom.set_ylabel("drawdown %")
+        bottom.grid(True, alpha=0.3)
     else:
-        top.text(0.5, 0.5, "no fills yet", ha="center", va="center", transform=top.transAxes)
-    top.set_ylabel("equity")
-    top.grid(True, alpha=0.3)
-    bottom.set_ylabel("drawdown %")
-    bottom.grid(True, alpha=0.3)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png")
-    return path
+        figure.text(0.5, 0.5, empty, ha="center", va="center", fontsize=16, wrap=True)
+    return figure
 
 
 def _utc(at: datetime) -> datetime:

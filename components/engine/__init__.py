@@ -4,6 +4,7 @@
 :mod:`~components.engine.engine` runs the cycle.
 """
 
+from components.engine.account import marked_account
 from components.engine.engine import (
     CycleReport,
     EngineConfig,
@@ -26,6 +27,7 @@ __all__ = [
     "OrchestratorResult",
     "OrderOutcome",
     "TradingEngine",
+    "marked_account",
     "read_heartbeat",
     "select_signals",
 ]

@@ -56,6 +56,7 @@ from components.indicators import atr as atr_of
 from components.indicators import stack_bars
 from components.market.base import BAR_COLUMNS, MarketData
 from components.market.validation import timeframe_delta, validate_bars
+from components.monitoring import Telemetry
 from components.policy.model import GlobalPolicy, StrategyState
 from components.policy.store import PolicyStore
 from components.portfolio import BalancerConfig, PortfolioBalancer
@@ -210,6 +211,7 @@ class TradingEngine:
         self.balancer_mode = balancer_mode
         self.health = HealthStore(client, namespace=namespace)
         self._heartbeat_key = namespaced(namespace, "engine", "heartbeat")
+        self._telemetry = Telemetry(client, namespace=namespace)
         self._policy: GlobalPolicy | None = None
         self._strategies: dict[str, Strategy[Any] | None] = {}
         self._last_closed: datetime | None = None
@@ -351,6 +353,9 @@ class TradingEngine:
             duration_ms=(time.perf_counter() - started) * 1000,
         )
         self._heartbeat(result)
+        self._telemetry.record_cycle(
+            at=now, seconds=result.duration_ms / 1000, equity=result.equity, cash=result.cash
+        )
         log.info(result.summary())
         return result
 

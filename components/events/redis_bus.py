@@ -4,7 +4,8 @@ Keys (under the namespace ``ns``)::
 
     ns:events:<type>        one stream per event type, trimmed to ~stream_maxlen entries
     ns:events:deadletter    events a group gave up on, with the group, error and attempts
-    ns:events:stats         counters shared by every process: published, delivered, ...
+    ns:events:stats         counters shared by every process: published, delivered, ...,
+                            and dead_lettered:<type> per event type
 
 Delivery: a consumer reads new entries with XREADGROUP, acks each after its handler
 succeeds, retries a failed one after a backoff (XCLAIM to itself, so the server counts the
@@ -254,6 +255,8 @@ class RedisEventBus(EventBus):
         pipe.xadd(self._dead_key, record, maxlen=self.config.stream_maxlen, approximate=True)
         pipe.xack(stream, group, entry_id)
         pipe.hincrby(self._stats_key, "dead_lettered", 1)
+        event_type = self._types_by_stream.get(stream, stream.rsplit(":", 1)[-1])
+        pipe.hincrby(self._stats_key, f"dead_lettered:{event_type}", 1)  # per type, for metrics
         pipe.execute()
 
     def dead_letters(self, *, count: int = 100) -> list[dict[str, str]]:
@@ -261,7 +264,11 @@ class RedisEventBus(EventBus):
         return [fields for _, fields in self._r.xrevrange(self._dead_key, count=count)]
 
     # --- reading ----------------------------------------------------------------------
-    def tail(self, event_type: str | None = None, *, count: int = 10) -> list[Event]:
+    def tail_entries(
+        self, event_type: str | None = None, *, count: int = 10
+    ) -> list[tuple[str, Event]]:
+        """Like :meth:`tail`, with each event's stream entry id (``"<ms>-<seq>"``), which
+        :meth:`cursors` accepts as ``after`` to resume from."""
         if count <= 0:
             return []
         streams = [self._stream(event_type)] if event_type else list(self._streams.values())
@@ -270,7 +277,53 @@ class RedisEventBus(EventBus):
             pipe.xrevrange(stream, count=count)
         entries = [entry for result in pipe.execute() for entry in result]
         entries.sort(key=lambda entry: _entry_order(entry[0]))
-        return [decode_event(fields) for _, fields in entries[-count:]]
+        return [(entry_id, decode_event(fields)) for entry_id, fields in entries[-count:]]
+
+    def tail(self, event_type: str | None = None, *, count: int = 10) -> list[Event]:
+        return [event for _, event in self.tail_entries(event_type, count=count)]
+
+    def cursors(self, event_type: str | None = None, *, after: str | None = None) -> dict[str, str]:
+        """Read positions for :meth:`read`, one per stream of ``event_type`` (or of every type).
+
+        Without ``after``: the newest entry of each stream now, so :meth:`read` returns only
+        what is published from here on. With ``after`` (an entry id :meth:`read` or
+        :meth:`tail_entries` gave): every entry of that millisecond or later, so a reader
+        that resumes misses nothing; entries of that same millisecond may come again (the
+        streams are separate, their ids do not order entries of one millisecond), and the
+        event ids tell them apart.
+
+        Raises
+        ------
+        DataError
+            ``after`` is not an entry id.
+        """
+        streams = [self._stream(event_type)] if event_type else list(self._streams.values())
+        if after is not None:
+            try:
+                ms, _ = _entry_order(after)
+            except ValueError:
+                raise DataError(f"{after!r} is not an event position (<ms>-<seq>)") from None
+            start = f"{ms - 1}-18446744073709551615" if ms > 0 else "0-0"
+            return dict.fromkeys(streams, start)
+        pipe = self._r.pipeline(transaction=False)
+        for stream in streams:
+            pipe.xrevrange(stream, count=1)
+        return {
+            stream: (last[0][0] if last else "0-0")
+            for stream, last in zip(streams, pipe.execute(), strict=True)
+        }
+
+    def read(self, cursors: dict[str, str], *, block_ms: int) -> list[tuple[str, Event]]:
+        """The entries after ``cursors`` (waiting up to ``block_ms`` for one), oldest first,
+        with their entry ids; ``cursors`` move past what is returned."""
+        response = self._r.xread(cursors, count=self.config.batch_size, block=block_ms)
+        batch = []
+        for stream, entries in response or ():
+            for entry_id, fields in entries:
+                cursors[stream] = entry_id
+                batch.append((entry_id, fields))
+        batch.sort(key=lambda entry: _entry_order(entry[0]))
+        return [(entry_id, decode_event(fields)) for entry_id, fields in batch]
 
     def follow(
         self, event_type: str | None = None, *, block_ms: int | None = None
@@ -278,30 +331,20 @@ class RedisEventBus(EventBus):
         """Yield every event published after this call, as it arrives (``events tail
         --follow``). The starting point is fixed now, not at the first ``next()``, so
         nothing published in between is missed. The iterator never ends by itself."""
-        streams = [self._stream(event_type)] if event_type else list(self._streams.values())
-        pipe = self._r.pipeline(transaction=False)
-        for stream in streams:
-            pipe.xrevrange(stream, count=1)
-        cursors = {
-            stream: (last[0][0] if last else "0-0")
-            for stream, last in zip(streams, pipe.execute(), strict=True)
-        }
-        return self._follow(cursors, block_ms or self.config.block_ms)
+        return self._follow(self.cursors(event_type), block_ms or self.config.block_ms)
 
     def _follow(self, cursors: dict[str, str], block_ms: int) -> Iterator[Event]:
         while True:
-            response = self._r.xread(cursors, count=self.config.batch_size, block=block_ms)
-            batch = []
-            for stream, entries in response or ():
-                for entry_id, fields in entries:
-                    cursors[stream] = entry_id
-                    batch.append((entry_id, fields))
-            batch.sort(key=lambda entry: _entry_order(entry[0]))
-            for _, fields in batch:
-                yield decode_event(fields)
+            for _, event in self.read(cursors, block_ms=block_ms):
+                yield event
+
+    def counters(self) -> dict[str, int]:
+        """The shared counters: ``published``, ``delivered``, ``failed``, ``dead_lettered``
+        and ``dead_lettered:<type>``."""
+        return {k: int(v) for k, v in self._r.hgetall(self._stats_key).items()}
 
     def stats(self) -> BusStats:
-        counters = {k: int(v) for k, v in self._r.hgetall(self._stats_key).items()}
+        counters = self.counters()
         groups: dict[str, dict[str, int]] = {}
         for stream in self._streams.values():
             try:

@@ -11,6 +11,7 @@ import pytest
 from matplotlib.image import imread
 
 from components.analytics import equity_and_drawdown_chart, equity_curve_from_fills
+from components.analytics.charts import equity_and_drawdown_figure
 from components.errors import DataError
 from components.execution import Fill
 from components.trading.types import Side
@@ -69,3 +70,12 @@ def test_chart_of_an_empty_curve_still_writes_a_png(tmp_path: Path) -> None:
     path = equity_and_drawdown_chart(empty, tmp_path / "empty.png", title="No fills")
 
     assert path.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_chart_of_no_fills_says_so_in_words_instead_of_empty_axes() -> None:
+    empty = pd.Series([], dtype=float, index=pd.DatetimeIndex([], tz=UTC))
+
+    figure = equity_and_drawdown_figure(empty, title="Paper account", empty="No fills yet.")
+
+    assert figure.axes == []
+    assert [text.get_text() for text in figure.texts] == ["Paper account", "No fills yet."]

@@ -1,0 +1,11 @@
+"""Who may use the HTTP API: bearer tokens with a role, stored only as hashes.
+
+tokens = TokenStore.connect(settings)
+issued = tokens.create("alice", Role.OPERATOR, now=now)   # issued.secret is shown once
+tokens.authenticate(issued.secret)                        # -> ApiToken(name="alice", ...)
+tokens.revoke("alice")
+"""
+
+from components.access.tokens import ApiToken, IssuedToken, Role, TokenStore
+
+__all__ = ["ApiToken", "IssuedToken", "Role", "TokenStore"]

@@ -704,6 +704,11 @@ def demo_command(
         print_report(report, out)
 
 
+from deployments.api.cli import api_app  # noqa: E402  (its imports are all lazy)
+
+app.add_typer(api_app, name="api")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: usage errors exit 2 with one line on stderr."""
     try:

@@ -1,9 +1,10 @@
 """``quantum-trader up``: the whole system on one machine.
 
 Starts (or finds) the Redis server, starts a Prefect server with its UI unless
-``PREFECT_API_URL`` names one, serves every deployment of prefect.yaml, starts a first run
-of each so the policy is populated at once, then prints a one-line status whenever the
-risk mode, the regime, the ranking or the universe changes. Ctrl-C stops what it started.
+``PREFECT_API_URL`` names one, serves every deployment of prefect.yaml, starts the HTTP API
+with its dashboard (``QT_API_HOST:QT_API_PORT``), starts a first run of each deployment so
+the policy is populated at once, then prints a one-line status whenever the risk mode, the
+regime, the ranking or the universe changes. Ctrl-C stops what it started.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import httpx
 from rich.console import Console
 
 from components.engine import read_heartbeat
+from components.errors import QuantumTraderError
 from components.events import RedisEventBus
 from components.health import HealthStore
 from components.policy import GlobalPolicy, PolicyStore
@@ -192,6 +194,35 @@ def follow_status(settings: Settings, console: Console, *, every_s: float = 2.0)
         time.sleep(every_s)
 
 
+def start_api(
+    settings: Settings, env: dict[str, str], logs: Path, started: Started, console: Console
+) -> None:
+    """Start ``quantum-trader api`` (the HTTP API, the dashboard, metrics and alerts) and
+    print where it answers."""
+    from components.access import TokenStore
+    from deployments.api.server import api_url, check_bind
+
+    check_bind(settings, settings.api_host)
+    url = api_url(settings)
+    process = start(
+        "the API", [sys.executable, "-m", "deployments.api"], env, logs / "api.log", started
+    )
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"{url}/api/health", timeout=2).status_code in (200, 503)
+        except httpx.HTTPError:
+            return False
+
+    wait_for("the API", answers, 60, console, process, logs / "api.log")
+    console.print(f"API: [bold]{url}/api[/bold] (docs {url}/docs, metrics {url}/metrics)")
+    console.print(f"Dashboard: [bold]{url}/[/bold]")
+    if TokenStore.connect(settings).count() == 0:
+        console.print(
+            "  (no API token yet: quantum-trader api token create --role operator --name you)"
+        )
+
+
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM (a service manager, `timeout`) stops like Ctrl-C
 
@@ -217,7 +248,12 @@ def up(settings: Settings, *, port: int = 4200, console: Console | None = None) 
         if not api_url:
             api_url = f"http://127.0.0.1:{port}/api"
             if not api_healthy(api_url):
-                server_env = {**env, "PREFECT_HOME": str(home / "prefect")}
+                # The UI asks PREFECT_UI_API_URL for its API; unset, it assumes port 4200.
+                server_env = {
+                    **env,
+                    "PREFECT_HOME": str(home / "prefect"),
+                    "PREFECT_UI_API_URL": api_url,
+                }
                 server = start(
                     "the Prefect server",
                     [
@@ -256,12 +292,13 @@ def up(settings: Settings, *, port: int = 4200, console: Console | None = None) 
             logs / "serve.log",
             started,
         )
+        start_api(settings, env, logs, started, console)
         run_first(api_url, console)
         console.print(f"logs: {logs}; Ctrl-C stops everything this started")
         follow_status(settings, console)
     except KeyboardInterrupt:
         console.print("\nstopping...")
-    except RuntimeError as exc:
+    except (RuntimeError, QuantumTraderError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 1
     finally:

@@ -1,0 +1,1 @@
+"""The HTTP API (``quantum-trader api``): routes, auth, the live dashboard."""

@@ -1,0 +1,1 @@
+from tests.unit.api.conftest import viewer_headers  # noqa: F401

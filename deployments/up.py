@@ -199,11 +199,11 @@ def start_api(
 ) -> None:
     """Start ``quantum-trader api`` (the HTTP API, the dashboard, metrics and alerts) and
     print where it answers."""
-    from components.access import TokenStore
-    from deployments.api.server import api_url, check_bind
+    from components.access import TokenStore, api_base_url
+    from deployments.api.server import check_bind
 
     check_bind(settings, settings.api_host)
-    url = api_url(settings)
+    url = api_base_url(settings)
     process = start(
         "the API", [sys.executable, "-m", "deployments.api"], env, logs / "api.log", started
     )

@@ -9,16 +9,24 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from components.analytics.charts import NO_FILLS
 from components.settings import load_settings
-from tasks.analytics import build_report, draw_equity_chart
+from tasks.analytics import build_report, draw_equity_chart, read_account_curve
 from tasks.artifacts import publish_markdown, publish_table
+from tasks.charts import publish_equity_chart
 from tasks.learning import supervise_model
 from tasks.market import fetch_bars
+from tasks.monitoring import record_success
 
 NAME = "analytics-report"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def analytics_report() -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()
@@ -28,10 +36,15 @@ def analytics_report() -> dict[str, Any]:
     verdict = supervise_model(settings, fetch_bars(settings, settings.timeframe, 500), now=now)
     if verdict is not None and not verdict.ok:
         log.warning("model supervisor: %s", "; ".join(verdict.reasons))
-    chart = draw_equity_chart(settings, now)
+    curve = read_account_curve(settings)
+    chart = draw_equity_chart(settings, curve, now)
+    publish_equity_chart(
+        settings, curve, key="equity-chart", title=f"Equity and drawdown ({settings.namespace})",
+        empty=NO_FILLS,
+    )  # fmt: skip
     publish_markdown(
         "analytics-report",
-        report.render_markdown() + f"\n\nChart: `{chart}`\n",
+        report.render_markdown() + f"\n\nChart file: `{chart}`\n",
         f"Trading report: {report.totals.trades} trades, PnL {report.totals.pnl:,.2f}",
     )
     for name, rows in report.render_tables().items():

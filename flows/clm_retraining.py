@@ -15,12 +15,18 @@ from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.learning import retrain_model
 from tasks.market import fetch_bars, market_now
+from tasks.monitoring import record_success
 from tasks.policy import patch_policy
 
 NAME = "clm-retraining"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def clm_retraining() -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()

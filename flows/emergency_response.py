@@ -14,12 +14,18 @@ from prefect import flow, get_run_logger
 
 from components.settings import load_settings
 from tasks.health import critical_reason, halt_trading
+from tasks.monitoring import record_success
 from tasks.policy import patch_policy
 
 NAME = "emergency-response"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def emergency_response(reason: str | None = None) -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()

@@ -10,11 +10,17 @@ from prefect import flow, get_run_logger
 
 from components.settings import load_settings
 from tasks.health import judge_health, measure_health, record_health
+from tasks.monitoring import record_success
 
 NAME = "health-check"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def health_check() -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()

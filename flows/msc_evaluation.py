@@ -15,6 +15,7 @@ from tasks.analytics import read_performance
 from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.market import fetch_bars, market_now
+from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.regime import (
     classifier,
@@ -28,7 +29,12 @@ from tasks.regime import (
 NAME = "msc-evaluation"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
     """One evaluation of the Meta Strategy Controller."""
     settings = load_settings()

@@ -13,13 +13,19 @@ from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_table
 from tasks.events import publish_event
 from tasks.market import fetch_bars, fetch_tickers, market_now
+from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.ranking import ranker_config, save_ranking, score_symbols
 
 NAME = "opportunity-ranking"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def opportunity_ranking(timeframe: str | None = None) -> dict[str, Any]:
     """Rank the market's symbols for trading opportunity."""
     settings = load_settings()

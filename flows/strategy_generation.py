@@ -24,8 +24,10 @@ from components.evolution import (
 from components.evolution import policy_patch as promotion_patch
 from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_markdown
+from tasks.charts import publish_equity_chart
 from tasks.events import publish_event
 from tasks.evolution import (
+    backtest_candidate,
     fetch_search_bars,
     notify_progress,
     prefect_map,
@@ -33,12 +35,19 @@ from tasks.evolution import (
     record_state_changes,
     save_evolution_run,
 )
+from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 
 NAME = "strategy-generation"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False, task_runner=ProcessPoolTaskRunner())
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+    task_runner=ProcessPoolTaskRunner(),
+)
 def strategy_generation(
     population: int | None = None, generations: int | None = None, seed: int | None = None
 ) -> dict[str, Any]:
@@ -104,6 +113,15 @@ def strategy_generation(
         publish_event(settings, Event.create(STRATEGY_PROMOTED, payload, source=NAME))
 
     best = [_candidate_row(e) for e in result.best(5)]
+    if result.best(1):
+        top = result.best(1)[0]
+        publish_equity_chart(
+            settings,
+            backtest_candidate(settings, top.genome, bars),
+            key="strategy-generation-best",
+            title=f"Best candidate {top.candidate_name}: backtest over the whole history",
+            empty=f"The best candidate {top.candidate_name} made no trade: nothing to chart.",
+        )
     publish_markdown(
         "strategy-generation",
         _markdown(run.run_id, best, transitions, mode),

@@ -21,6 +21,7 @@ from prefect import flow, get_run_logger
 from components.errors import TemporaryError
 from components.settings import load_settings
 from tasks.engine import advance_simulated_clock, run_engine_cycle
+from tasks.monitoring import record_success
 
 NAME = "trading-engine"
 
@@ -40,7 +41,12 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(signum, handler)
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def trading_engine(
     session_minutes: float | None = None,
     interval_seconds: float | None = None,

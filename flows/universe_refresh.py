@@ -15,13 +15,19 @@ from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.ledger import open_position_symbols
 from tasks.market import market_now
+from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.ranking import choose_universe, load_ranking
 
 NAME = "universe-refresh"
 
 
-@flow(name=NAME, persist_result=False, log_prints=False)
+@flow(
+    name=NAME,
+    persist_result=False,
+    log_prints=False,
+    on_completion=[record_success],  # for the last-success metric
+)
 def universe_refresh() -> dict[str, Any]:
     """Refresh ``active_universe`` from the latest opportunity ranking."""
     settings = load_settings()

@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
+
 from components.analytics import Analytics, AnalyticsReport
-from components.analytics.charts import equity_and_drawdown_chart, equity_curve_from_fills
+from components.analytics.charts import NO_FILLS, account_equity_curve, equity_and_drawdown_chart
+from components.execution import Ledger
+from components.monitoring import Telemetry
 from components.regime import PerformanceSnapshot
 from components.settings import Settings
 from tasks.common import io_task
@@ -48,10 +52,23 @@ def build_report(settings: Settings, now: datetime) -> AnalyticsReport:
     return analytics.report(now)
 
 
+@io_task("read_account_curve")
+def read_account_curve(settings: Settings) -> pd.Series:
+    """The account's equity over time, as the dashboard and the API chart it: per engine
+    cycle when recorded, else at each fill; empty before the first fill."""
+    client = runtime(settings).client
+    ledger = Ledger(client, namespace=settings.namespace, initial_cash=settings.paper_initial_cash)
+    return account_equity_curve(
+        Telemetry(client, namespace=settings.namespace).equity_history(),
+        ledger.fills(),
+        settings.paper_initial_cash,
+    )
+
+
 @io_task("draw_equity_chart")
-def draw_equity_chart(settings: Settings, now: datetime) -> Path:
-    """The realised equity and drawdown chart, under QT_HOME/reports/."""
-    analytics = analytics_for(settings)
-    curve = equity_curve_from_fills(analytics.trades(), settings.paper_initial_cash)
+def draw_equity_chart(settings: Settings, curve: pd.Series, now: datetime) -> Path:
+    """The equity and drawdown chart of ``curve``, under QT_HOME/reports/."""
     path = settings.home.expanduser().resolve() / "reports" / f"equity-{now:%Y%m%dT%H%M}.png"
-    return equity_and_drawdown_chart(curve, path, title=f"Realised equity ({settings.namespace})")
+    return equity_and_drawdown_chart(
+        curve, path, title=f"Equity and drawdown ({settings.namespace})", empty=NO_FILLS
+    )

@@ -17,6 +17,7 @@ from components.evolution import (
     EvolutionRun,
     EvolutionStore,
     GenerationResult,
+    Genome,
     ShadowRecord,
     evaluate_batch,
 )
@@ -124,3 +125,17 @@ def read_shadow_records(
         capital = settings.shadow_capital if shadow else settings.paper_initial_cash
         records[name] = ShadowRecord.from_metrics(metrics, since=since, capital=capital)
     return records
+
+
+@compute_task("backtest_candidate")
+def backtest_candidate(
+    settings: Settings, genome: Genome, bars: dict[str, pd.DataFrame]
+) -> pd.Series:
+    """The equity of ``genome`` backtested over all of ``bars`` (in and out of sample),
+    summed across symbols; empty when it made no trade (nothing worth a chart)."""
+    from components.backtest import BacktestConfig, Backtester
+
+    result = Backtester(BacktestConfig.from_settings(settings)).run_many(
+        genome.build(), bars, timeframe=settings.engine_timeframe
+    )
+    return result.equity if len(result.trades) else result.equity.iloc[:0]

@@ -7,5 +7,6 @@ tokens.revoke("alice")
 """
 
 from components.access.tokens import ApiToken, IssuedToken, Role, TokenStore
+from components.access.urls import api_base_url
 
-__all__ = ["ApiToken", "IssuedToken", "Role", "TokenStore"]
+__all__ = ["ApiToken", "IssuedToken", "Role", "TokenStore", "api_base_url"]

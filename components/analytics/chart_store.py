@@ -53,3 +53,20 @@ class ChartStore:
             return None
         raw = self._r.get(namespaced(self.namespace, "charts", chart_id))
         return base64.b64decode(raw) if raw else None
+
+
+def chart_markdown(title: str, *, chart_url: str | None, sign_in_url: str, empty: str) -> str:
+    """Markdown that shows a stored chart (Prefect's UI renders the image from the API) or,
+    with no chart, says ``empty`` in words.
+
+    >>> chart_markdown("Equity", chart_url=None, sign_in_url="http://127.0.0.1:8000/",
+    ...                empty="No fills yet.")
+    '### Equity\\n\\nNo fills yet.\\n'
+    """
+    if chart_url is None:
+        return f"### {title}\n\n{empty}\n"
+    return (
+        f"### {title}\n\n![{title}]({chart_url})\n\n"
+        f"The chart is served by the Quantum Trader API: if it does not show, sign in at "
+        f"{sign_in_url} with an API token, then reload this page.\n"
+    )

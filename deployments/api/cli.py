@@ -68,11 +68,12 @@ def api_serve(
         return
     import logging
 
-    from deployments.api.server import api_url, serve
+    from components.access import api_base_url
+    from deployments.api.server import serve
 
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    url = api_url(settings, host, port)
+    url = api_base_url(settings, host, port)
     print(f"API: {url}/api (docs {url}/docs)  Dashboard: {url}/", flush=True)
     serve(settings, host=host, port=port)
 

@@ -47,16 +47,6 @@ def check_bind(settings: Settings, host: str) -> None:
         )
 
 
-def api_url(settings: Settings, host: str | None = None, port: int | None = None) -> str:
-    """The address a browser on this machine uses (0.0.0.0 listens on 127.0.0.1 too)."""
-    host = host or settings.api_host
-    if host in ("0.0.0.0", "::", ""):
-        host = "127.0.0.1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port or settings.api_port}"
-
-
 def start_alerter(settings: Settings) -> tuple[threading.Thread, threading.Event] | None:
     """Deliver alerts from a thread of this process when ``QT_ALERT_URLS`` is set."""
     if settings.alert_urls is None:

@@ -122,4 +122,33 @@ def test_analytics_report_flow_publishes_artifacts_and_a_chart(settings: Setting
 
     assert Path(result["chart"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     note = Artifact.get("analytics-report")
-    assert note is not None and "Chart:" in str(note.data)
+    assert note is not None and "Chart file:" in str(note.data)
+    chart = Artifact.get("equity-chart")  # no fills yet: words, not empty axes
+    assert chart is not None
+    assert "No fills yet" in str(chart.data) and "![" not in str(chart.data)
+
+
+def test_the_report_of_a_traded_account_shows_its_chart_from_the_api(
+    settings: Settings, client: redis.Redis
+) -> None:
+    import re
+
+    from prefect.artifacts import Artifact
+
+    from components.analytics.chart_store import ChartStore
+    from components.monitoring import Telemetry
+    from flows.analytics_report import analytics_report
+    from tests.accounts import traded_account
+
+    use_market(settings, traded_account(settings).market)
+    analytics_report()
+
+    chart = Artifact.get("equity-chart")
+    assert chart is not None
+    found = re.search(r"!\[[^]]*\]\((http://127\.0\.0\.1:8000/api/charts/([a-z0-9-]+)\.png)\)",
+                      str(chart.data))  # fmt: skip
+    assert found, chart.data
+    png = ChartStore(client, namespace=settings.namespace).get(found.group(2))
+    assert png is not None and png.startswith(b"\x89PNG")
+    # the flow's success is recorded for quantum_trader_deployment_last_success_age_seconds
+    assert "analytics-report" in Telemetry(client, namespace=settings.namespace).last_successes()

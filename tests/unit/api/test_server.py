@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from components.access import Role, TokenStore
+from components.access import Role, TokenStore, api_base_url
 from components.errors import ConfigurationError
 from components.events import Event, RedisEventBus
 from components.risk.emergency import EmergencyStop
 from components.settings import Settings
-from deployments.api.server import api_url, check_bind
+from deployments.api.server import check_bind
 from tests.unit.api.conftest import NOW
 
 
@@ -30,8 +30,8 @@ def test_it_refuses_to_listen_beyond_loopback_without_a_token(settings: Settings
 def test_the_address_a_browser_uses() -> None:
     from components.settings import load_settings
 
-    assert api_url(load_settings(api_port=8050)) == "http://127.0.0.1:8050"
-    assert api_url(load_settings(), "0.0.0.0", 9000) == "http://127.0.0.1:9000"
+    assert api_base_url(load_settings(api_port=8050)) == "http://127.0.0.1:8050"
+    assert api_base_url(load_settings(), "0.0.0.0", 9000) == "http://127.0.0.1:9000"
 
 
 def read_events(

@@ -100,3 +100,53 @@ def test_the_stream_delivers_new_events_and_resumes_from_last_event_id(
         read_events(f"{live_api}/api/events/stream",
                     viewer_headers | {"Last-Event-ID": resumed[0]["id"]}, 2, more)  # fmt: skip
         assert "three" in [json.loads(m["data"])["payload"]["reason"] for m in more]
+
+
+def test_the_api_process_delivers_alerts_to_qt_alert_urls(
+    settings: Settings, qt_env: dict[str, str]
+) -> None:
+    import subprocess
+    import sys
+
+    from tests.receivers import JsonReceiver, free_port, wait_until
+
+    receiver = JsonReceiver()
+    port = free_port()
+    env = qt_env | {"QT_ALERT_URLS": receiver.url, "QT_API_PORT": str(port)}
+    api = subprocess.Popen(
+        [sys.executable, "-m", "deployments.api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200
+            except httpx.HTTPError:
+                assert api.poll() is None, api.stderr.read() if api.stderr else ""
+                return False
+
+        wait_until(healthy, 60, "the API to answer")
+        # the alerter's consumer group starts at its first start: wait until it exists
+        stream = f"{settings.namespace}:events:ess.state_changed"
+        client = RedisEventBus.connect(settings).client
+        wait_until(lambda: _has_group(client, stream, "alerts"), 30, "the alerter to subscribe")
+        EmergencyStop.connect(settings, bus=RedisEventBus.connect(settings)).halt(
+            "drawdown", by="ops"
+        )
+        wait_until(lambda: receiver.received, 30, "the alert")
+    finally:
+        api.terminate()
+        api.wait(timeout=30)
+        receiver.close()
+    assert receiver.received[0]["title"] == f"[{settings.namespace}] Emergency stop HALTED"
+
+
+def _has_group(client: Any, stream: str, group: str) -> bool:
+    try:
+        return any(g["name"] == group for g in client.xinfo_groups(stream))
+    except Exception:
+        return False

@@ -10,8 +10,8 @@ from components.engine.engine import (
     EngineConfig,
     OrderOutcome,
     TradingEngine,
-    read_heartbeat,
 )
+from components.engine.heartbeat import read_heartbeat
 from components.engine.orchestrator import (
     DroppedSignal,
     OrchestratorConfig,

@@ -25,7 +25,6 @@ so a new engine object continues where the last one stopped.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -38,6 +37,7 @@ import pandas as pd
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.engine.heartbeat import heartbeat_key, read_heartbeat
 from components.engine.orchestrator import OrchestratorConfig, select_signals
 from components.engine.shadow import ShadowBook
 from components.errors import DataError, QuantumTraderError, TemporaryError
@@ -60,7 +60,6 @@ from components.monitoring import Telemetry
 from components.policy.model import GlobalPolicy, StrategyState
 from components.policy.store import PolicyStore
 from components.portfolio import BalancerConfig, PortfolioBalancer
-from components.redis import namespaced
 from components.risk.decision import RiskDecision, publish_rejection
 from components.risk.emergency import EmergencyStop, EssState, EssStatus
 from components.risk.guard import RiskGuard
@@ -210,7 +209,7 @@ class TradingEngine:
         self.balancer = balancer
         self.balancer_mode = balancer_mode
         self.health = HealthStore(client, namespace=namespace)
-        self._heartbeat_key = namespaced(namespace, "engine", "heartbeat")
+        self._heartbeat_key = heartbeat_key(namespace)
         self._telemetry = Telemetry(client, namespace=namespace)
         self._policy: GlobalPolicy | None = None
         self._strategies: dict[str, Strategy[Any] | None] = {}
@@ -354,7 +353,11 @@ class TradingEngine:
         )
         self._heartbeat(result)
         self._telemetry.record_cycle(
-            at=now, seconds=result.duration_ms / 1000, equity=result.equity, cash=result.cash
+            at=now,
+            seconds=result.duration_ms / 1000,
+            equity=result.equity,
+            cash=result.cash,
+            marks=marks,
         )
         log.info(result.summary())
         return result
@@ -689,19 +692,6 @@ class TradingEngine:
                 "report": report.model_dump_json(exclude={"orders", "skipped"}),
             },
         )
-
-
-def read_heartbeat(client: redis.Redis, namespace: str) -> dict[str, Any] | None:
-    """The engine's last heartbeat: ``at`` (wall clock), ``market_at``, ``cycle``, ``report``."""
-    raw: dict[str, str] = client.hgetall(namespaced(namespace, "engine", "heartbeat"))  # type: ignore[assignment]
-    if not raw:
-        return None
-    return {
-        "at": datetime.fromisoformat(raw["at"]),
-        "market_at": datetime.fromisoformat(raw["market_at"]),
-        "cycle": int(raw["cycle"]),
-        "report": json.loads(raw["report"]),
-    }
 
 
 @dataclass(frozen=True)

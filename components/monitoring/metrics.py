@@ -27,7 +27,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from components.engine import read_heartbeat
+from components.engine.heartbeat import read_heartbeat
 from components.events import RedisEventBus, event_types, stream_key
 from components.execution import Ledger
 from components.health import HealthStatus, HealthStore

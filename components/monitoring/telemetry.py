@@ -7,6 +7,8 @@ Keys (under the namespace ``ns``)::
                                   long (per bucket, not cumulative), ``count``, ``sum``
     ns:monitoring:equity          stream: one entry per engine cycle (``at`` = market
                                   time, ``equity``, ``cash``), trimmed to ~``equity_points``
+    ns:monitoring:marks           JSON: the closes the engine marked positions at in its
+                                  last cycle (``at`` = market time, ``marks`` by symbol)
     ns:monitoring:last_success    hash: flow name -> ISO time of its last successful run
 
 Every write is one pipelined round trip, and a failure to write is logged, never raised:
@@ -16,8 +18,10 @@ monitoring must not stop trading.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,13 +67,21 @@ class Telemetry:
         self._cycles = namespaced(namespace, "monitoring", "cycle_seconds")
         self._equity = namespaced(namespace, "monitoring", "equity")
         self._runs = namespaced(namespace, "monitoring", "last_success")
+        self._marks = namespaced(namespace, "monitoring", "marks")
         self._equity_points = equity_points
 
     # --- writing ------------------------------------------------------------------------
     def record_cycle(
-        self, *, at: datetime, seconds: float, equity: float | None, cash: float | None
+        self,
+        *,
+        at: datetime,
+        seconds: float,
+        equity: float | None,
+        cash: float | None,
+        marks: Mapping[str, float] | None = None,
     ) -> None:
-        """One engine cycle: its duration, and the account's equity at its end."""
+        """One engine cycle: its duration, the account's equity at its end, and the closes
+        it marked the symbols at."""
         index = bisect.bisect_left(CYCLE_BUCKETS, seconds)
         bound = _bound(CYCLE_BUCKETS[index]) if index < len(CYCLE_BUCKETS) else "+Inf"
         try:
@@ -84,6 +96,8 @@ class Telemetry:
                     maxlen=self._equity_points,
                     approximate=True,
                 )
+            if marks is not None:
+                pipe.set(self._marks, json.dumps({"at": at.isoformat(), "marks": dict(marks)}))
             pipe.execute()
         except redis.RedisError as exc:
             log.warning("cannot record the cycle's telemetry: %s", type(exc).__name__)
@@ -116,6 +130,11 @@ class Telemetry:
             )
             for _, fields in reversed(entries)
         ]
+
+    def last_marks(self) -> dict[str, float]:
+        """The closes of the engine's last cycle, by symbol (empty before its first)."""
+        raw = self._r.get(self._marks)
+        return {k: float(v) for k, v in json.loads(raw)["marks"].items()} if raw else {}
 
     def last_successes(self) -> dict[str, datetime]:
         return {

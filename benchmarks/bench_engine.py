@@ -80,7 +80,7 @@ def flow_session(settings: Settings) -> tuple[float, float, float, float]:
     market = SyntheticMarket(
         symbols=default_symbols(SYMBOLS), clock=SimulatedClock(START, speed=1500)
     )
-    use_market(settings, market)
+    use_market(settings, market, market.clock)
     open_up(settings, market.symbols())
     client = connect(settings)
     samples: dict[int, float] = {}

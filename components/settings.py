@@ -12,11 +12,12 @@ allowed::
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from components.errors import ConfigurationError
@@ -39,6 +40,27 @@ class ModuleMode(StrEnum):
     ENFORCED = "ENFORCED"
 
 
+def _fixed_time(value: Any) -> Any:
+    """``QT_CLOCK``: ``system`` (or empty) means the wall clock; otherwise a tz-aware time."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "system")):
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(
+                "expected 'system' or an ISO 8601 time with a zone, e.g. 2026-03-01T00:00:00Z"
+            ) from None
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("the time has no zone; add one, e.g. 2026-03-01T00:00:00Z")
+        return value.astimezone(UTC)
+    return value
+
+
+FixedTime = Annotated[datetime | None, BeforeValidator(_fixed_time)]
+
+
 class Settings(BaseSettings):
     """Quantum Trader settings; see the module docstring for how they are read."""
 
@@ -57,6 +79,11 @@ class Settings(BaseSettings):
         "qt", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Prefix of every Redis key."
     )
     redis_timeout_s: float = Field(5.0, gt=0, le=120, description="Socket timeout.")
+    clock: FixedTime = Field(
+        None,
+        description="The time every flow and command reads as now: 'system' (unset) for the "
+        "wall clock, or a fixed ISO 8601 time with a zone, for tests and reproducible runs.",
+    )
 
     # --- global policy defaults (what the PolicyStore holds before its first write) -----
     risk_mode: RiskMode = RiskMode.NORMAL

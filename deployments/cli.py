@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -77,6 +78,13 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 def settings() -> Settings:
     return load_settings()
+
+
+def now(config: Settings) -> datetime:
+    """The time a command acts at: the wall clock, or the fixed time of ``QT_CLOCK``."""
+    from components.clock import make_clock
+
+    return make_clock(config.clock).now()
 
 
 def print_json(data: Any) -> None:
@@ -315,9 +323,10 @@ def positions_command(as_json: bool = typer.Option(False, "--json")) -> None:
     heartbeat = read_heartbeat(ledger.client, config.namespace)
     market_at = heartbeat["market_at"] if heartbeat else None
     if ledger.positions():
-        from components.market import MarketConfig, SystemClock, open_market
+        from components.clock import make_clock
+        from components.market import MarketConfig, open_market
 
-        market = open_market(MarketConfig.from_settings(config), clock=SystemClock())
+        market = open_market(MarketConfig.from_settings(config), clock=make_clock(config.clock))
         for symbol in ledger.positions():
             bars = market.bars(symbol, config.engine_timeframe, limit=1, end=market_at)
             if not bars.empty:
@@ -399,19 +408,19 @@ def backtest_command(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Backtest a strategy (the engine's own code) and chart its equity and drawdown."""
-    from datetime import UTC, datetime
     from pathlib import Path
 
     from rich.progress import Progress
 
     from components.analytics.charts import equity_and_drawdown_chart
     from components.backtest import BacktestConfig, Backtester
-    from components.market import FileMarket, SyntheticMarket, SystemClock
+    from components.clock import make_clock
+    from components.market import FileMarket, SyntheticMarket
 
     config = settings()
     chosen = _resolve_strategy(strategy, params)
     market: Any = (
-        SyntheticMarket(seed=config.market_seed, clock=SystemClock())
+        SyntheticMarket(seed=config.market_seed, clock=make_clock(config.clock))
         if data == "synthetic"
         else FileMarket(Path(data))
     )
@@ -426,7 +435,7 @@ def backtest_command(
             chosen, frames, timeframe=timeframe
         )
         progress.advance(loading)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    stamp = now(config).strftime("%Y%m%dT%H%M%S")
     chart = equity_and_drawdown_chart(
         result.equity,
         config.home.expanduser().resolve() / "reports" / f"backtest-{chosen.name}-{stamp}.png",
@@ -587,8 +596,6 @@ def models_list(
 
 def _announce(change: Any, by: str) -> None:
     """Record a production change in the policy and announce it (model.promoted)."""
-    from datetime import UTC, datetime
-
     from components.events.types import MODEL_PROMOTED
 
     config = settings()
@@ -597,9 +604,7 @@ def _announce(change: Any, by: str) -> None:
         change.policy_patch(), by=by, reason=f"{change.action} {change.model} {change.version}"
     )
     bus.publish(
-        Event.create(
-            MODEL_PROMOTED, change.event_payload(), source=by, occurred_at=datetime.now(UTC)
-        )
+        Event.create(MODEL_PROMOTED, change.event_payload(), source=by, occurred_at=now(config))
     )
     out.print(f"{change.model}: {change.previous_version} -> {change.version} ({change.action})")
 
@@ -613,10 +618,8 @@ def models_promote(
     reason: str = typer.Option("promoted by hand", "--reason"),
 ) -> None:
     """Put VERSION in production (the current one is retired)."""
-    from datetime import UTC, datetime
-
     change = _registry().promote(
-        model, version, now=datetime.now(UTC), evidence={"by": by}, reason=reason
+        model, version, now=now(settings()), evidence={"by": by}, reason=reason
     )
     _announce(change, by)
 
@@ -629,17 +632,13 @@ def models_rollback(
     reason: str = typer.Option("rolled back by hand", "--reason"),
 ) -> None:
     """Restore the previous production version."""
-    from datetime import UTC, datetime
-
-    _announce(_registry().rollback(model, now=datetime.now(UTC), reason=reason), by)
+    _announce(_registry().rollback(model, now=now(settings()), reason=reason), by)
 
 
 @app.command("report")
 @handles_errors
 def report_command(as_json: bool = typer.Option(False, "--json")) -> None:
     """Per-strategy and system metrics from every event and fill, and an equity chart."""
-    from datetime import UTC, datetime
-
     from components.analytics import Analytics
     from components.analytics.charts import equity_and_drawdown_chart, equity_curve_from_fills
 
@@ -648,12 +647,12 @@ def report_command(as_json: bool = typer.Option(False, "--json")) -> None:
     analytics = Analytics.connect(config)
     analytics.attach(bus)
     analytics.catch_up(bus)
-    now = datetime.now(UTC)
-    report = analytics.report(now)
+    at = now(config)
+    report = analytics.report(at)
     curve = equity_curve_from_fills(analytics.trades(), config.paper_initial_cash)
     chart = equity_and_drawdown_chart(
         curve,
-        config.home.expanduser().resolve() / "reports" / f"equity-{now:%Y%m%dT%H%M%S}.png",
+        config.home.expanduser().resolve() / "reports" / f"equity-{at:%Y%m%dT%H%M%S}.png",
         title=f"Realised equity ({config.namespace})",
     )
     if as_json:

@@ -93,7 +93,7 @@ def run_demo(
 
     claim_namespace(settings)
     clock = ManualClock(DEMO_START)
-    use_market(settings, SyntheticMarket(seed=seed, clock=clock))
+    use_market(settings, SyntheticMarket(seed=seed, clock=clock), clock)
     report = DemoReport(start=DEMO_START, end=DEMO_START + timedelta(hours=hours))
     steps = max(1, round(hours * 60 / step_minutes))
     with Progress(console=console, transient=True) as progress:

@@ -4,7 +4,6 @@ under QT_HOME/reports/."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -15,7 +14,7 @@ from tasks.analytics import build_report, draw_equity_chart, read_account_curve
 from tasks.artifacts import publish_markdown, publish_table
 from tasks.charts import publish_equity_chart
 from tasks.learning import supervise_model
-from tasks.market import fetch_bars
+from tasks.market import fetch_bars, read_clock
 from tasks.monitoring import record_success
 
 NAME = "analytics-report"
@@ -30,7 +29,7 @@ NAME = "analytics-report"
 def analytics_report() -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()
-    now = datetime.now(UTC)
+    now = read_clock(settings)
     report = build_report(settings, now)
     # The Model Supervisor watches the production model's latest predictions.
     verdict = supervise_model(settings, fetch_bars(settings, settings.timeframe, 500), now=now)

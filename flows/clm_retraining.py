@@ -14,7 +14,7 @@ from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.learning import retrain_model
-from tasks.market import fetch_bars, market_now
+from tasks.market import fetch_bars, read_clock
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy
 
@@ -34,7 +34,7 @@ def clm_retraining() -> dict[str, Any]:
     if mode is ModuleMode.OFF:
         log.info("QT_CLM_MODE=OFF: not retraining")
         return {"mode": mode.value}
-    now = market_now(settings)
+    now = read_clock(settings)
     bars = fetch_bars(settings, settings.timeframe, settings.clm_history_bars)
     result = retrain_model(settings, bars, now=now, apply=mode is ModuleMode.ENFORCED)
     version = None

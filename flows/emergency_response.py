@@ -7,13 +7,13 @@ for QT_MSC_EMERGENCY_CLEAR_MINUTES, and the ESS leaves HALTED only by ``ess resu
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 
 from components.settings import load_settings
 from tasks.health import critical_reason, halt_trading
+from tasks.market import read_clock
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy
 
@@ -35,7 +35,7 @@ def emergency_response(reason: str | None = None) -> dict[str, Any]:
         "max_risk_per_trade": settings.defensive_max_risk_per_trade,
         "max_positions": settings.defensive_max_positions,
         "global_min_confidence": settings.defensive_min_confidence,
-        "emergency": {"active": True, "reason": reason, "since": datetime.now(UTC).isoformat()},
+        "emergency": {"active": True, "reason": reason, "since": read_clock(settings).isoformat()},
     }
     policy = patch_policy(settings, changes, by=NAME, reason=reason)
     ess = halt_trading(settings, reason, NAME)

@@ -14,7 +14,7 @@ from components.settings import ModuleMode, load_settings
 from tasks.analytics import read_performance
 from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
-from tasks.market import fetch_bars, market_now
+from tasks.market import fetch_bars, read_clock
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.regime import (
@@ -44,7 +44,7 @@ def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
         log.info("QT_MSC_MODE=OFF: not evaluating")
         return {"mode": mode.value}
     timeframe = timeframe or settings.timeframe
-    now = market_now(settings)
+    now = read_clock(settings)
     bars = fetch_bars(settings, timeframe, classifier(settings, timeframe).bars_needed)
     classification = classify_market(settings, bars, timeframe)
     health = read_health(settings, now)

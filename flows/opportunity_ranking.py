@@ -12,7 +12,7 @@ from components.events.types import OPPORTUNITIES_UPDATED
 from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_table
 from tasks.events import publish_event
-from tasks.market import fetch_bars, fetch_tickers, market_now
+from tasks.market import fetch_bars, fetch_tickers, read_clock
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.ranking import ranker_config, save_ranking, score_symbols
@@ -35,7 +35,7 @@ def opportunity_ranking(timeframe: str | None = None) -> dict[str, Any]:
         log.info("QT_RANKER_MODE=OFF: not ranking")
         return {"mode": mode.value}
     timeframe = timeframe or settings.timeframe
-    now = market_now(settings)
+    now = read_clock(settings)
     bars = fetch_bars(settings, timeframe, ranker_config(settings, timeframe).window)
     tickers = fetch_tickers(settings)
     ranking = score_symbols(settings, bars, tickers, timeframe)

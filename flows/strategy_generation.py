@@ -4,7 +4,6 @@ or retire shadow and live strategies on the evidence of their paper records."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -35,6 +34,7 @@ from tasks.evolution import (
     record_state_changes,
     save_evolution_run,
 )
+from tasks.market import read_clock
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 
@@ -65,7 +65,7 @@ def strategy_generation(
     }
     config = GeneticConfig.from_settings(settings, **overrides)
     bars = fetch_search_bars(settings)
-    started = datetime.now(UTC)
+    started = read_clock(settings)
     progress = create_progress_artifact(progress=0.0, description="strategy generation")
 
     def report(generation: GenerationResult) -> None:
@@ -83,10 +83,10 @@ def strategy_generation(
         notify_progress(generation)
 
     result = StrategyGenerator(config).run(bars, progress=report, map_fn=prefect_map)
-    run = save_evolution_run(settings, result, started, datetime.now(UTC))
+    now = read_clock(settings)
+    run = save_evolution_run(settings, result, started, now)
 
     policy = read_policy(settings)
-    now = datetime.now(UTC)
     entry = enter_shadow(
         result.best(10), policy, PromotionConfig.from_settings(settings), run_id=run.run_id
     )

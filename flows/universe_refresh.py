@@ -14,7 +14,7 @@ from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.ledger import open_position_symbols
-from tasks.market import market_now
+from tasks.market import read_clock
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.ranking import choose_universe, load_ranking
@@ -36,7 +36,7 @@ def universe_refresh() -> dict[str, Any]:
     if mode is ModuleMode.OFF:
         log.info("QT_UNIVERSE_MODE=OFF: not refreshing")
         return {"mode": mode.value}
-    now = market_now(settings)
+    now = read_clock(settings)
     policy = read_policy(settings)
     # The ranking flow keeps the whole ranking (with filter reasons); the policy's
     # opp_rankings is the fallback when it has not run in this namespace yet.

@@ -29,7 +29,7 @@ def engine_for(settings: Settings, speed: float) -> TradingEngine:
         register_ml_strategy(registry_for(settings))  # a policy that allows "ml" can trade it
         market = rt.market
         if speed != 1:
-            clock = engine_clock(rt.client, settings.namespace, speed=speed)
+            clock = engine_clock(rt.client, settings.namespace, speed=speed, start=rt.clock)
             market = open_market(MarketConfig.from_settings(settings), clock=clock)
         _engines[key] = TradingEngine.from_settings(settings, market, bus=rt.bus)
     return _engines[key]
@@ -51,7 +51,7 @@ def advance_simulated_clock(settings: Settings, minutes: float) -> None:
     ConfigurationError
         The market runs on a clock that cannot be moved by hand.
     """
-    clock = getattr(runtime(settings).market, "clock", None)
+    clock = runtime(settings).clock
     if not isinstance(clock, ManualClock):
         raise ConfigurationError(
             "step_minutes needs a market on a manual (simulated) clock; "

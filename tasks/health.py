@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from components.engine import read_heartbeat
@@ -31,7 +31,7 @@ def measure_health(settings: Settings) -> HealthInputs:
         latency = (time.perf_counter() - started) * 1000
     except Exception:
         return HealthInputs(redis_latency_ms=None)
-    now = datetime.now(UTC)
+    now = rt.clock.now()
     heartbeat = read_heartbeat(rt.client, settings.namespace)
     stats = rt.bus.stats()
     seen_key = namespaced(settings.namespace, "health", "dead_letters_seen")
@@ -81,7 +81,7 @@ def record_health(
     """Store the verdict; True when the status changed (and its event was published)."""
     rt = runtime(settings)
     store = HealthStore(rt.client, namespace=settings.namespace)
-    record, event = store.record(status, now=datetime.now(UTC), reasons=reasons, checks=checks)
+    record, event = store.record(status, now=rt.clock.now(), reasons=reasons, checks=checks)
     if event is not None:
         rt.bus.notify_mirrors([event])  # the Prefect event that can trigger emergency-response
     return record, event is not None

@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 
 from components.learning import LearningConfig, LearningManager, ModelRegistry, RetrainResult
-from components.market import SystemClock
 from components.settings import Settings
 from tasks.common import io_task
 from tasks.runtime import runtime
@@ -32,7 +31,7 @@ def retrain_model(
     manager = LearningManager(
         registry_for(settings),
         LearningConfig.from_settings(settings),
-        clock=SystemClock(),
+        clock=runtime(settings).clock,
     )
     return manager.retrain(bars, seed=settings.clm_seed, now=now, apply=apply)
 

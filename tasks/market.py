@@ -35,7 +35,8 @@ def fetch_tickers(settings: Settings) -> dict[str, Ticker]:
     return {symbol: market.ticker(symbol, at=now) for symbol in market.symbols()}
 
 
-@io_task("read_market_clock", retries=0)
-def market_now(settings: Settings) -> datetime:
-    """The market's clock (simulated in the demo, the wall clock otherwise)."""
-    return runtime(settings).market.now()
+@io_task("read_clock", retries=0)
+def read_clock(settings: Settings) -> datetime:
+    """``now`` for a flow: the wall clock, the fixed time of ``QT_CLOCK``, or the demo's
+    simulated clock (the clock the market was opened with)."""
+    return runtime(settings).clock.now()

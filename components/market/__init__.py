@@ -18,6 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.clock import Clock, ManualClock, SimulatedClock, SystemClock
 from components.errors import ConfigurationError
 from components.market.base import (
     BAR_COLUMNS,
@@ -27,7 +28,6 @@ from components.market.base import (
     Ticker,
 )
 from components.market.ccxt_market import CcxtMarket
-from components.market.clock import Clock, ManualClock, SimulatedClock, SystemClock
 from components.market.files import FileMarket
 from components.market.synthetic import Regime, SyntheticMarket, default_symbols
 from components.market.validation import (

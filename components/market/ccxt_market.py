@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from components.clock import Clock, SystemClock, as_utc
 from components.errors import ConfigurationError, DataError, TemporaryError
 from components.market.base import BAR_COLUMNS, MarketData, Ticker
-from components.market.clock import Clock, SystemClock, as_utc
 from components.market.validation import timeframe_delta, validate_bars
 
 TEMPORARY_ERROR_NAMES = frozenset(

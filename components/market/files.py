@@ -21,7 +21,7 @@ among the data rows). Gaps (weekends, outages) are kept as they are by default
 
 The market *replays*: ``bars()`` only shows bars closed by its clock's ``now()``. The
 default clock stands at the close of the last bar in the folder; pass a
-:class:`~components.market.clock.SimulatedClock` to replay from an earlier start.
+:class:`~components.clock.SimulatedClock` to replay from an earlier start.
 Coarser timeframes are aggregated from finer files when needed (4h from 1h, 1M from 1d,
 ...); a coarse bar is built from the finer bars that exist in its period (a period with
 none has no bar), and a period the data only partly covers at either end is dropped.
@@ -43,6 +43,7 @@ from typing import cast
 import numpy as np
 import pandas as pd
 
+from components.clock import Clock, ManualClock, as_utc
 from components.errors import ConfigurationError, DataError
 from components.market.base import (
     BAR_COLUMNS,
@@ -51,7 +52,6 @@ from components.market.base import (
     MarketData,
     Ticker,
 )
-from components.market.clock import Clock, ManualClock, as_utc
 from components.market.validation import (
     BarProblem,
     GapPolicy,

@@ -42,9 +42,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from components.clock import Clock, ManualClock, as_utc
 from components.errors import ConfigurationError, DataError
 from components.market.base import BAR_COLUMNS, CALENDAR_TIMEFRAMES, MarketData, Ticker
-from components.market.clock import Clock, ManualClock, as_utc
 from components.market.validation import timeframe_delta, validate_bars
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)

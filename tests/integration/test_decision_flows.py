@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server", "qt_env")
 def market(settings: Settings) -> SyntheticMarket:
     """The synthetic market at a fixed time, for every flow of this test."""
     market = SyntheticMarket(seed=7, clock=ManualClock(T0.replace(month=3)))
-    use_market(settings, market)
+    use_market(settings, market, market.clock)
     return market
 
 
@@ -92,7 +92,7 @@ def test_observe_mode_decides_and_announces_but_leaves_the_policy_alone(
 
     monkeypatch.setenv("QT_RANKER_MODE", "OBSERVE")
     observe = settings.model_copy(update={"ranker_mode": "OBSERVE"})
-    use_market(observe, market)
+    use_market(observe, market, market.clock)
 
     result = opportunity_ranking()
 
@@ -118,7 +118,8 @@ def test_bad_bars_fail_the_flow_naming_symbol_and_row_and_leave_the_policy_alone
     from components.errors import DataError
     from flows.opportunity_ranking import opportunity_ranking
 
-    use_market(settings, CorruptMarket(seed=7, clock=ManualClock(T0.replace(month=3))))
+    corrupt = CorruptMarket(seed=7, clock=ManualClock(T0.replace(month=3)))
+    use_market(settings, corrupt, corrupt.clock)
 
     with pytest.raises(DataError, match=r"ETH/USDT .*row 7 .*high"):
         opportunity_ranking()

@@ -37,9 +37,8 @@ def small(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
         monkeypatch.setenv(name, value)
     small = load_settings()
     symbols = small.market_symbols.split(",")  # type: ignore[union-attr]
-    use_market(
-        small, SyntheticMarket(seed=7, symbols=symbols, clock=ManualClock(T0.replace(month=6)))
-    )
+    market = SyntheticMarket(seed=7, symbols=symbols, clock=ManualClock(T0.replace(month=6)))
+    use_market(small, market, market.clock)
     return small
 
 

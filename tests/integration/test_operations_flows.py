@@ -21,7 +21,8 @@ def test_health_check_announces_a_status_only_when_it_changes(
 ) -> None:
     from flows.health_check import health_check
 
-    use_market(settings, SyntheticMarket(seed=7, clock=ManualClock(T0)))
+    market = SyntheticMarket(seed=7, clock=ManualClock(T0))
+    use_market(settings, market, market.clock)
     first = health_check()
     second = health_check()
 

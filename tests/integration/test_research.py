@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,11 +14,20 @@ from components.market import ManualClock, SyntheticMarket
 from components.policy import PolicyStore
 from components.settings import Settings, load_settings
 from deployments.cli import main
-from tests.builders import T0
 
 pytestmark = pytest.mark.usefixtures("prefect_server", "qt_env")
 
 SMALL_SEARCH = ["--population", "8", "--generations", "2", "--seed", "3", "--json"]
+
+SEARCH_NOW = datetime(2026, 3, 2, tzinfo=UTC)
+"""When the searches below run (``QT_CLOCK``). The 16 genomes of the small search find
+candidates that trade at many times (2026-01-01, 2026-03-02, 2026-04-01) but not at every
+one (none at 2026-03-01): the time is part of the test's input, like its seed."""
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"clock": SEARCH_NOW})
 
 
 @pytest.fixture
@@ -64,7 +73,8 @@ def test_candidates_enter_shadow_and_a_later_engine_run_trades_them_on_paper(
     events = json.loads(_cli(capsys, "events", "tail", "--type", "strategy.promoted", "--json"))
     assert {e["payload"]["strategy"] for e in events} == set(result["shadow"])
 
-    clock = ManualClock(T0.replace(month=3))
+    assert settings.clock is not None
+    clock = ManualClock(settings.clock)  # the search's own time (QT_CLOCK): what comes next
     market = SyntheticMarket(seed=7, clock=clock)
     PolicyStore(client, namespace=settings.namespace, settings=settings).patch(
         {"active_universe": market.symbols()[:8], "allowed_strategies": []},

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import redis
 
+from components.clock import ManualClock
 from components.errors import DataError
 from components.events import Event
 from components.events.types import MODEL_PROMOTED
@@ -19,7 +20,6 @@ from components.learning import (
     ModelRegistry,
     RetrainResult,
 )
-from components.market.clock import ManualClock
 from components.policy import PolicyStore
 from components.settings import Settings
 from tests.unit.learning.builders import START, fast_learning_config, market

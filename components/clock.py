@@ -1,10 +1,14 @@
 """Clocks: time is always injected, never read from a global.
 
-A market source asks its clock for ``now()`` to decide which bars are closed, so one
-clock drives a backtest, a replay or a demo at any speed::
+This is the one module that reads the wall clock. Everything else that needs the time
+takes a :class:`Clock` (or a ``now`` argument), so one clock drives a backtest, a replay,
+a test or a demo at any speed::
 
     clock = ManualClock(datetime(2026, 1, 1, tzinfo=UTC))
     clock.advance(timedelta(hours=1))
+
+Processes pick their clock from the settings with :func:`make_clock`: the wall clock by
+default, a fixed time when ``QT_CLOCK`` names one (tests and reproducible runs).
 """
 
 from __future__ import annotations
@@ -139,3 +143,9 @@ class SimulatedClock:
 
     def __repr__(self) -> str:
         return f"SimulatedClock({self._start.isoformat()}, speed={self._speed:g})"
+
+
+def make_clock(fixed: datetime | None = None) -> Clock:
+    """The clock a process runs on: ``SystemClock()``, or a :class:`ManualClock` standing
+    at ``fixed`` (the settings' ``QT_CLOCK``), e.g. ``make_clock(settings.clock)``."""
+    return SystemClock() if fixed is None else ManualClock(fixed)

@@ -19,10 +19,16 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import settings as hypothesis_settings
 
 from components.redis import delete_namespace, ensure_embedded, stop_embedded
 from components.settings import Settings, load_settings
 from tests.builders import PINNED_NOW
+
+# Timing goals live in benchmarks/, not in tests: on a loaded machine hypothesis' default
+# 200 ms deadline per example fails tests whose logic is right.
+hypothesis_settings.register_profile("quantum-trader", deadline=None)
+hypothesis_settings.load_profile("quantum-trader")
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -175,14 +174,14 @@ def test_a_nan_inside_a_rolling_window_blanks_that_window_only() -> None:
     np.testing.assert_allclose(out[7:], [6.0, 7.0, 8.0])
 
 
-def test_ema_of_500_symbols_by_1000_bars_takes_milliseconds() -> None:
+def test_ema_of_500_symbols_by_1000_bars_averages_each_row_on_its_own() -> None:
+    # (its speed is a figure of benchmarks/bench_components.py)
     _, _, close = random_ohlc(500, 1000)
-    ind.ema(close, 20)
-    start = time.perf_counter()
-    ind.ema(close, 20)
-    ind.rma(close, 14)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 0.1, f"{elapsed * 1e3:.1f} ms for two 500 x 1000 averages"
+
+    block = ind.ema(close, 20)
+
+    assert block.shape == (500, 1000)
+    np.testing.assert_allclose(block[7], ind.ema(close[7], 20))
 
 
 # --- range, volatility, trend ------------------------------------------------------------------

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -311,14 +309,9 @@ def test_any_single_corruption_is_caught_at_its_row(
     assert f" row {row} (" in error_of(bad)
 
 
-def test_500_symbols_of_1000_bars_validate_in_well_under_50_ms() -> None:
+def test_500_symbols_of_1000_bars_validate_unchanged() -> None:
+    # (the speed is a figure of benchmarks/bench_components.py)
     frames = [make_bars(1000, seed=i) for i in range(500)]
 
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        for frame in frames:
-            check(frame)
-        best = min(best, time.perf_counter() - started)
-
-    assert best < 0.05, f"{best * 1000:.1f} ms"
+    for frame in frames:
+        pd.testing.assert_frame_equal(check(frame), frame, check_freq=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
@@ -174,16 +173,14 @@ def test_signals_on_no_bars_are_empty(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_signals_of_100k_bars_take_milliseconds(name: str) -> None:
+def test_signals_of_100k_bars_come_one_per_bar(name: str) -> None:
+    # (their speed is a figure of benchmarks/bench_components.py)
     strategy = STRATEGIES[name]()
     columns = [c.to_numpy() for _, c in random_walk(100_000, seed=2).items()]
-    strategy.signal_arrays(*columns)
 
-    start = time.perf_counter()
-    strategy.signal_arrays(*columns)
-    elapsed = time.perf_counter() - start
+    direction, confidence = strategy.signal_arrays(*columns)
 
-    assert elapsed < 0.1, f"{name}: {elapsed * 1e3:.1f} ms for 100k bars"
+    assert len(direction) == len(confidence) == 100_000
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -124,3 +124,42 @@ def test_console_script_is_installed_and_runs(qt_env: dict[str, str]) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["version"] == 0
+
+
+def test_starting_the_command_line_imports_no_heavy_library() -> None:
+    # Every command group is registered, yet none of its heavy dependencies is loaded:
+    # a read-only command pays only for what it uses.
+    probe = (
+        "import sys; from deployments.cli import load_commands; app = load_commands(); "
+        "print(len(app.registered_commands) + len(app.registered_groups)); "
+        "print(' '.join(m for m in ('pandas', 'numpy', 'prefect', 'matplotlib', 'sklearn', "
+        "'redis') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    commands, heavy = result.stdout.split("\n")[:2]
+    assert int(commands) >= 12
+    assert heavy == ""
+
+
+def test_a_module_in_the_cli_package_is_a_command_group(tmp_path: Path) -> None:
+    import deployments.cli as cli
+
+    module = Path(cli.__file__).parent / "zz_probe_for_tests.py"
+    module.write_text(
+        "from deployments.cli._app import group\n"
+        'app = group("zz-probe", help="Added by a test.")\n\n\n'
+        '@app.command("hello")\ndef hello() -> None:\n    print("hello from a new group")\n'
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "deployments.cli", "zz-probe", "hello"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        module.unlink()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello from a new group"

@@ -1,0 +1,185 @@
+"""quantum-trader backtest and evolve."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from deployments.cli._app import (
+    handles_errors,
+    json_object,
+    now,
+    out,
+    print_json,
+    root,
+    settings,
+)
+
+
+def _resolve_strategy(name: str, params: str | None) -> Any:
+    """A built-in, the ml strategy, or a stored candidate, with ``params`` (JSON) applied."""
+    from components.errors import ConfigurationError
+    from components.evolution import EvolutionStore
+    from components.learning import register_ml_strategy
+    from components.strategies import STRATEGIES, create_strategy
+
+    config = settings()
+    changes = json_object(params, "--params") if params else {}
+    if name == "ml":
+        from components.learning import ModelRegistry
+        from components.redis import connect
+
+        register_ml_strategy(
+            ModelRegistry(
+                connect(config), namespace=config.namespace, home=config.home.expanduser().resolve()
+            )
+        )
+    if name in STRATEGIES:
+        return create_strategy(name, changes)
+    candidate = EvolutionStore.connect(config).resolve_candidate(name)
+    if candidate is None:
+        known = ", ".join(sorted(STRATEGIES))
+        raise ConfigurationError(
+            f"unknown strategy {name!r}: neither a built-in ({known}) nor a stored candidate "
+            "(quantum-trader evolve makes some)"
+        )
+    return candidate.with_params(**changes) if changes else candidate
+
+
+@root.command("backtest")
+@handles_errors
+def backtest_command(
+    strategy: str = typer.Option(..., "--strategy", help="A built-in, ml, or a candidate."),
+    params: str | None = typer.Option(None, "--params", help="JSON, e.g. '{\"lookback\": 30}'"),
+    data: str = typer.Option("synthetic", "--data", help="synthetic, or a folder of OHLCV files."),
+    symbols: list[str] = typer.Option(["BTC/USDT"], "--symbols", help="Repeat for several."),
+    timeframe: str = typer.Option("1h", "--timeframe"),
+    bars: int = typer.Option(8_760, "--bars", min=100, help="Bars per symbol (synthetic)."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Backtest a strategy (the engine's own code) and chart its equity and drawdown."""
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from components.analytics.charts import equity_and_drawdown_chart
+    from components.backtest import BacktestConfig, Backtester
+    from components.clock import make_clock
+    from components.market import FileMarket, SyntheticMarket
+
+    config = settings()
+    chosen = _resolve_strategy(strategy, params)
+    market: Any = (
+        SyntheticMarket(seed=config.market_seed, clock=make_clock(config.clock))
+        if data == "synthetic"
+        else FileMarket(Path(data))
+    )
+    frames = {}
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        loading = progress.add_task("loading bars", total=len(symbols) + 1)
+        for symbol in symbols:
+            frames[symbol] = market.bars(symbol, timeframe, limit=bars)
+            progress.advance(loading)
+        progress.update(loading, description=f"backtesting {chosen.name}")
+        result = Backtester(BacktestConfig.from_settings(config)).run_many(
+            chosen, frames, timeframe=timeframe
+        )
+        progress.advance(loading)
+    stamp = now(config).strftime("%Y%m%dT%H%M%S")
+    chart = equity_and_drawdown_chart(
+        result.equity,
+        config.home.expanduser().resolve() / "reports" / f"backtest-{chosen.name}-{stamp}.png",
+        title=f"{chosen.name} on {', '.join(symbols)} ({timeframe})",
+    )
+    metrics = result.metrics.model_dump(mode="json")
+    if as_json:
+        print_json(
+            {
+                "strategy": chosen.name,
+                "params": chosen.params.model_dump(),
+                "symbols": symbols,
+                "metrics": metrics,
+                "chart": str(chart),
+            }
+        )
+        return
+    table = Table(title=f"{chosen.name} {chosen.params.model_dump()}", show_header=False)
+    for name, value in metrics.items():
+        table.add_row(name, f"{value:,.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+    out.print(f"equity and drawdown chart: {chart}")
+
+
+@root.command("evolve")
+@handles_errors
+def evolve_command(
+    population: int | None = typer.Option(None, "--population", min=4),
+    generations: int | None = typer.Option(None, "--generations", min=1),
+    seed: int | None = typer.Option(None, "--seed", min=0),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Breed strategy candidates (walk-forward, out-of-sample fitness); the best enter
+    shadow trading."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from flows.strategy_generation import strategy_generation
+    from tasks.evolution import add_progress_listener
+
+    config = settings()
+    total = generations or config.evolution_generations
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        bar = progress.add_task("generation 0", total=total)
+
+        def advance(generation: Any) -> None:
+            progress.update(
+                bar,
+                completed=generation.generation + 1,
+                description=f"generation {generation.generation + 1}/{total}: "
+                f"best fitness {generation.best_fitness:.3f}",
+            )
+
+        remove = add_progress_listener(advance)
+        try:
+            result = strategy_generation(population=population, generations=generations, seed=seed)
+        finally:
+            remove()
+    if as_json:
+        print_json(result)
+        return
+    table = Table(title=f"Best candidates of run {result['run_id']} (seed {result['seed']})")
+    for column in (
+        "candidate",
+        "fitness",
+        "OOS Sharpe",
+        "OOS return",
+        "OOS max DD",
+        "OOS trades",
+        "in-sample Sharpe",
+        "in-sample return",
+    ):
+        table.add_column(column)
+    for row in result["best"]:
+        oos, ins = row["out_of_sample"], row["in_sample"]
+        table.add_row(
+            row["candidate"],
+            f"{row['fitness']:.3f}",
+            f"{oos['sharpe']:.2f}",
+            f"{oos['total_return']:.2%}",
+            f"{oos['max_drawdown']:.2%}",
+            str(oos["trades"]),
+            f"{ins['sharpe']:.2f}",
+            f"{ins['total_return']:.2%}",
+        )
+    out.print(table)
+    shadow = ", ".join(result["shadow"]) or "none (no candidate cleared the bar)"
+    out.print(f"entered shadow trading: {shadow}")

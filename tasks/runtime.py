@@ -50,8 +50,9 @@ def runtime(settings: Settings) -> Runtime:
 _markets: dict[Settings, tuple[MarketData, Clock]] = {}
 
 
-def use_market(settings: Settings, market: MarketData, clock: Clock) -> None:
+def use_market(settings: Settings, market: MarketData, clock: Clock | None = None) -> None:
     """Make the flows of this process read ``market`` and take ``now`` from ``clock`` (e.g.
-    the demo's simulated clock) instead of what the settings describe."""
-    _markets[settings] = (market, clock)
+    the demo's simulated clock; default the market's own time) instead of what the
+    settings describe. Pass the clock to move it by hand (``advance_simulated_clock``)."""
+    _markets[settings] = (market, clock or market)
     runtime.cache_clear()

@@ -41,11 +41,11 @@ def seed(settings: Settings) -> None:
     """An account that has traded and holds positions, the way the engine leaves it."""
     from components.engine import TradingEngine
     from components.events import RedisEventBus
-    from components.market import ManualClock, MarketConfig, open_market
+    from components.market import ManualClock, open_market
     from components.policy import PolicyStore
 
     clock = ManualClock(datetime(2026, 3, 2, tzinfo=UTC))
-    market = open_market(MarketConfig.from_settings(settings), clock=clock)
+    market = open_market(settings.market, clock=clock)
     PolicyStore.connect(settings).patch(
         {"active_universe": market.symbols()[:8], "global_min_confidence": 0.5},
         by="bench",

@@ -1,43 +1,43 @@
-"""Every knob of Quantum Trader, in one place.
+"""Every knob of Quantum Trader, in one place: each declared once, beside its component.
 
-Each field is read from the environment variable ``QT_<FIELD>`` (``QT_REDIS_URL`` ->
-``redis_url``). Load them through :func:`load_settings`, which turns a bad value into one
-:class:`~components.errors.ConfigurationError` naming the variable, the value and what is
-allowed::
+``Settings`` nests each component's config as a section (``settings.engine``,
+``settings.risk``, ...; see :mod:`components.config`). A setting is read from
+``QT_<SECTION>__<FIELD>`` (``QT_ENGINE__TIMEFRAME``) or from its flat name, the one it
+had before sections (``QT_ENGINE_TIMEFRAME``); top-level settings from ``QT_<FIELD>``
+(``QT_REDIS_URL`` -> ``redis_url``). Load them through :func:`load_settings`, which turns a
+bad value into one :class:`~components.errors.ConfigurationError` naming the variable,
+the value and what is allowed::
 
     settings = load_settings()              # from the environment
     settings = load_settings(namespace="t") # overrides win over the environment
+    settings.engine.timeframe               # "5m"
 """
 
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, datetime
-from enum import StrEnum
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from components.config import ENV_PREFIX, NESTED, Flat, ModuleMode, SettingName, setting_names
+from components.engine.config import EngineConfig, OrchestratorConfig
 from components.errors import ConfigurationError
+from components.events.config import BusConfig
+from components.execution.config import PaperConfig
+from components.market.config import MarketConfig
+from components.policy.config import Guardrails, PolicyDefaults, RiskLimits, RiskMode
+from components.portfolio.config import BalancerConfig
+from components.ranking.config import UniverseConfig
+from components.risk.config import EssConfig, RiskConfig
 
-ENV_PREFIX = "QT_"
-
-
-class RiskMode(StrEnum):
-    AGGRESSIVE = "AGGRESSIVE"
-    NORMAL = "NORMAL"
-    DEFENSIVE = "DEFENSIVE"
-
-
-class ModuleMode(StrEnum):
-    """How much a decision-making module may steer: OFF, OBSERVE (decide, publish, leave
-    the policy alone) or ENFORCED (write the policy)."""
-
-    OFF = "OFF"
-    OBSERVE = "OBSERVE"
-    ENFORCED = "ENFORCED"
+__all__ = ["ENV_PREFIX", "ModuleMode", "RiskMode", "Settings", "load_settings"]
 
 
 def _fixed_time(value: Any) -> Any:
@@ -65,7 +65,11 @@ class Settings(BaseSettings):
     """Quantum Trader settings; see the module docstring for how they are read."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, frozen=True, extra="forbid", validate_default=True
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=NESTED,
+        frozen=True,
+        extra="forbid",
+        validate_default=True,
     )
 
     # --- where things live -------------------------------------------------------------
@@ -84,30 +88,23 @@ class Settings(BaseSettings):
         description="The time every flow and command reads as now: 'system' (unset) for the "
         "wall clock, or a fixed ISO 8601 time with a zone, for tests and reproducible runs.",
     )
-
-    # --- global policy defaults (what the PolicyStore holds before its first write) -----
-    risk_mode: RiskMode = RiskMode.NORMAL
-    max_risk_per_trade: float = Field(0.01, gt=0, le=1)
-    max_positions: int = Field(5, ge=0, le=1000)
-    confidence_threshold: float = Field(
-        0.70, ge=0, le=1, description="Default global_min_confidence."
+    timeframe: str = Field(
+        "1h", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the pipelines decide on."
     )
 
-    # --- guardrails: hard caps no component (human or AI) can write past ----------------
-    max_risk_cap: float = Field(0.05, gt=0, le=1)
-    max_positions_cap: int = Field(50, ge=0, le=1000)
-    min_confidence_floor: float = Field(0.5, ge=0, le=1)
-
-    # --- limits that go with each risk mode (Meta Strategy Controller) ------------------
-    aggressive_max_risk_per_trade: float = Field(0.02, gt=0, le=1)
-    aggressive_max_positions: int = Field(10, ge=0, le=1000)
-    aggressive_min_confidence: float = Field(0.65, ge=0, le=1)
-    normal_max_risk_per_trade: float = Field(0.01, gt=0, le=1)
-    normal_max_positions: int = Field(5, ge=0, le=1000)
-    normal_min_confidence: float = Field(0.70, ge=0, le=1)
-    defensive_max_risk_per_trade: float = Field(0.005, gt=0, le=1)
-    defensive_max_positions: int = Field(3, ge=0, le=1000)
-    defensive_min_confidence: float = Field(0.75, ge=0, le=1)
+    # --- sections: each component's config, declared beside it -------------------------
+    policy: Annotated[PolicyDefaults, Flat(prefix="")] = PolicyDefaults()
+    guardrails: Annotated[Guardrails, Flat(prefix="")] = Guardrails()
+    limits: Annotated[RiskLimits, Flat(prefix="")] = RiskLimits()
+    market: MarketConfig = MarketConfig()
+    universe: UniverseConfig = UniverseConfig()
+    engine: EngineConfig = EngineConfig()
+    orchestrator: OrchestratorConfig = OrchestratorConfig()
+    paper: PaperConfig = PaperConfig()
+    risk: RiskConfig = RiskConfig()
+    ess: EssConfig = EssConfig()
+    balancer: BalancerConfig = BalancerConfig()
+    bus: BusConfig = BusConfig()
 
     # --- Meta Strategy Controller thresholds ---------------------------------------------
     msc_high_volatility: float = Field(0.05, gt=0, le=10)
@@ -121,13 +118,6 @@ class Settings(BaseSettings):
     rank_weight_performance: float = Field(0.20, ge=0, le=1)
     rank_min_volume: float = Field(1e9, ge=0, description="Minimum 24h quote volume.")
 
-    # --- Universe ----------------------------------------------------------------------------
-    # The best few of a 24-symbol market score 0.45-0.8 (quiet to trending): a newcomer
-    # needs a better-than-middling score, an incumbent keeps its place a little below it.
-    universe_min_score: float = Field(0.45, ge=0, le=1, description="Score a newcomer needs.")
-    universe_exit_score: float = Field(0.35, ge=0, le=1, description="Score an incumbent keeps.")
-    universe_max_size: int = Field(10, ge=0, le=10_000)
-
     # --- Meta Strategy Controller hysteresis and emergency ------------------------------------
     msc_relax_after: int = Field(
         2, ge=1, le=100, description="Evaluations in a row before a less defensive mode."
@@ -135,67 +125,6 @@ class Settings(BaseSettings):
     msc_emergency_clear_minutes: float = Field(
         30, ge=0, le=10_080, description="HEALTHY this long before an emergency clears."
     )
-
-    # --- market data ---------------------------------------------------------------------------
-    market_source: Literal["synthetic", "files", "ccxt"] = "synthetic"
-    market_seed: int = Field(7, ge=0, description="Seed of the synthetic market.")
-    market_symbols: str | None = Field(
-        None, description="Comma-separated symbols to trade; default: the source's own list."
-    )
-    market_history_days: int = Field(730, ge=0, le=36_500, description="Synthetic history.")
-    market_folder: Path | None = Field(None, description="Folder of OHLCV files (files).")
-    market_spread_bps: float = Field(5.0, ge=0, le=10_000, description="Spread of file tickers.")
-    market_exchange: str | None = Field(None, pattern=r"^[a-z0-9_]+$", description="ccxt id.")
-    timeframe: str = Field(
-        "1h", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the pipelines decide on."
-    )
-
-    # --- trading engine ------------------------------------------------------------------------
-    engine_timeframe: str = Field(
-        "5m", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the strategies trade."
-    )
-    engine_history_bars: int = Field(300, ge=50, le=10_000, description="Bars per symbol.")
-    engine_allow_short: bool = Field(False, description="Open shorts (else -1 means flat).")
-    engine_interval_s: float = Field(60, gt=0, le=86_400, description="Seconds between cycles.")
-    engine_session_minutes: float = Field(
-        60, gt=0, le=1_440, description="One engine flow run lasts this long, then returns."
-    )
-
-    # --- paper broker (components/execution) --------------------------------------------------
-    paper_initial_cash: float = Field(10_000.0, gt=0, le=1e12, description="Quote currency.")
-    paper_fee_bps: float = Field(10.0, ge=0, le=1_000)
-    paper_slippage_bps: float = Field(2.0, ge=0, le=1_000)
-    paper_spread_bps: float | None = Field(
-        None, ge=0, le=1_000, description="Fixed full spread; unset = the observed one."
-    )
-    paper_default_spread_bps: float = Field(2.0, ge=0, le=1_000)
-    paper_stop_loss_atr: float = Field(2.0, gt=0, le=50, description="Default stop, in ATRs.")
-    paper_take_profit_atr: float = Field(3.0, gt=0, le=100, description="Default target, ATRs.")
-
-    # --- RiskGuard: exposures are multiples of equity ------------------------------------------
-    risk_max_gross_exposure: float = Field(1.0, gt=0, le=10)
-    risk_max_net_exposure: float = Field(1.0, gt=0, le=10)
-    risk_max_symbol_exposure: float = Field(0.25, gt=0, le=10)
-    risk_min_notional: float = Field(10.0, ge=0, le=1e9, description="Smallest order placed.")
-
-    # --- Emergency Stop System ---------------------------------------------------------------
-    ess_drawdown_halt: float = Field(0.10, gt=0, le=1, description="Drawdown from peak: HALTED.")
-    ess_drawdown_reduce: float = Field(0.05, gt=0, le=1, description="Drawdown: REDUCING.")
-    ess_daily_loss_reduce: float = Field(0.03, gt=0, le=1, description="Day's loss: REDUCING.")
-    ess_max_consecutive_losses: int = Field(5, ge=1, le=1_000)
-    ess_bar_length_s: float = Field(3600, gt=0, le=86_400 * 7, description="For stale data.")
-    ess_stale_data_bars: int = Field(3, ge=1, le=1_000, description="Bars old: data is stale.")
-    ess_cooldown_s: float = Field(1800, ge=0, le=86_400 * 7, description="Soft-trip recovery.")
-    ess_flatten_on_halt: bool = Field(False, description="HALTED also closes every position.")
-
-    # --- Portfolio Balancer and orchestrator ---------------------------------------------------
-    balancer_aggressive_gross: float = Field(1.0, ge=0, le=10)
-    balancer_normal_gross: float = Field(0.7, ge=0, le=10)
-    balancer_defensive_gross: float = Field(0.3, ge=0, le=10)
-    balancer_max_weight: float = Field(0.25, gt=0, le=1)
-    balancer_drift_tolerance: float = Field(0.02, ge=0, le=1)
-    balancer_min_order_notional: float = Field(10.0, ge=0, le=1e9)
-    orchestrator_disagreement_margin: float = Field(0.05, ge=0, le=1)
 
     # --- Continuous Learning Manager -------------------------------------------------------------
     clm_model_name: str = Field("price_direction", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -225,32 +154,11 @@ class Settings(BaseSettings):
     promotion_max_new_shadow: int | None = Field(None, ge=0, le=100)
     shadow_capital: float = Field(10_000.0, gt=0, description="Paper capital of a shadow.")
 
-    # --- module modes ----------------------------------------------------------------------
+    # --- module modes (the universe's and the balancer's are in their sections) -------------
     msc_mode: ModuleMode = ModuleMode.ENFORCED
     ranker_mode: ModuleMode = ModuleMode.ENFORCED
-    universe_mode: ModuleMode = ModuleMode.ENFORCED
     clm_mode: ModuleMode = ModuleMode.ENFORCED
     generator_mode: ModuleMode = ModuleMode.ENFORCED
-    balancer_mode: ModuleMode = ModuleMode.ENFORCED
-
-    # --- PolicyStore -------------------------------------------------------------------------
-    policy_history_limit: int = Field(
-        10_000, ge=10, le=1_000_000, description="History entries (and rollback points) kept."
-    )
-
-    # --- EventBus ----------------------------------------------------------------------------
-    stream_maxlen: int = Field(
-        100_000, ge=100, le=100_000_000, description="Approximate entries kept per stream."
-    )
-    bus_max_retries: int = Field(
-        3, ge=0, le=100, description="Retries after a handler's first failure, then dead-letter."
-    )
-    bus_retry_backoff_ms: int = Field(100, ge=0, le=600_000)
-    bus_claim_idle_ms: int = Field(
-        30_000, ge=100, le=86_400_000, description="Reclaim a consumer's entry idle this long."
-    )
-    bus_block_ms: int = Field(200, ge=1, le=60_000, description="Longest wait for new events.")
-    bus_batch_size: int = Field(256, ge=1, le=10_000)
 
     # --- operator surface: the HTTP API and alerts (issue 11) ----------------------------
     api_host: str = Field(
@@ -265,6 +173,18 @@ class Settings(BaseSettings):
         "spaces or commas; each alert goes to every one. Secret: never logged.",
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The nested names first; the flat names of before the sections still work.
+        return (init_settings, env_settings, FlatNames(settings_cls), file_secret_settings)
+
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
         weights = {
@@ -277,38 +197,26 @@ class Settings(BaseSettings):
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             names = " + ".join(env_name(n) for n in weights)
             raise ValueError(f"{names} = {total:g}; the ranking weights must sum to 1")
-        caps = [
-            ("max_risk_per_trade", self.max_risk_per_trade, "max_risk_cap", self.max_risk_cap),
-            ("max_positions", self.max_positions, "max_positions_cap", self.max_positions_cap),
-        ]
+        caps = self.guardrails
+        risks = [("policy.max_risk_per_trade", self.policy.max_risk_per_trade)]
+        positions = [("policy.max_positions", self.policy.max_positions)]
         for mode in RiskMode:
-            prefix = mode.value.lower()
-            caps.append(
-                (
-                    f"{prefix}_max_risk_per_trade",
-                    getattr(self, f"{prefix}_max_risk_per_trade"),
-                    "max_risk_cap",
-                    self.max_risk_cap,
-                )
-            )
-            caps.append(
-                (
-                    f"{prefix}_max_positions",
-                    getattr(self, f"{prefix}_max_positions"),
-                    "max_positions_cap",
-                    self.max_positions_cap,
-                )
-            )
-        for name, value, cap_name, cap in caps:
+            limits = self.limits[mode]
+            section = f"limits.{mode.value.lower()}"
+            risks.append((f"{section}.max_risk_per_trade", limits.max_risk_per_trade))
+            positions.append((f"{section}.max_positions", limits.max_positions))
+        checks = [
+            (path, value, "guardrails.max_risk_cap", caps.max_risk_cap) for path, value in risks
+        ]
+        checks += [
+            (path, value, "guardrails.max_positions_cap", caps.max_positions_cap)
+            for path, value in positions
+        ]
+        for path, value, cap_path, cap in checks:
             if value > cap:
                 raise ValueError(
-                    f"{env_name(name)}={value} exceeds the guardrail {env_name(cap_name)}={cap}"
+                    f"{flat_name(path)}={value} exceeds the guardrail {flat_name(cap_path)}={cap}"
                 )
-        if self.universe_exit_score > self.universe_min_score:
-            raise ValueError(
-                f"{env_name('universe_exit_score')}={self.universe_exit_score} must not be above "
-                f"{env_name('universe_min_score')}={self.universe_min_score}"
-            )
         if self.msc_low_volatility >= self.msc_high_volatility:
             raise ValueError(
                 f"{env_name('msc_low_volatility')}={self.msc_low_volatility} must be below "
@@ -339,7 +247,9 @@ def redact_url(url: str) -> str:
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Read :class:`Settings` from the environment, with ``overrides`` taking precedence.
+    """Read :class:`Settings` from the environment, with ``overrides`` taking precedence;
+    an override is a field (``namespace="t"``, ``engine={"timeframe": "1h"}``) or a
+    setting's flat name (``engine_timeframe="1h"``).
 
     Raises
     ------
@@ -347,21 +257,86 @@ def load_settings(**overrides: Any) -> Settings:
         One line per bad value, naming the variable, the value and the allowed range.
     """
     try:
-        return Settings(**overrides)
+        return Settings(**_nest(overrides))
     except ValidationError as exc:
         raise ConfigurationError(_describe(exc)) from None
+
+
+def _nest(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Overrides by flat name (``engine_timeframe="1h"``, as the variables' flat names)
+    put in their sections (``{"engine": {"timeframe": "1h"}}``); others as given."""
+    by_flat = {name.flat: name.path for name in setting_name_table().values()}
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        path = by_flat.get(env_name(key)) if key not in Settings.model_fields else None
+        if path is None:
+            path = (key,)
+        node = nested
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return nested
 
 
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in error["loc"])
+        path = tuple(str(part) for part in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
-        if not location:  # a whole-model check already names its variables
+        if not path:  # a whole-model check already names its variables
             lines.append(message)
             continue
         value = error.get("input")
-        if isinstance(value, SecretStr) or "url" in location:
+        if isinstance(value, SecretStr) or any("url" in part for part in path):
             value = "***"
-        lines.append(f"{env_name(location)}={value!r} is invalid: {message}")
+        name = _setting_name(path)
+        if name is None:  # a section's own check: it names its fields
+            lines.append(f"{ENV_PREFIX}{path[0].upper()}{NESTED}*: {message}")
+            continue
+        lines.append(f"{name}={value!r} is invalid: {message}")
     return "; ".join(lines)
+
+
+@cache
+def setting_name_table() -> dict[tuple[str, ...], SettingName]:
+    """Every setting of :class:`Settings` by its path, with its nested and flat names."""
+    return {name.path: name for name in setting_names(Settings)}
+
+
+def flat_name(path: str) -> str:
+    """The flat variable of a setting, e.g. ``flat_name("engine.timeframe")`` is
+    ``QT_ENGINE_TIMEFRAME`` and ``flat_name("policy.max_positions")`` ``QT_MAX_POSITIONS``."""
+    return setting_name_table()[tuple(path.split("."))].flat
+
+
+def _setting_name(path: tuple[str, ...]) -> str | None:
+    """The variable a bad value came from: the nested name, or the flat one if that is what
+    the environment has; None for a path that is a section, not a setting."""
+    table = setting_name_table()
+    for end in range(len(path), 0, -1):  # unions add their own steps to the path
+        name = table.get(path[:end])
+        if name is not None:
+            if name.nested not in os.environ and name.flat in os.environ:
+                return name.flat
+            return name.nested if len(name.path) > 1 else name.flat
+    return None if path[0] in Settings.model_fields else env_name(path[0])
+
+
+class FlatNames(PydanticBaseSettingsSource):
+    """The flat variables of the nested settings (``QT_ENGINE_TIMEFRAME`` for
+    ``engine.timeframe``): the names settings had before sections, kept working."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # everything is read in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name in setting_names(self.settings_cls):
+            value = os.environ.get(name.flat)
+            if len(name.path) < 2 or value is None:
+                continue
+            node = data
+            for part in name.path[:-1]:
+                node = node.setdefault(part, {})
+            node[name.path[-1]] = value
+        return data

@@ -146,7 +146,7 @@ def _collect(settings: Settings, report: DemoReport) -> None:
     for event in bus.tail(count=1_000_000):
         report.events[event.type] += 1
     report.final_policy = store.get().model_dump(mode="json")
-    ledger = Ledger(client, namespace=settings.namespace, initial_cash=settings.paper_initial_cash)
+    ledger = Ledger(client, namespace=settings.namespace, initial_cash=settings.paper.initial_cash)
     state = ledger.state()
     analytics = Analytics.connect(settings)
     analytics.attach(bus)

@@ -236,8 +236,8 @@ def up(settings: Settings, *, port: int = 4200, console: Console | None = None) 
     # Children run from the project folder: hand them absolute paths, so a relative
     # QT_HOME means the same embedded Redis for them as for this process.
     env = {**os.environ, **PREFECT_QUIET, "QT_HOME": str(home)}
-    if settings.market_folder is not None:
-        env["QT_MARKET_FOLDER"] = str(settings.market_folder.expanduser().resolve())
+    if settings.market.folder is not None:
+        env["QT_MARKET_FOLDER"] = str(settings.market.folder.expanduser().resolve())
     try:
         if settings.redis_url is None and not embedded_socket_path(home).exists():
             started.redis_home = home

@@ -32,9 +32,7 @@ def emergency_response(reason: str | None = None) -> dict[str, Any]:
     reason = reason or critical_reason(settings)
     changes = {
         "risk_mode": "DEFENSIVE",
-        "max_risk_per_trade": settings.defensive_max_risk_per_trade,
-        "max_positions": settings.defensive_max_positions,
-        "global_min_confidence": settings.defensive_min_confidence,
+        **settings.limits.defensive.policy_changes(),
         "emergency": {"active": True, "reason": reason, "since": read_clock(settings).isoformat()},
     }
     policy = patch_policy(settings, changes, by=NAME, reason=reason)

@@ -72,8 +72,8 @@ def trading_engine(
     """
     settings = load_settings()
     log = get_run_logger()
-    session = (session_minutes or settings.engine_session_minutes) * 60
-    interval = interval_seconds if interval_seconds is not None else settings.engine_interval_s
+    session = (session_minutes or settings.engine.session_minutes) * 60
+    interval = interval_seconds if interval_seconds is not None else settings.engine.interval_s
     deadline = time.monotonic() + session
     cycles = orders = failed = 0
     with stop_on_signals() as stop:

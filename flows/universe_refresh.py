@@ -32,7 +32,7 @@ def universe_refresh() -> dict[str, Any]:
     """Refresh ``active_universe`` from the latest opportunity ranking."""
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.universe_mode
+    mode = settings.universe.mode
     if mode is ModuleMode.OFF:
         log.info("QT_UNIVERSE_MODE=OFF: not refreshing")
         return {"mode": mode.value}

@@ -57,11 +57,11 @@ def read_account_curve(settings: Settings) -> pd.Series:
     """The account's equity over time, as the dashboard and the API chart it: per engine
     cycle when recorded, else at each fill; empty before the first fill."""
     client = runtime(settings).client
-    ledger = Ledger(client, namespace=settings.namespace, initial_cash=settings.paper_initial_cash)
+    ledger = Ledger(client, namespace=settings.namespace, initial_cash=settings.paper.initial_cash)
     return account_equity_curve(
         Telemetry(client, namespace=settings.namespace).equity_history(),
         ledger.fills(),
-        settings.paper_initial_cash,
+        settings.paper.initial_cash,
     )
 
 

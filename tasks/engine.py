@@ -9,7 +9,7 @@ from typing import Any
 from components.engine import TradingEngine
 from components.engine.sim_clock import engine_clock
 from components.errors import ConfigurationError
-from components.market import ManualClock, MarketConfig, open_market
+from components.market import ManualClock, open_market
 from components.settings import Settings
 from tasks.common import io_task
 from tasks.runtime import runtime
@@ -30,7 +30,7 @@ def engine_for(settings: Settings, speed: float) -> TradingEngine:
         market = rt.market
         if speed != 1:
             clock = engine_clock(rt.client, settings.namespace, speed=speed, start=rt.clock)
-            market = open_market(MarketConfig.from_settings(settings), clock=clock)
+            market = open_market(settings.market, clock=clock)
         _engines[key] = TradingEngine.from_settings(settings, market, bus=rt.bus)
     return _engines[key]
 

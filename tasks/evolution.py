@@ -66,7 +66,7 @@ def fetch_search_bars(settings: Settings) -> dict[str, pd.DataFrame]:
     universe = rt.store.get().active_universe
     symbols = list(dict.fromkeys([*universe, *rt.market.symbols()]))[: settings.evolution_symbols]
     now = rt.market.now()
-    timeframe, limit = settings.engine_timeframe, settings.evolution_history_bars
+    timeframe, limit = settings.engine.timeframe, settings.evolution_history_bars
     source = type(rt.market).__name__
     return {
         symbol: validate_bars(
@@ -122,7 +122,7 @@ def read_shadow_records(
         if metrics is None:
             continue
         since = datetime.fromisoformat(since_all[name]) if name in since_all else now
-        capital = settings.shadow_capital if shadow else settings.paper_initial_cash
+        capital = settings.shadow_capital if shadow else settings.paper.initial_cash
         records[name] = ShadowRecord.from_metrics(metrics, since=since, capital=capital)
     return records
 
@@ -136,6 +136,6 @@ def backtest_candidate(
     from components.backtest import BacktestConfig, Backtester
 
     result = Backtester(BacktestConfig.from_settings(settings)).run_many(
-        genome.build(), bars, timeframe=settings.engine_timeframe
+        genome.build(), bars, timeframe=settings.engine.timeframe
     )
     return result.equity if len(result.trades) else result.equity.iloc[:0]

@@ -60,12 +60,12 @@ def _market_data_age(settings: Settings, now: datetime) -> float | None:
     if not symbols:
         return None
     try:
-        bars = market.bars(symbols[0], settings.engine_timeframe, limit=1)
+        bars = market.bars(symbols[0], settings.engine.timeframe, limit=1)
     except QuantumTraderError:
         return None
     if bars.empty:
         return None
-    closed = bars.index[-1] + timeframe_delta(settings.engine_timeframe)
+    closed = bars.index[-1] + timeframe_delta(settings.engine.timeframe)
     return max(0.0, (market.now() - closed.to_pydatetime()).total_seconds())
 
 

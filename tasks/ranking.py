@@ -9,7 +9,6 @@ from components.ranking import (
     OpportunityRanker,
     RankerConfig,
     Ranking,
-    UniverseConfig,
     UniverseSelection,
     select_universe,
 )
@@ -52,11 +51,6 @@ def load_ranking(settings: Settings) -> Ranking | None:
 def choose_universe(
     settings: Settings, ranking: Ranking, incumbents: list[str], open_positions: list[str]
 ) -> UniverseSelection:
-    config = UniverseConfig(
-        min_score=settings.universe_min_score,
-        exit_score=settings.universe_exit_score,
-        max_size=settings.universe_max_size,
-    )
     return select_universe(
-        ranking, incumbents=incumbents, open_positions=open_positions, config=config
+        ranking, incumbents=incumbents, open_positions=open_positions, config=settings.universe
     )

@@ -15,7 +15,7 @@ import redis
 
 from components.clock import Clock, make_clock
 from components.events import RedisEventBus
-from components.market import MarketConfig, MarketData, open_market
+from components.market import MarketData, open_market
 from components.policy import PolicyStore
 from components.redis import connect
 from components.settings import Settings
@@ -43,7 +43,7 @@ def runtime(settings: Settings) -> Runtime:
         market, clock = _markets[settings]
     else:
         clock = make_clock(settings.clock)
-        market = open_market(MarketConfig.from_settings(settings), clock=clock)
+        market = open_market(settings.market, clock=clock)
     return Runtime(settings, client, store, bus, clock, market)
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from components.engine import TradingEngine
 from components.events import RedisEventBus
-from components.market import ManualClock, MarketConfig, MarketData, open_market
+from components.market import ManualClock, MarketData, open_market
 from components.policy import PolicyStore
 from components.settings import Settings
 from tests.builders import T0
@@ -27,7 +27,7 @@ def traded_account(settings: Settings, *, cycles: int = 20, symbols: int = 8) ->
     """Run the engine ``cycles`` 5-minute cycles on ``symbols`` symbols; the account then
     holds fills and, usually, open positions. The clock stays where the engine stopped."""
     clock = ManualClock(START)
-    market = open_market(MarketConfig.from_settings(settings), clock=clock)
+    market = open_market(settings.market, clock=clock)
     PolicyStore.connect(settings).patch(
         {"active_universe": market.symbols()[:symbols], "global_min_confidence": 0.5},
         by="tests",

@@ -12,35 +12,41 @@ equity_and_drawdown_chart(equity_curve_from_fills(analytics.trades(), 10_000.0),
 The Redis key layout and the accounting rules are in ``components.analytics.consumer``.
 """
 
-from components.analytics.charts import (
-    FillLike,
-    equity_and_drawdown_chart,
-    equity_curve_from_fills,
-)
-from components.analytics.consumer import (
-    TRIP_STATES,
-    UNATTRIBUTED,
-    UNKNOWN_VERSION,
-    Analytics,
-    AnalyticsConfig,
-)
-from components.analytics.metrics import (
-    daily_pnl_series,
-    drawdown_series,
-    max_drawdown,
-    sharpe_ratio,
-    window_drawdown,
-)
-from components.analytics.models import (
-    EssTripRecord,
-    ModelMetrics,
-    RejectionRecord,
-    StrategyMetrics,
-    SystemMetrics,
-    TradeMetrics,
-    TradeRecord,
-)
-from components.analytics.report import AnalyticsReport
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.analytics.charts import (
+        FillLike,
+        equity_and_drawdown_chart,
+        equity_curve_from_fills,
+    )
+    from components.analytics.consumer import (
+        TRIP_STATES,
+        UNATTRIBUTED,
+        UNKNOWN_VERSION,
+        Analytics,
+        AnalyticsConfig,
+    )
+    from components.analytics.metrics import (
+        daily_pnl_series,
+        drawdown_series,
+        max_drawdown,
+        sharpe_ratio,
+        window_drawdown,
+    )
+    from components.analytics.models import (
+        EssTripRecord,
+        ModelMetrics,
+        RejectionRecord,
+        StrategyMetrics,
+        SystemMetrics,
+        TradeMetrics,
+        TradeRecord,
+    )
+    from components.analytics.report import AnalyticsReport
+
 
 __all__ = [
     "TRIP_STATES",
@@ -65,3 +71,5 @@ __all__ = [
     "sharpe_ratio",
     "window_drawdown",
 ]
+
+__getattr__ = lazy_exports(__name__, ("charts", "consumer", "metrics", "models", "report"))

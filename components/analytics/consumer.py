@@ -75,7 +75,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import redis
 from pydantic import BaseModel, ConfigDict, Field
@@ -112,6 +112,9 @@ from components.events.types import (
 )
 from components.redis import LUA_NUM, namespaced
 from components.regime.controller import PerformanceSnapshot
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +212,9 @@ class AnalyticsConfig(BaseModel):
     periods_per_year: int = Field(365, ge=1, le=366, description="Sharpe annualisation (days).")
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
         """Starting cash from ``QT_PAPER_INITIAL_CASH``; ``overrides`` win."""
-        values: dict[str, Any] = {"starting_cash": settings.paper_initial_cash}
+        values: dict[str, Any] = {"starting_cash": settings.paper.initial_cash}
         values.update(overrides)
         return cls(**values)
 

@@ -12,25 +12,31 @@ last close. The rules: :mod:`components.backtest.simulation`; the metrics:
 :mod:`components.backtest.metrics`; the checks: :mod:`components.backtest.lookahead`.
 """
 
-from components.backtest.backtester import (
-    SPREAD_COLUMN,
-    TRADE_COLUMNS,
-    Backtester,
-    BacktestResult,
-    PortfolioBacktestResult,
-)
-from components.backtest.config import BacktestConfig, SizingMode
-from components.backtest.lookahead import (
-    LookaheadError,
-    LookaheadReport,
-    RecursionReport,
-    SignalDifference,
-    UnstableSignalError,
-    check_no_lookahead,
-    check_recursion,
-)
-from components.backtest.metrics import Metrics, drawdown, metrics_from_equity
-from components.backtest.simulation import EXIT_REASONS, Simulation, TradeArrays, simulate
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.backtest.backtester import (
+        SPREAD_COLUMN,
+        TRADE_COLUMNS,
+        Backtester,
+        BacktestResult,
+        PortfolioBacktestResult,
+    )
+    from components.backtest.config import BacktestConfig, SizingMode
+    from components.backtest.lookahead import (
+        LookaheadError,
+        LookaheadReport,
+        RecursionReport,
+        SignalDifference,
+        UnstableSignalError,
+        check_no_lookahead,
+        check_recursion,
+    )
+    from components.backtest.metrics import Metrics, drawdown, metrics_from_equity
+    from components.backtest.simulation import EXIT_REASONS, Simulation, TradeArrays, simulate
+
 
 __all__ = [
     "EXIT_REASONS",
@@ -55,3 +61,5 @@ __all__ = [
     "metrics_from_equity",
     "simulate",
 ]
+
+__getattr__ = lazy_exports(__name__, ("backtester", "config", "lookahead", "metrics", "simulation"))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.execution.costs import CostModel
 from components.sizing import SizingConfig
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 SizingMode = Literal["all_in", "risk"]
 """``all_in``: every entry commits the whole equity (fees included), as backtesting.py's
@@ -45,16 +48,16 @@ class BacktestConfig(BaseModel):
     )
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> BacktestConfig:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> BacktestConfig:
         """Cash, costs and risk as the paper broker and the policy defaults have them:
         ``QT_PAPER_INITIAL_CASH``, the ``QT_PAPER_*`` costs and ``QT_MAX_RISK_PER_TRADE``;
         ``overrides`` win.
 
         Example: ``BacktestConfig.from_settings(load_settings(), sizing="risk")``.
         """
-        values: dict[str, Any] = {"cost_model": CostModel.from_settings(settings)}
-        if hasattr(settings, "paper_initial_cash"):
-            values["cash"] = settings.paper_initial_cash
-        if hasattr(settings, "max_risk_per_trade"):
-            values["max_risk_per_trade"] = settings.max_risk_per_trade
+        values: dict[str, Any] = {
+            "cost_model": settings.paper.costs,
+            "cash": settings.paper.initial_cash,
+            "max_risk_per_trade": settings.policy.max_risk_per_trade,
+        }
         return cls(**{**values, **overrides})

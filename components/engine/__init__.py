@@ -4,20 +4,26 @@
 :mod:`~components.engine.engine` runs the cycle.
 """
 
-from components.engine.account import marked_account
-from components.engine.engine import (
-    CycleReport,
-    EngineConfig,
-    OrderOutcome,
-    TradingEngine,
-)
-from components.engine.heartbeat import read_heartbeat
-from components.engine.orchestrator import (
-    DroppedSignal,
-    OrchestratorConfig,
-    OrchestratorResult,
-    select_signals,
-)
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.engine.account import marked_account
+    from components.engine.engine import (
+        CycleReport,
+        EngineConfig,
+        OrderOutcome,
+        TradingEngine,
+    )
+    from components.engine.heartbeat import read_heartbeat
+    from components.engine.orchestrator import (
+        DroppedSignal,
+        OrchestratorConfig,
+        OrchestratorResult,
+        select_signals,
+    )
+
 
 __all__ = [
     "CycleReport",
@@ -31,3 +37,5 @@ __all__ = [
     "read_heartbeat",
     "select_signals",
 ]
+
+__getattr__ = lazy_exports(__name__, ("config", "heartbeat", "orchestrator", "account", "engine"))

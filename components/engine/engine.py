@@ -37,14 +37,13 @@ import pandas as pd
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import heartbeat_key, read_heartbeat
-from components.engine.orchestrator import OrchestratorConfig, select_signals
+from components.engine.orchestrator import select_signals
 from components.engine.shadow import ShadowBook
 from components.errors import DataError, QuantumTraderError, TemporaryError
 from components.events.bus import EventBus
 from components.execution import (
-    BrokerConfig,
-    CostModel,
     Fill,
     Ledger,
     PaperBroker,
@@ -59,7 +58,7 @@ from components.market.validation import timeframe_delta, validate_bars
 from components.monitoring import Telemetry
 from components.policy.model import GlobalPolicy, StrategyState
 from components.policy.store import PolicyStore
-from components.portfolio import BalancerConfig, PortfolioBalancer
+from components.portfolio import PortfolioBalancer
 from components.risk.decision import RiskDecision, publish_rejection
 from components.risk.emergency import EmergencyStop, EssState, EssStatus
 from components.risk.guard import RiskGuard
@@ -71,34 +70,6 @@ from components.trading.types import OrderIntent, PortfolioView, PositionView, S
 log = logging.getLogger(__name__)
 
 StrategyResolver = Callable[[str], Strategy[Any] | None]
-
-
-class EngineConfig(BaseModel):
-    """How the engine trades; ``EngineConfig.from_settings(settings)`` reads ``QT_ENGINE_*``.
-
-    >>> EngineConfig(timeframe="1m", history_bars=200)
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    timeframe: str = Field(
-        "5m", pattern=r"^(1m|5m|15m|30m|1h|4h|1d)$", description="Bars the strategies trade."
-    )
-    history_bars: int = Field(
-        300, ge=50, le=10_000, description="Bars read per symbol (>= 10x a strategy's warm-up)."
-    )
-    allow_short: bool = Field(False, description="Open shorts on -1 signals (else: go flat).")
-    manage_positions: bool = Field(True, description="Trail stops, reduce and close losers.")
-    source: str = Field("trading-engine", min_length=1)
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> EngineConfig:
-        values = {
-            "timeframe": settings.engine_timeframe,
-            "history_bars": settings.engine_history_bars,
-            "allow_short": settings.engine_allow_short,
-        }
-        return cls(**{**values, **overrides})
 
 
 class OrderOutcome(BaseModel):
@@ -225,47 +196,43 @@ class TradingEngine:
         trade in a :class:`ShadowBook` of their own."""
         from components.evolution import EvolutionStore
         from components.redis import connect
-        from components.risk.emergency import EssConfig
-        from components.risk.guard import RiskConfig
         from components.sizing import SizingConfig
 
         client = connect(settings)
-        config = EngineConfig.from_settings(settings)
+        config = settings.engine
         ledger = Ledger(
             client,
             namespace=settings.namespace,
-            initial_cash=settings.paper_initial_cash,
-            stream_maxlen=settings.stream_maxlen,
+            initial_cash=settings.paper.initial_cash,
+            stream_maxlen=settings.bus.stream_maxlen,
             bus=bus,
         )
         ledger.initialize()
         bar = timeframe_delta(config.timeframe).to_pytimedelta()
-        ess_config = EssConfig.from_settings(settings, bar_length=bar)
+        ess_config = settings.ess.model_copy(update={"bar_length": bar})
         return cls(
             client=client,
             namespace=settings.namespace,
             market=market,
             store=PolicyStore(client, namespace=settings.namespace, settings=settings, bus=bus),
             ledger=ledger,
-            broker=PaperBroker(
-                ledger, CostModel.from_settings(settings), BrokerConfig.from_settings(settings)
-            ),
+            broker=PaperBroker(ledger, settings.paper.costs, settings.paper.broker),
             ess=EmergencyStop(client, namespace=settings.namespace, bus=bus, config=ess_config),
-            guard=RiskGuard(RiskConfig.from_settings(settings)),
+            guard=RiskGuard(settings.risk),
             sizer=PositionSizer(SizingConfig()),
             bus=bus,
             config=config,
-            orchestrator=OrchestratorConfig.from_settings(settings),
+            orchestrator=settings.orchestrator,
             resolve_strategy=EvolutionStore(client, namespace=settings.namespace).resolve_strategy,
-            balancer=PortfolioBalancer(BalancerConfig.from_settings(settings)),
-            balancer_mode=settings.balancer_mode,
+            balancer=PortfolioBalancer(settings.balancer),
+            balancer_mode=settings.balancer.mode,
             shadow_book=ShadowBook(
                 client,
                 namespace=settings.namespace,
                 capital=settings.shadow_capital,
-                cost_model=CostModel.from_settings(settings),
-                broker_config=BrokerConfig.from_settings(settings, source="shadow"),
-                stream_maxlen=settings.stream_maxlen,
+                cost_model=settings.paper.costs,
+                broker_config=settings.paper.broker.model_copy(update={"source": "shadow"}),
+                stream_maxlen=settings.bus.stream_maxlen,
             ),
         )
 

@@ -31,37 +31,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple, Self
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.engine.config import OrchestratorConfig
 from components.policy.model import GlobalPolicy, StrategyState
 from components.trading.types import Signal
-
-# Settings fields (once the lead adds them) -> OrchestratorConfig fields.
-_SETTINGS_FIELDS = {"orchestrator_disagreement_margin": "disagreement_margin"}
-
-
-class OrchestratorConfig(BaseModel):
-    """How :func:`select_signals` settles strategies that disagree on one symbol.
-
-    >>> OrchestratorConfig(disagreement_margin=0.1)
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    disagreement_margin: float = Field(
-        0.05,
-        ge=0,
-        le=1,
-        description="Opposite signals closer than this in confidence cancel each other.",
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
-        """Values from ``QT_ORCHESTRATOR_*``; ``overrides`` win."""
-        values = {field: getattr(settings, name) for name, field in _SETTINGS_FIELDS.items()}
-        return cls(**{**values, **overrides})
 
 
 class DroppedSignal(NamedTuple):

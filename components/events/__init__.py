@@ -6,28 +6,34 @@ bus.publish(Event.create("policy.updated", {...}, source="ops"))
 bus.run(stop)
 """
 
-from components.events import types
-from components.events.bus import (
-    ALL_TYPES,
-    BusConfig,
-    BusStats,
-    EventBus,
-    GroupStats,
-    Handler,
-    Mirror,
-)
-from components.events.memory_bus import InMemoryEventBus
-from components.events.models import (
-    Event,
-    decode_event,
-    encode_event,
-    event_to_json,
-    event_types,
-    payload_model,
-    register_event_type,
-    stored_event,
-)
-from components.events.redis_bus import RedisEventBus, dead_letter_key, stream_key
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+from components.events import types  # registers every event type's payload model
+
+if TYPE_CHECKING:
+    from components.events.bus import (
+        ALL_TYPES,
+        BusConfig,
+        BusStats,
+        EventBus,
+        GroupStats,
+        Handler,
+        Mirror,
+    )
+    from components.events.memory_bus import InMemoryEventBus
+    from components.events.models import (
+        Event,
+        decode_event,
+        encode_event,
+        event_to_json,
+        event_types,
+        payload_model,
+        register_event_type,
+        stored_event,
+    )
+    from components.events.redis_bus import RedisEventBus, dead_letter_key, stream_key
+
 
 __all__ = [
     "ALL_TYPES",
@@ -51,3 +57,5 @@ __all__ = [
     "stream_key",
     "types",
 ]
+
+__getattr__ = lazy_exports(__name__, ("models", "bus", "memory_bus", "redis_bus"))

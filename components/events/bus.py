@@ -21,9 +21,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from components.errors import ConfigurationError
+from components.events.config import BusConfig
 from components.events.models import Event, event_types, payload_model
 
 log = logging.getLogger(__name__)
@@ -34,30 +35,6 @@ Mirror = Callable[[Event], None]
 ALL_TYPES = "*"
 
 Outcome = Literal["ok", "dead", "retry"]
-
-
-class BusConfig(BaseModel):
-    """Delivery knobs; ``BusConfig.from_settings(settings)`` reads the ``QT_BUS_*`` values."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    stream_maxlen: int = Field(100_000, ge=1)
-    max_retries: int = Field(3, ge=0)
-    retry_backoff_ms: int = Field(100, ge=0)
-    claim_idle_ms: int = Field(30_000, ge=1)
-    block_ms: int = Field(200, ge=1)
-    batch_size: int = Field(256, ge=1)
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> BusConfig:
-        return cls(
-            stream_maxlen=settings.stream_maxlen,
-            max_retries=settings.bus_max_retries,
-            retry_backoff_ms=settings.bus_retry_backoff_ms,
-            claim_idle_ms=settings.bus_claim_idle_ms,
-            block_ms=settings.bus_block_ms,
-            batch_size=settings.bus_batch_size,
-        )
 
 
 class GroupStats(BaseModel):

@@ -89,7 +89,7 @@ class RedisEventBus(EventBus):
         return cls(
             connect(settings),
             namespace=settings.namespace,
-            config=BusConfig.from_settings(settings),
+            config=settings.bus,
             **kwargs,
         )
 

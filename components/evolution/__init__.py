@@ -18,44 +18,50 @@ shadow trading and promotion on evidence.
 - :mod:`~components.evolution.promotion`: pure shadow / live / retired decisions.
 """
 
-from components.evolution.config import DEFAULT_STRATEGIES, UNSEARCHABLE, GeneticConfig
-from components.evolution.fitness import (
-    BarArrays,
-    Evaluation,
-    FoldScore,
-    FoldSummary,
-    FoldWindow,
-    evaluate_walk_forward,
-    fold_score,
-    fold_windows,
-    gate,
-    score_windows,
-)
-from components.evolution.generator import (
-    DataSummary,
-    EvaluationBatch,
-    EvolutionResult,
-    GenerationResult,
-    StrategyGenerator,
-    evaluate_batch,
-)
-from components.evolution.genome import (
-    CANDIDATE_NAME_PATTERN,
-    Genome,
-    crossover,
-    mutate,
-    sample_genome,
-)
-from components.evolution.promotion import (
-    PromotionConfig,
-    ShadowEntry,
-    ShadowRecord,
-    Transition,
-    enter_shadow,
-    policy_patch,
-    review,
-)
-from components.evolution.store import Candidate, EvolutionRun, EvolutionStore
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.evolution.config import DEFAULT_STRATEGIES, UNSEARCHABLE, GeneticConfig
+    from components.evolution.fitness import (
+        BarArrays,
+        Evaluation,
+        FoldScore,
+        FoldSummary,
+        FoldWindow,
+        evaluate_walk_forward,
+        fold_score,
+        fold_windows,
+        gate,
+        score_windows,
+    )
+    from components.evolution.generator import (
+        DataSummary,
+        EvaluationBatch,
+        EvolutionResult,
+        GenerationResult,
+        StrategyGenerator,
+        evaluate_batch,
+    )
+    from components.evolution.genome import (
+        CANDIDATE_NAME_PATTERN,
+        Genome,
+        crossover,
+        mutate,
+        sample_genome,
+    )
+    from components.evolution.promotion import (
+        PromotionConfig,
+        ShadowEntry,
+        ShadowRecord,
+        Transition,
+        enter_shadow,
+        policy_patch,
+        review,
+    )
+    from components.evolution.store import Candidate, EvolutionRun, EvolutionStore
+
 
 __all__ = [
     "CANDIDATE_NAME_PATTERN",
@@ -93,3 +99,7 @@ __all__ = [
     "sample_genome",
     "score_windows",
 ]
+
+__getattr__ = lazy_exports(
+    __name__, ("config", "fitness", "generator", "genome", "promotion", "store")
+)

@@ -12,12 +12,15 @@ engine's history for the recursion check).
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.backtest.config import BacktestConfig
 from components.strategies.registry import STRATEGIES
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 UNSEARCHABLE: frozenset[str] = frozenset({"ml"})
 """Strategies the generator refuses to search: the ``ml`` strategy's params pick a model
@@ -143,7 +146,7 @@ class GeneticConfig(BaseModel):
         return self
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
         """The backtest costs and cash of the paper broker (``QT_PAPER_*``), shorts as the
         engine trades them (``QT_ENGINE_ALLOW_SHORT``), the engine's history
         (``QT_ENGINE_HISTORY_BARS``), and ``QT_EVOLUTION_<FIELD>`` for any field of this
@@ -151,12 +154,11 @@ class GeneticConfig(BaseModel):
 
         Example: ``GeneticConfig.from_settings(load_settings(), generations=5)``.
         """
-        backtest = BacktestConfig.from_settings(
-            settings, allow_short=bool(getattr(settings, "engine_allow_short", False))
-        )
-        values: dict[str, Any] = {"backtest": backtest}
-        if hasattr(settings, "engine_history_bars"):
-            values["engine_history_bars"] = settings.engine_history_bars
+        backtest = BacktestConfig.from_settings(settings, allow_short=settings.engine.allow_short)
+        values: dict[str, Any] = {
+            "backtest": backtest,
+            "engine_history_bars": settings.engine.history_bars,
+        }
         for field in cls.model_fields:
             setting = getattr(settings, f"evolution_{field}", None)
             if setting is not None:

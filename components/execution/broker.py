@@ -39,9 +39,9 @@ from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import DataError
+from components.execution.config import BrokerConfig
 from components.execution.costs import (
     CostModel,
     limit_fill_price,
@@ -102,35 +102,6 @@ class Bar:
 
 
 BarLike: TypeAlias = Bar | Mapping[str, Any] | pd.Series
-
-
-class BrokerConfig(BaseModel):
-    """Knobs of the :class:`PaperBroker`.
-
-    >>> BrokerConfig(stop_loss_atr=1.5, take_profit_atr=4.0)
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    stop_loss_atr: float = Field(
-        2.0, gt=0, le=50, description="Default stop: this many ATRs against the fill."
-    )
-    take_profit_atr: float = Field(
-        3.0, gt=0, le=100, description="Default take-profit: this many ATRs in favour."
-    )
-    atr_period: int = Field(14, ge=1, le=1_000, description="Bars of the broker's own ATR.")
-    slip_stops: bool = Field(
-        True, description="A triggered stop pays spread and slippage like a market order."
-    )
-    source: str = Field("paper-broker", min_length=1, description="Source of its events.")
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> BrokerConfig:
-        """From ``QT_PAPER_STOP_LOSS_ATR`` and ``QT_PAPER_TAKE_PROFIT_ATR``."""
-        values: dict[str, Any] = {}
-        for name in ("stop_loss_atr", "take_profit_atr"):
-            values[name] = getattr(settings, f"paper_{name}")
-        return cls(**{**values, **overrides})
 
 
 @runtime_checkable

@@ -34,8 +34,8 @@ from typing import Any, TypeAlias, overload
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
 
+from components.execution.config import CostModel as CostModel
 from components.market.base import Ticker
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
@@ -197,66 +197,3 @@ def spread_bps_of(ticker: Ticker) -> float | None:
     """
     spread = ticker.spread * BPS
     return spread if math.isfinite(spread) and spread >= 0 else None
-
-
-class CostModel(BaseModel):
-    """Fees, slippage and spread in basis points; see the module docstring for the rules.
-
-    ``spread_bps=None`` means "use the observed spread" (a ticker's, or a bar's
-    ``spread_bps``) and ``default_spread_bps`` when none is known.
-
-    >>> CostModel(fee_bps=10, slippage_bps=2).fill_price(+1, 100.0, spread_bps=2)  # ~100.03
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    fee_bps: float = Field(10.0, ge=0, le=1_000, description="Fee per fill, on notional.")
-    slippage_bps: float = Field(2.0, ge=0, le=1_000, description="Paid by market orders.")
-    spread_bps: float | None = Field(
-        None, ge=0, le=1_000, description="Fixed full spread; None = the observed one."
-    )
-    default_spread_bps: float = Field(
-        2.0, ge=0, le=1_000, description="Full spread when none is fixed or observed."
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> CostModel:
-        """From ``QT_PAPER_FEE_BPS``, ``QT_PAPER_SLIPPAGE_BPS``, ``QT_PAPER_SPREAD_BPS`` and
-        ``QT_PAPER_DEFAULT_SPREAD_BPS``."""
-        values: dict[str, Any] = {}
-        for name in ("fee_bps", "slippage_bps", "spread_bps", "default_spread_bps"):
-            values[name] = getattr(settings, f"paper_{name}")
-        return cls(**{**values, **overrides})
-
-    def spread_for(self, observed_bps: float | None = None) -> float:
-        """The full spread to charge: the fixed one, else ``observed_bps``, else the default.
-
-        Example: ``CostModel().spread_for(5.0)`` is ``5.0``.
-        """
-        if self.spread_bps is not None:
-            return self.spread_bps
-        if observed_bps is not None and math.isfinite(observed_bps) and observed_bps >= 0:
-            return observed_bps
-        return self.default_spread_bps
-
-    def fill_price(
-        self, side_sign: ArrayLike, reference_price: ArrayLike, *, spread_bps: float | None = None
-    ) -> Any:
-        """A market fill around ``reference_price`` (:func:`fill_price` with this model's
-        slippage and :meth:`spread_for` of ``spread_bps``).
-
-        Example: ``CostModel().fill_price(-1, 100.0)`` is about ``99.97``.
-        """
-        return fill_price(
-            side_sign,
-            reference_price,
-            spread_bps=self.spread_for(spread_bps),
-            slippage_bps=self.slippage_bps,
-        )
-
-    def fee(self, notional: ArrayLike) -> Any:
-        """The fee on ``notional`` at this model's ``fee_bps``.
-
-        Example: ``CostModel(fee_bps=10).fee(1_000.0)`` is ``1.0``.
-        """
-        return fee(notional, fee_bps=self.fee_bps)

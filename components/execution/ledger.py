@@ -405,8 +405,8 @@ class Ledger:
         return cls(
             connect(settings),
             namespace=settings.namespace,
-            initial_cash=settings.paper_initial_cash,
-            stream_maxlen=settings.stream_maxlen,
+            initial_cash=settings.paper.initial_cash,
+            stream_maxlen=settings.bus.stream_maxlen,
             bus=bus,
         )
 

@@ -7,11 +7,14 @@ answer) is CRITICAL: the system cannot trade safely without its store.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.health.status import HealthStatus
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 _ORDER = {HealthStatus.HEALTHY: 0, HealthStatus.DEGRADED: 1, HealthStatus.CRITICAL: 2}
 
@@ -35,13 +38,13 @@ class HealthConfig(BaseModel):
     dead_letters_warn: int = Field(1, ge=1, description="New dead letters since the last check.")
 
     @classmethod
-    def from_settings(cls, settings: Any) -> HealthConfig:
+    def from_settings(cls, settings: Settings) -> HealthConfig:
         """Data-age thresholds follow the engine's bar length (3 bars warn, 12 critical,
         at least 15 minutes and 1 hour); heartbeat ones its cycle interval."""
         from components.market.validation import timeframe_delta
 
-        bar = timeframe_delta(settings.engine_timeframe).total_seconds()
-        interval = settings.engine_interval_s
+        bar = timeframe_delta(settings.engine.timeframe).total_seconds()
+        interval = settings.engine.interval_s
         return cls(
             data_age_warn_s=max(900.0, 3 * bar),
             data_age_critical_s=max(3_600.0, 12 * bar),

@@ -16,48 +16,54 @@ Modules: :mod:`~components.learning.features` (features, labels, purged time spl
 :mod:`~components.learning.strategy`, :mod:`~components.learning.supervisor`.
 """
 
-from components.learning.evaluation import (
-    PredictionMetrics,
-    TradingMetrics,
-    directions_from_probability,
-    prediction_metrics,
-    signal_pnl,
-)
-from components.learning.features import (
-    Dataset,
-    FeatureConfig,
-    LabelConfig,
-    TimeSplit,
-    build_dataset,
-    feature_arrays,
-    feature_frame,
-    make_labels,
-    time_splits,
-)
-from components.learning.learning_manager import (
-    DEFAULT_MODEL,
-    LearningConfig,
-    LearningManager,
-    ModelEvaluation,
-    RetrainResult,
-)
-from components.learning.model import ModelConfig, PredictionModel, train_model
-from components.learning.registry import (
-    DataWindow,
-    ModelArtifactError,
-    ModelNotFoundError,
-    ModelRegistry,
-    ModelVersion,
-    ProductionChange,
-)
-from components.learning.strategy import MLParams, MLStrategy, register_ml_strategy
-from components.learning.supervisor import (
-    ModelSupervisor,
-    PredictionRecord,
-    SupervisorConfig,
-    SupervisorIssue,
-    SupervisorVerdict,
-)
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.learning.evaluation import (
+        PredictionMetrics,
+        TradingMetrics,
+        directions_from_probability,
+        prediction_metrics,
+        signal_pnl,
+    )
+    from components.learning.features import (
+        Dataset,
+        FeatureConfig,
+        LabelConfig,
+        TimeSplit,
+        build_dataset,
+        feature_arrays,
+        feature_frame,
+        make_labels,
+        time_splits,
+    )
+    from components.learning.learning_manager import (
+        DEFAULT_MODEL,
+        LearningConfig,
+        LearningManager,
+        ModelEvaluation,
+        RetrainResult,
+    )
+    from components.learning.model import ModelConfig, PredictionModel, train_model
+    from components.learning.registry import (
+        DataWindow,
+        ModelArtifactError,
+        ModelNotFoundError,
+        ModelRegistry,
+        ModelVersion,
+        ProductionChange,
+    )
+    from components.learning.strategy import MLParams, MLStrategy, register_ml_strategy
+    from components.learning.supervisor import (
+        ModelSupervisor,
+        PredictionRecord,
+        SupervisorConfig,
+        SupervisorIssue,
+        SupervisorVerdict,
+    )
+
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -97,3 +103,8 @@ __all__ = [
     "time_splits",
     "train_model",
 ]
+
+__getattr__ = lazy_exports(
+    __name__,
+    ("evaluation", "features", "learning_manager", "model", "registry", "strategy", "supervisor"),
+)

@@ -144,7 +144,7 @@ class LearningConfig(BaseModel):
         """
         timeframe = settings.timeframe
         values: dict[str, Any] = {
-            "costs": CostModel.from_settings(settings),
+            "costs": settings.paper.costs,
             "bars_per_year": bars_per_day(timeframe) * 365,
             "features": FeatureConfig(
                 regime=ClassifierConfig.from_settings(settings, timeframe=timeframe)

@@ -13,35 +13,35 @@ from __future__ import annotations
 
 import importlib
 from datetime import timedelta
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from components._lazy import lazy_exports
 from components.clock import Clock, ManualClock, SimulatedClock, SystemClock
 from components.errors import ConfigurationError
-from components.market.base import (
-    BAR_COLUMNS,
-    CALENDAR_TIMEFRAMES,
-    TIMEFRAMES,
-    MarketData,
-    Ticker,
-)
-from components.market.ccxt_market import CcxtMarket
-from components.market.files import FileMarket
-from components.market.synthetic import Regime, SyntheticMarket, default_symbols
-from components.market.validation import (
-    GAP_POLICIES,
-    BarProblem,
-    Gap,
-    GapPolicy,
-    GapReport,
-    NaiveTimeWarning,
-    find_bar_problem,
-    find_gaps,
-    validate_bars,
-)
-from components.settings import Settings
+from components.market.config import MarketConfig
+
+if TYPE_CHECKING:
+    from components.market.base import (
+        BAR_COLUMNS,
+        CALENDAR_TIMEFRAMES,
+        TIMEFRAMES,
+        MarketData,
+        Ticker,
+    )
+    from components.market.ccxt_market import CcxtMarket
+    from components.market.files import FileMarket
+    from components.market.synthetic import Regime, SyntheticMarket, default_symbols
+    from components.market.validation import (
+        GAP_POLICIES,
+        BarProblem,
+        Gap,
+        GapPolicy,
+        GapReport,
+        NaiveTimeWarning,
+        find_bar_problem,
+        find_gaps,
+        validate_bars,
+    )
 
 __all__ = [
     "BAR_COLUMNS",
@@ -71,46 +71,7 @@ __all__ = [
     "validate_bars",
 ]
 
-
-class MarketConfig(BaseModel):
-    """Which market source to open, and how; see :func:`open_market`.
-
-    Example: ``MarketConfig(source="ccxt", exchange="binance", symbols=("BTC/USDT",))``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    source: Literal["synthetic", "files", "ccxt"] = Field(
-        "synthetic", description="synthetic (default), files (a folder) or ccxt (an exchange)."
-    )
-    seed: int = Field(7, ge=0, description="Seed of the synthetic market.")
-    symbols: tuple[str, ...] | None = Field(
-        None, description="Symbols to offer (synthetic, ccxt); default the source's own list."
-    )
-    history_days: int = Field(
-        730, ge=0, le=36_500, description="Days of synthetic history before the clock's start."
-    )
-    folder: Path | None = Field(None, description="Folder of OHLCV files (files).")
-    spread_bps: float = Field(5.0, ge=0, le=10_000, description="Ticker spread of files.")
-    exchange: str | None = Field(
-        None, pattern=r"^[a-z0-9_]+$", description="ccxt exchange id, e.g. binance (ccxt)."
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> MarketConfig:
-        """The source ``QT_MARKET_*`` describes."""
-        symbols = None
-        if settings.market_symbols:
-            symbols = tuple(s.strip() for s in settings.market_symbols.split(",") if s.strip())
-        return cls(
-            source=settings.market_source,
-            seed=settings.market_seed,
-            symbols=symbols,
-            history_days=settings.market_history_days,
-            folder=settings.market_folder,
-            spread_bps=settings.market_spread_bps,
-            exchange=settings.market_exchange,
-        )
+__getattr__ = lazy_exports(__name__, ("base", "validation", "synthetic", "files", "ccxt_market"))
 
 
 def open_market(config: MarketConfig | None = None, *, clock: Clock | None = None) -> MarketData:
@@ -124,6 +85,10 @@ def open_market(config: MarketConfig | None = None, *, clock: Clock | None = Non
         ``folder`` or ``exchange`` is missing for its source, the exchange id is unknown,
         or ccxt is not installed (``pip install 'quantum-trader[live]'``).
     """
+    from components.market.ccxt_market import CcxtMarket
+    from components.market.files import FileMarket
+    from components.market.synthetic import SyntheticMarket
+
     config = config or MarketConfig()
     if config.source == "synthetic":
         return SyntheticMarket(

@@ -77,7 +77,7 @@ class MetricsCollector(Collector):
             policy=PolicyStore(client, namespace=settings.namespace, settings=settings),
             ess=EmergencyStop(client, namespace=settings.namespace),
             ledger=Ledger(
-                client, namespace=settings.namespace, initial_cash=settings.paper_initial_cash
+                client, namespace=settings.namespace, initial_cash=settings.paper.initial_cash
             ),
             bus=RedisEventBus(client, namespace=settings.namespace),
             clock=clock,

@@ -1,15 +1,21 @@
 """The PolicyStore: the global risk policy in Redis, with guardrails and history."""
 
-from components.policy.merge import deep_merge, diff
-from components.policy.model import (
-    DEFAULT_STRATEGIES,
-    Emergency,
-    GlobalPolicy,
-    Guardrails,
-    PolicyChange,
-    StrategyState,
-)
-from components.policy.store import PolicyStore
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.policy.merge import deep_merge, diff
+    from components.policy.model import (
+        DEFAULT_STRATEGIES,
+        Emergency,
+        GlobalPolicy,
+        Guardrails,
+        PolicyChange,
+        StrategyState,
+    )
+    from components.policy.store import PolicyStore
+
 
 __all__ = [
     "DEFAULT_STRATEGIES",
@@ -22,3 +28,5 @@ __all__ = [
     "deep_merge",
     "diff",
 ]
+
+__getattr__ = lazy_exports(__name__, ("merge", "model", "store"))

@@ -9,7 +9,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from components.errors import PolicyValidationError
-from components.settings import RiskMode, Settings, env_name
+from components.policy.config import Guardrails as Guardrails
+from components.policy.config import PolicyDefaults, RiskMode
 
 DEFAULT_STRATEGIES = ("momentum", "mean_reversion", "trend_following", "breakout")
 
@@ -61,8 +62,9 @@ class GlobalPolicy(BaseModel):
     updated_by: str | None = None
 
     @classmethod
-    def defaults(cls, settings: Settings) -> GlobalPolicy:
-        """The policy before its first write, from Settings (version 0)."""
+    def defaults(cls, settings: PolicyDefaults) -> GlobalPolicy:
+        """The policy before its first write (version 0), e.g.
+        ``GlobalPolicy.defaults(settings.policy)``."""
         return cls(
             risk_mode=settings.risk_mode,
             global_min_confidence=settings.confidence_threshold,
@@ -88,45 +90,6 @@ class PolicyChange(BaseModel):
     reason: str
     at: datetime
     diff: dict[str, dict[str, Any]]
-
-
-class Guardrails(BaseModel):
-    """Hard caps no component, human or AI, can write past."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_risk_cap: float = Field(0.05, gt=0, le=1)
-    max_positions_cap: int = Field(50, ge=0)
-    min_confidence_floor: float = Field(0.5, ge=0, le=1)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Guardrails:
-        return cls(
-            max_risk_cap=settings.max_risk_cap,
-            max_positions_cap=settings.max_positions_cap,
-            min_confidence_floor=settings.min_confidence_floor,
-        )
-
-    def check(self, policy: GlobalPolicy) -> None:
-        """Raise :class:`PolicyValidationError` naming the first field past its guardrail."""
-        if policy.max_risk_per_trade > self.max_risk_cap:
-            raise PolicyValidationError(
-                "max_risk_per_trade",
-                f"{policy.max_risk_per_trade} exceeds the guardrail "
-                f"{env_name('max_risk_cap')}={self.max_risk_cap}",
-            )
-        if policy.max_positions > self.max_positions_cap:
-            raise PolicyValidationError(
-                "max_positions",
-                f"{policy.max_positions} exceeds the guardrail "
-                f"{env_name('max_positions_cap')}={self.max_positions_cap}",
-            )
-        if policy.global_min_confidence < self.min_confidence_floor:
-            raise PolicyValidationError(
-                "global_min_confidence",
-                f"{policy.global_min_confidence} is below the guardrail "
-                f"{env_name('min_confidence_floor')}={self.min_confidence_floor}",
-            )
 
 
 def validate_policy(data: dict[str, Any]) -> GlobalPolicy:

@@ -32,16 +32,16 @@ from components.events.bus import EventBus
 from components.events.models import new_event_id, stored_event
 from components.events.redis_bus import stats_key, stream_key
 from components.events.types import POLICY_UPDATED
+from components.policy.config import RiskMode
 from components.policy.merge import deep_merge
 from components.policy.model import (
     META_FIELDS,
     GlobalPolicy,
-    Guardrails,
     PolicyChange,
     validate_policy,
 )
 from components.redis import namespaced
-from components.settings import RiskMode, Settings
+from components.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -152,16 +152,16 @@ class PolicyStore:
         self.client = client
         self._r: Any = client  # redis-py's response types are unions; this client decodes
         self.namespace = namespace
-        self.guardrails = Guardrails.from_settings(settings)
-        self._defaults = GlobalPolicy.defaults(settings)
+        self.guardrails = settings.guardrails
+        self._defaults = GlobalPolicy.defaults(settings.policy)
         self._default_data = self._defaults.model_dump(mode="json", exclude=set(META_FIELDS))
         self._seed = [
             item
             for path, value in _flatten(self._default_data).items()
             for item in (path, _leaf(value))
         ]
-        self._history_limit = settings.policy_history_limit
-        self._stream_maxlen = settings.stream_maxlen
+        self._history_limit = settings.policy.history_limit
+        self._stream_maxlen = settings.bus.stream_maxlen
         self._bus = bus
         self._clock = clock
         self._keys = [

@@ -22,78 +22,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Self
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from components.errors import DataError
 from components.policy.model import GlobalPolicy
-from components.settings import RiskMode
+from components.portfolio.config import BalancerConfig
 from components.trading.types import OrderIntent, PortfolioView, Side
 
 _TOLERANCE = 1e-12
-
-# Settings fields (once the lead adds them) -> BalancerConfig fields.
-_SETTINGS_FIELDS = {
-    "balancer_max_weight": "max_weight",
-    "balancer_drift_tolerance": "drift_tolerance",
-    "balancer_min_order_notional": "min_order_notional",
-}
-
-
-def _default_gross_targets() -> dict[RiskMode, float]:
-    return {RiskMode.AGGRESSIVE: 1.0, RiskMode.NORMAL: 0.7, RiskMode.DEFENSIVE: 0.3}
-
-
-class BalancerConfig(BaseModel):
-    """Targets and tolerances of the :class:`PortfolioBalancer`; weights are fractions of
-    equity.
-
-    >>> BalancerConfig(max_weight=0.2, drift_tolerance=0.05)
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    gross_targets: dict[RiskMode, float] = Field(
-        default_factory=_default_gross_targets,
-        description="Gross exposure target per risk mode, as a multiple of equity.",
-    )
-    max_weight: float = Field(0.25, gt=0, le=1, description="Largest weight of one symbol.")
-    drift_tolerance: float = Field(
-        0.02, ge=0, le=1, description="Rebalance a symbol only beyond this weight drift."
-    )
-    min_order_notional: float = Field(
-        10.0, ge=0, le=1e9, description="Skip rebalance orders worth less (quote currency)."
-    )
-
-    @field_validator("gross_targets")
-    @classmethod
-    def _ordered_targets(cls, value: dict[RiskMode, float]) -> dict[RiskMode, float]:
-        missing = [mode.value for mode in RiskMode if mode not in value]
-        if missing:
-            raise ValueError(f"gross targets for {', '.join(missing)} are missing")
-        for mode, target in value.items():
-            if not 0 <= target <= 10:
-                raise ValueError(f"gross target of {mode.value}={target} must be in [0, 10]")
-        defensive, normal = value[RiskMode.DEFENSIVE], value[RiskMode.NORMAL]
-        if not defensive <= normal <= value[RiskMode.AGGRESSIVE]:
-            raise ValueError(
-                "gross targets must grow DEFENSIVE <= NORMAL <= AGGRESSIVE, got "
-                + ", ".join(f"{mode.value}={value[mode]}" for mode in RiskMode)
-            )
-        return value
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
-        """Values from ``QT_BALANCER_*`` (gross targets from
-        ``QT_BALANCER_{AGGRESSIVE,NORMAL,DEFENSIVE}_GROSS``); ``overrides`` win."""
-        values: dict[str, Any] = {
-            field: getattr(settings, name) for name, field in _SETTINGS_FIELDS.items()
-        }
-        values["gross_targets"] = {
-            mode: getattr(settings, f"balancer_{mode.value.lower()}_gross") for mode in RiskMode
-        }
-        return cls(**{**values, **overrides})
 
 
 class PortfolioBalancer:

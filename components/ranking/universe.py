@@ -11,29 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
+from components.ranking.config import UniverseConfig
 from components.ranking.ranker import Ranking, SymbolScore
-
-
-class UniverseConfig(BaseModel):
-    """Entry and exit bars and the size of the active universe."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    min_score: float = Field(0.55, ge=0, le=1, description="Score a newcomer needs.")
-    exit_score: float = Field(0.45, ge=0, le=1, description="Score an incumbent keeps.")
-    max_size: int = Field(10, ge=0, le=10_000, description="Symbols chosen on score.")
-
-    @model_validator(mode="after")
-    def _exit_below_entry(self) -> Self:
-        if self.exit_score > self.min_score:
-            raise ValueError(
-                f"exit_score={self.exit_score} must not be above min_score={self.min_score}"
-            )
-        return self
 
 
 @dataclass(frozen=True, slots=True)

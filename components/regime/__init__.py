@@ -5,27 +5,33 @@
 into a risk mode, its limits and the strategies allowed.
 """
 
-from components.regime.classifier import (
-    MARKET,
-    ClassifierConfig,
-    MarketClassification,
-    MarketState,
-    RegimeClassifier,
-    StateAssessment,
-)
-from components.regime.controller import (
-    DEFAULT_ALLOWED_STRATEGIES,
-    EmergencyStatus,
-    HealthSnapshot,
-    HealthStatus,
-    MetaStrategyController,
-    ModeLimits,
-    MSCConfig,
-    MSCInputs,
-    MSCMemory,
-    PerformanceSnapshot,
-    RegimeAssessment,
-)
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.regime.classifier import (
+        MARKET,
+        ClassifierConfig,
+        MarketClassification,
+        MarketState,
+        RegimeClassifier,
+        StateAssessment,
+    )
+    from components.regime.controller import (
+        DEFAULT_ALLOWED_STRATEGIES,
+        EmergencyStatus,
+        HealthSnapshot,
+        HealthStatus,
+        MetaStrategyController,
+        ModeLimits,
+        MSCConfig,
+        MSCInputs,
+        MSCMemory,
+        PerformanceSnapshot,
+        RegimeAssessment,
+    )
+
 
 __all__ = [
     "DEFAULT_ALLOWED_STRATEGIES",
@@ -46,3 +52,5 @@ __all__ = [
     "RegimeClassifier",
     "StateAssessment",
 ]
+
+__getattr__ = lazy_exports(__name__, ("classifier", "controller"))

@@ -32,7 +32,6 @@ Everything the next evaluation needs travels in :class:`MSCMemory` (JSON via pyd
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -42,8 +41,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from components.errors import ConfigurationError
 from components.health.status import HealthStatus
+from components.policy.config import ModeLimits, RiskLimits, RiskMode
 from components.regime.classifier import MarketState, StateAssessment
-from components.settings import RiskMode, Settings
+from components.settings import Settings
 
 _LEVEL = {RiskMode.DEFENSIVE: 0, RiskMode.NORMAL: 1, RiskMode.AGGRESSIVE: 2}
 _BY_LEVEL = {level: mode for mode, level in _LEVEL.items()}
@@ -68,16 +68,6 @@ def _is_more_defensive(a: RiskMode, b: RiskMode) -> bool:
     return _LEVEL[a] < _LEVEL[b]
 
 
-class ModeLimits(BaseModel):
-    """The policy limits that go with one risk mode."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_risk_per_trade: float = Field(gt=0, le=1)
-    max_positions: int = Field(ge=0, le=1000)
-    global_min_confidence: float = Field(ge=0, le=1)
-
-
 class MSCConfig(BaseModel):
     """Thresholds, limits and hysteresis of the :class:`MetaStrategyController`."""
 
@@ -85,18 +75,8 @@ class MSCConfig(BaseModel):
 
     high_volatility: float = Field(0.05, gt=0, le=10, description="Daily vol: unfavourable.")
     strong_trend: float = Field(0.7, gt=0, le=1, description="Trend strength: favourable.")
-    limits: dict[RiskMode, ModeLimits] = Field(
-        default_factory=lambda: {
-            RiskMode.AGGRESSIVE: ModeLimits(
-                max_risk_per_trade=0.02, max_positions=10, global_min_confidence=0.65
-            ),
-            RiskMode.NORMAL: ModeLimits(
-                max_risk_per_trade=0.01, max_positions=5, global_min_confidence=0.70
-            ),
-            RiskMode.DEFENSIVE: ModeLimits(
-                max_risk_per_trade=0.005, max_positions=3, global_min_confidence=0.75
-            ),
-        }
+    limits: RiskLimits = Field(
+        default_factory=RiskLimits, description="The policy limits of each risk mode."
     )
     allowed_strategies: dict[MarketState, tuple[str, ...]] = Field(
         default_factory=lambda: dict(DEFAULT_ALLOWED_STRATEGIES),
@@ -116,30 +96,6 @@ class MSCConfig(BaseModel):
     poor_pnl: float = Field(-0.02, ge=-1, le=1, description="Rolling PnL: unfavourable.")
     min_win_rate: float = Field(0.40, ge=0, le=1, description="Win rate: unfavourable below.")
     min_trades: int = Field(10, ge=0, le=1_000_000, description="Trades to judge a record.")
-
-    @field_validator("limits")
-    @classmethod
-    def _every_mode_has_limits(
-        cls, value: dict[RiskMode, ModeLimits]
-    ) -> dict[RiskMode, ModeLimits]:
-        missing = [mode.value for mode in RiskMode if mode not in value]
-        if missing:
-            raise ValueError(f"limits for {', '.join(missing)} are missing")
-        # A more defensive mode must never allow more than a less defensive one.
-        order = (RiskMode.AGGRESSIVE, RiskMode.NORMAL, RiskMode.DEFENSIVE)
-        for looser, tighter in itertools.pairwise(order):
-            a, b = value[looser], value[tighter]
-            for name, ok in (
-                ("max_risk_per_trade", b.max_risk_per_trade <= a.max_risk_per_trade),
-                ("max_positions", b.max_positions <= a.max_positions),
-                ("global_min_confidence", b.global_min_confidence >= a.global_min_confidence),
-            ):
-                if not ok:
-                    raise ValueError(
-                        f"{tighter.value} {name}={getattr(b, name)} is looser than "
-                        f"{looser.value} {name}={getattr(a, name)}"
-                    )
-        return value
 
     @field_validator("allowed_strategies")
     @classmethod
@@ -168,19 +124,11 @@ class MSCConfig(BaseModel):
     def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
         """Thresholds from ``QT_MSC_*``, limits from ``QT_{AGGRESSIVE,NORMAL,DEFENSIVE}_*``
         and the initial mode from ``QT_RISK_MODE``; ``overrides`` set other fields."""
-        limits = {
-            mode: ModeLimits(
-                max_risk_per_trade=getattr(settings, f"{mode.value.lower()}_max_risk_per_trade"),
-                max_positions=getattr(settings, f"{mode.value.lower()}_max_positions"),
-                global_min_confidence=getattr(settings, f"{mode.value.lower()}_min_confidence"),
-            )
-            for mode in RiskMode
-        }
         values: dict[str, Any] = {
             "high_volatility": settings.msc_high_volatility,
             "strong_trend": settings.msc_strong_trend,
-            "limits": limits,
-            "initial_mode": settings.risk_mode,
+            "limits": settings.limits,
+            "initial_mode": settings.policy.risk_mode,
             "relax_after": settings.msc_relax_after,
             "emergency_clear_after": timedelta(minutes=settings.msc_emergency_clear_minutes),
         }

@@ -5,33 +5,39 @@ Every order intent passes :class:`RiskGuard` (limits) and :meth:`EmergencyStop.g
 deny becomes an ``order.rejected`` event (:func:`publish_rejection`), never an exception.
 """
 
-from components.risk.decision import (
-    RiskAction,
-    RiskCheck,
-    RiskDecision,
-    closing_quantity,
-    position_quantity,
-    publish_rejection,
-    reduces_exposure,
-)
-from components.risk.emergency import (
-    SOFT_TRIPS,
-    EmergencyStop,
-    EssConfig,
-    EssState,
-    EssStatus,
-    HaltActions,
-    Trip,
-)
-from components.risk.guard import RiskConfig, RiskGuard
-from components.risk.protections import (
-    ClosedTrade,
-    PairLossLock,
-    Protection,
-    ProtectionResult,
-    StoplossCooldown,
-    check_protections,
-)
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.risk.decision import (
+        RiskAction,
+        RiskCheck,
+        RiskDecision,
+        closing_quantity,
+        position_quantity,
+        publish_rejection,
+        reduces_exposure,
+    )
+    from components.risk.emergency import (
+        SOFT_TRIPS,
+        EmergencyStop,
+        EssConfig,
+        EssState,
+        EssStatus,
+        HaltActions,
+        Trip,
+    )
+    from components.risk.guard import RiskConfig, RiskGuard
+    from components.risk.protections import (
+        ClosedTrade,
+        PairLossLock,
+        Protection,
+        ProtectionResult,
+        StoplossCooldown,
+        check_protections,
+    )
+
 
 __all__ = [
     "SOFT_TRIPS",
@@ -57,3 +63,5 @@ __all__ = [
     "publish_rejection",
     "reduces_exposure",
 ]
+
+__getattr__ = lazy_exports(__name__, ("decision", "emergency", "guard", "protections"))

@@ -39,21 +39,22 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Self
+from typing import Any
 
 import redis
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from components.errors import ConfigurationError, DataError, TemporaryError
-from components.events.bus import BusConfig, EventBus
+from components.events.bus import EventBus
+from components.events.config import BusConfig
 from components.events.models import new_event_id, stored_event
 from components.events.redis_bus import stats_key, stream_key
 from components.events.types import ESS_STATE_CHANGED, EssStateChanged
 from components.redis import namespaced
+from components.risk.config import EssConfig
 from components.risk.decision import RiskCheck, RiskDecision, closing_quantity
-from components.risk.protections import Duration
 from components.trading.types import OrderIntent, PortfolioView, Side
 
 log = logging.getLogger(__name__)
@@ -83,62 +84,6 @@ class Trip(StrEnum):
 
 
 SOFT_TRIPS = frozenset({Trip.DAILY_LOSS, Trip.CONSECUTIVE_LOSSES, Trip.STALE_DATA})
-
-# Settings fields (once the lead adds them) -> EssConfig fields; *_s are seconds.
-_SETTINGS_FIELDS = {
-    "ess_drawdown_halt": "drawdown_halt",
-    "ess_drawdown_reduce": "drawdown_reduce",
-    "ess_daily_loss_reduce": "daily_loss_reduce",
-    "ess_max_consecutive_losses": "max_consecutive_losses",
-    "ess_bar_length_s": "bar_length",
-    "ess_stale_data_bars": "stale_data_bars",
-    "ess_cooldown_s": "cooldown",
-    "ess_flatten_on_halt": "flatten_on_halt",
-}
-
-
-class EssConfig(BaseModel):
-    """Trip thresholds and recovery of the :class:`EmergencyStop`.
-
-    >>> EssConfig(drawdown_halt=0.15, cooldown=timedelta(hours=1))
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    drawdown_halt: float = Field(0.10, gt=0, le=1, description="Drawdown from peak: HALTED.")
-    drawdown_reduce: float = Field(0.05, gt=0, le=1, description="Drawdown from peak: REDUCING.")
-    daily_loss_reduce: float = Field(
-        0.03, gt=0, le=1, description="Loss since the day's first equity: REDUCING."
-    )
-    max_consecutive_losses: int = Field(
-        5, ge=1, le=1000, description="Losing trades in a row: REDUCING for the cool-down."
-    )
-    bar_length: Duration = Field(timedelta(hours=1), description="Length of one bar.")
-    stale_data_bars: int = Field(
-        3, ge=1, le=10_000, description="Data older than this many bars: REDUCING."
-    )
-    cooldown: Duration = Field(
-        timedelta(minutes=30), description="Soft trips recover after this, once cleared."
-    )
-    flatten_on_halt: bool = Field(False, description="HALTED also closes every position.")
-
-    @model_validator(mode="after")
-    def _check(self) -> EssConfig:
-        if self.drawdown_reduce >= self.drawdown_halt:
-            raise ValueError(
-                f"drawdown_reduce={self.drawdown_reduce} must be below "
-                f"drawdown_halt={self.drawdown_halt}"
-            )
-        return self
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
-        """Values from ``QT_ESS_*`` settings; ``overrides`` win."""
-        values: dict[str, Any] = {}
-        for name, field in _SETTINGS_FIELDS.items():
-            value = getattr(settings, name)
-            values[field] = timedelta(seconds=value) if name.endswith("_s") else value
-        return cls(**{**values, **overrides})
 
 
 class EssStatus(BaseModel):
@@ -284,8 +229,8 @@ class EmergencyStop:
             connect(settings),
             namespace=settings.namespace,
             bus=bus,
-            config=EssConfig.from_settings(settings),
-            stream_maxlen=settings.stream_maxlen,
+            config=settings.ess,
+            stream_maxlen=settings.bus.stream_maxlen,
         )
 
     # --- reading ------------------------------------------------------------------------

@@ -41,13 +41,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Self
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import ConfigurationError
 from components.events.bus import EventBus
 from components.policy.model import GlobalPolicy
+from components.risk.config import RiskConfig
 from components.risk.decision import (
     RiskCheck,
     RiskDecision,
@@ -56,42 +54,6 @@ from components.risk.decision import (
     publish_rejection,
 )
 from components.trading.types import OrderIntent, PortfolioView
-
-# Settings fields (once the lead adds them) -> RiskConfig fields.
-_SETTINGS_FIELDS = {
-    "risk_max_gross_exposure": "max_gross_exposure",
-    "risk_max_net_exposure": "max_net_exposure",
-    "risk_max_symbol_exposure": "max_symbol_exposure",
-    "risk_min_notional": "min_notional",
-}
-
-
-class RiskConfig(BaseModel):
-    """Limits of the :class:`RiskGuard`; exposures are multiples of equity.
-
-    >>> RiskConfig(max_gross_exposure=1.5, min_notional=5)
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    max_gross_exposure: float = Field(
-        1.0, gt=0, le=10, description="Sum of |position value| / equity."
-    )
-    max_net_exposure: float = Field(
-        1.0, gt=0, le=10, description="|Sum of position values| / equity."
-    )
-    max_symbol_exposure: float = Field(
-        0.25, gt=0, le=10, description="|One symbol's position value| / equity."
-    )
-    min_notional: float = Field(
-        10.0, ge=0, le=1e9, description="Smallest order worth placing, quote currency."
-    )
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
-        """Values from ``QT_RISK_*`` settings; ``overrides`` win."""
-        values = {field: getattr(settings, name) for name, field in _SETTINGS_FIELDS.items()}
-        return cls(**{**values, **overrides})
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Protocol
+from typing import Protocol
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from components.config import Duration
 
 STOP_LOSS = "stop_loss"
 
@@ -60,15 +62,6 @@ class Protection(Protocol):
     def check(
         self, trades: Iterable[ClosedTrade], symbol: str, *, now: datetime
     ) -> ProtectionResult: ...
-
-
-def _bounded(value: timedelta) -> timedelta:
-    if not timedelta(0) < value <= timedelta(days=30):
-        raise ValueError(f"{value} must be longer than 0 and at most 30 days")
-    return value
-
-
-Duration = Annotated[timedelta, AfterValidator(_bounded)]
 
 
 class StoplossCooldown(BaseModel):

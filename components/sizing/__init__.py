@@ -10,14 +10,20 @@ Every size keeps ``quantity * stop_distance <= equity * max_risk_per_trade`` and
 with no edge or degenerate inputs.
 """
 
-from components.sizing.kelly import kelly_fraction, kelly_fractions, kelly_inputs_valid
-from components.sizing.sizer import (
-    PositionSizer,
-    SizeArrays,
-    SizeDecision,
-    SizeOutcome,
-    SizingConfig,
-)
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.sizing.kelly import kelly_fraction, kelly_fractions, kelly_inputs_valid
+    from components.sizing.sizer import (
+        PositionSizer,
+        SizeArrays,
+        SizeDecision,
+        SizeOutcome,
+        SizingConfig,
+    )
+
 
 __all__ = [
     "PositionSizer",
@@ -29,3 +35,5 @@ __all__ = [
     "kelly_fractions",
     "kelly_inputs_valid",
 ]
+
+__getattr__ = lazy_exports(__name__, ("kelly", "sizer"))

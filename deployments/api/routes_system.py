@@ -110,7 +110,7 @@ def _curve(svc: Any) -> Any:
     return account_equity_curve(
         svc.telemetry.equity_history(),
         svc.ledger.fills(),
-        svc.settings.paper_initial_cash,
+        svc.settings.paper.initial_cash,
     )
 
 
@@ -127,7 +127,7 @@ def equity(
         curve = curve.iloc[::-1].iloc[::step].iloc[::-1]
     drawdown = drawdown_series(curve)
     return {
-        "initial_cash": svc.settings.paper_initial_cash,
+        "initial_cash": svc.settings.paper.initial_cash,
         "points": [
             {"at": at.isoformat(), "equity": float(value), "drawdown": abs(float(dd))}
             for at, value, dd in zip(

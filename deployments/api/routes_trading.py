@@ -44,7 +44,7 @@ def positions(svc: Svc, _: Caller) -> dict[str, Any]:
     state = marked_account(
         svc.ledger,
         market=lambda: svc.market,
-        timeframe=svc.settings.engine_timeframe,
+        timeframe=svc.settings.engine.timeframe,
         fills=0,
     )
     return state.model_dump(mode="json", exclude={"fills", "open_orders"})

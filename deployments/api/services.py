@@ -14,7 +14,7 @@ from components.analytics.chart_store import ChartStore
 from components.events import RedisEventBus
 from components.execution import Ledger
 from components.health import HealthStore
-from components.market import Clock, MarketConfig, MarketData, SystemClock, open_market
+from components.market import Clock, MarketData, SystemClock, open_market
 from components.monitoring import Telemetry
 from components.policy import PolicyStore
 from components.redis import connect
@@ -45,11 +45,8 @@ class Services:
     @cached_property
     def bus(self) -> RedisEventBus:
         """For reading (tail, follow) and for the events writes publish."""
-        from components.events import BusConfig
 
-        return RedisEventBus(
-            self.client, namespace=self.namespace, config=BusConfig.from_settings(self.settings)
-        )
+        return RedisEventBus(self.client, namespace=self.namespace, config=self.settings.bus)
 
     @cached_property
     def policy(self) -> PolicyStore:
@@ -59,14 +56,13 @@ class Services:
 
     @cached_property
     def ess(self) -> EmergencyStop:
-        from components.risk.emergency import EssConfig
 
         return EmergencyStop(
             self.client,
             namespace=self.namespace,
             bus=self.bus,
-            config=EssConfig.from_settings(self.settings),
-            stream_maxlen=self.settings.stream_maxlen,
+            config=self.settings.ess,
+            stream_maxlen=self.settings.bus.stream_maxlen,
         )
 
     @cached_property
@@ -74,8 +70,8 @@ class Services:
         return Ledger(
             self.client,
             namespace=self.namespace,
-            initial_cash=self.settings.paper_initial_cash,
-            stream_maxlen=self.settings.stream_maxlen,
+            initial_cash=self.settings.paper.initial_cash,
+            stream_maxlen=self.settings.bus.stream_maxlen,
         )
 
     @cached_property
@@ -93,7 +89,7 @@ class Services:
     @cached_property
     def market(self) -> MarketData:
         """The market the engine trades (opened on first use: it can take a while)."""
-        return open_market(MarketConfig.from_settings(self.settings), clock=self.clock)
+        return open_market(self.settings.market, clock=self.clock)
 
     def analytics(self) -> Any:
         """Analytics brought up to date with every event (as ``quantum-trader report``)."""

@@ -28,11 +28,11 @@ def positions_command(as_json: bool = typer.Option(False, "--json")) -> None:
     market_at = heartbeat["market_at"] if heartbeat else None
     if ledger.positions():
         from components.clock import make_clock
-        from components.market import MarketConfig, open_market
+        from components.market import open_market
 
-        market = open_market(MarketConfig.from_settings(config), clock=make_clock(config.clock))
+        market = open_market(config.market, clock=make_clock(config.clock))
         for symbol in ledger.positions():
-            bars = market.bars(symbol, config.engine_timeframe, limit=1, end=market_at)
+            bars = market.bars(symbol, config.engine.timeframe, limit=1, end=market_at)
             if not bars.empty:
                 marks[symbol] = float(bars["close"].iloc[-1])
     state = ledger.state(marks)

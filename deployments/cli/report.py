@@ -30,7 +30,7 @@ def report_command(as_json: bool = typer.Option(False, "--json")) -> None:
     analytics.catch_up(bus)
     at = now(config)
     report = analytics.report(at)
-    curve = equity_curve_from_fills(analytics.trades(), config.paper_initial_cash)
+    curve = equity_curve_from_fills(analytics.trades(), config.paper.initial_cash)
     chart = equity_and_drawdown_chart(
         curve,
         config.home.expanduser().resolve() / "reports" / f"equity-{at:%Y%m%dT%H%M%S}.png",

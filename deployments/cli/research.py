@@ -73,7 +73,7 @@ def backtest_command(
     config = settings()
     chosen = _resolve_strategy(strategy, params)
     market: Any = (
-        SyntheticMarket(seed=config.market_seed, clock=make_clock(config.clock))
+        SyntheticMarket(seed=config.market.seed, clock=make_clock(config.clock))
         if data == "synthetic"
         else FileMarket(Path(data))
     )

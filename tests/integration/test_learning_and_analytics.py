@@ -36,7 +36,7 @@ def small(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name, value in SMALL_CLM.items():
         monkeypatch.setenv(name, value)
     small = load_settings()
-    symbols = small.market_symbols.split(",")  # type: ignore[union-attr]
+    symbols = list(small.market.symbols or ())
     market = SyntheticMarket(seed=7, symbols=symbols, clock=ManualClock(T0.replace(month=6)))
     use_market(small, market, market.clock)
     return small

@@ -11,9 +11,9 @@ def test_defaults_are_the_original_design_values(monkeypatch: pytest.MonkeyPatch
         if name.startswith("QT_"):
             monkeypatch.delenv(name)
     settings = load_settings()
-    assert settings.risk_mode is RiskMode.NORMAL
-    assert (settings.max_risk_per_trade, settings.max_positions) == (0.01, 5)
-    assert settings.confidence_threshold == 0.70
+    assert settings.policy.risk_mode is RiskMode.NORMAL
+    assert (settings.policy.max_risk_per_trade, settings.policy.max_positions) == (0.01, 5)
+    assert settings.policy.confidence_threshold == 0.70
     assert (settings.msc_high_volatility, settings.msc_low_volatility) == (0.05, 0.015)
     assert settings.msc_strong_trend == 0.7
     weights = (
@@ -24,7 +24,7 @@ def test_defaults_are_the_original_design_values(monkeypatch: pytest.MonkeyPatch
     )
     assert weights == (0.35, 0.25, 0.20, 0.20)
     assert settings.rank_min_volume == 1e9
-    assert (settings.max_risk_cap, settings.max_positions_cap) == (0.05, 50)
+    assert (settings.guardrails.max_risk_cap, settings.guardrails.max_positions_cap) == (0.05, 50)
     assert settings.msc_mode is ModuleMode.ENFORCED
     assert settings.namespace == "qt"
 
@@ -33,7 +33,7 @@ def test_environment_variables_use_the_qt_prefix(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("QT_MAX_POSITIONS", "7")
     monkeypatch.setenv("QT_NAMESPACE", "staging")
     settings = load_settings()
-    assert settings.max_positions == 7
+    assert settings.policy.max_positions == 7
     assert settings.namespace == "staging"
 
 
@@ -74,3 +74,58 @@ def test_password_never_appears_in_errors_or_redacted_url() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_settings(redis_url="redis://u:hunter2@h/0", namespace="bad namespace!")
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_nested_variable_sets_its_section_and_the_flat_name_still_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QT_ENGINE__TIMEFRAME", "15m")
+    monkeypatch.setenv("QT_RISK_MAX_SYMBOL_EXPOSURE", "0.5")  # flat, as before sections
+    monkeypatch.setenv("QT_PAPER_FEE_BPS", "7")
+    monkeypatch.setenv("QT_ESS_COOLDOWN_S", "600")
+    monkeypatch.setenv("QT_DEFENSIVE_MAX_POSITIONS", "2")
+
+    settings = load_settings()
+
+    assert settings.engine.timeframe == "15m"
+    assert settings.risk.max_symbol_exposure == 0.5
+    assert settings.paper.costs.fee_bps == 7
+    assert settings.ess.cooldown.total_seconds() == 600
+    assert settings.limits.defensive.max_positions == 2
+
+
+def test_when_both_spellings_are_set_the_nested_one_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QT_ENGINE_TIMEFRAME", "1h")
+    monkeypatch.setenv("QT_ENGINE__TIMEFRAME", "15m")
+
+    assert load_settings().engine.timeframe == "15m"
+
+
+@pytest.mark.parametrize(
+    "variable", ["QT_ESS__DRAWDOWN_HALT", "QT_ESS_DRAWDOWN_HALT", "QT_POLICY__MAX_RISK_PER_TRADE"]
+)
+def test_a_bad_value_in_either_spelling_is_one_line_naming_that_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "2")
+
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+
+    message = str(caught.value)
+    assert message.startswith(f"{variable}='2' is invalid") and "less than or equal to 1" in message
+    assert "\n" not in message
+
+
+def test_the_defensive_limits_are_declared_once_and_read_everywhere() -> None:
+    from components.regime import MSCConfig
+
+    settings = load_settings(limits={"defensive": {"max_positions": 1, "max_risk_per_trade": 0.001,
+                                                   "global_min_confidence": 0.9}})  # fmt: skip
+
+    assert MSCConfig.from_settings(settings).limits[RiskMode.DEFENSIVE].max_positions == 1
+    assert settings.limits.defensive.policy_changes() == {
+        "max_risk_per_trade": 0.001,
+        "max_positions": 1,
+        "global_min_confidence": 0.9,
+    }

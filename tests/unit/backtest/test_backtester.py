@@ -400,7 +400,7 @@ def test_the_config_from_settings_trades_like_the_paper_broker() -> None:
 
     config = BacktestConfig.from_settings(settings, sizing="risk")
 
-    assert config.cost_model == CostModel.from_settings(settings)
+    assert config.cost_model == settings.paper.costs
     assert config.cost_model.fee_bps == 5
     assert (config.cash, config.max_risk_per_trade, config.sizing) == (2_500, 0.02, "risk")
 

@@ -265,6 +265,6 @@ def test_shadow_signals_still_meet_the_confidence_universe_and_block_rules() -> 
 
 
 def test_the_config_reads_settings_and_is_bounded() -> None:
-    assert OrchestratorConfig.from_settings(load_settings()) == OrchestratorConfig()
+    assert load_settings().orchestrator == OrchestratorConfig()
     with pytest.raises(ValueError, match="disagreement_margin"):
         OrchestratorConfig(disagreement_margin=2)

@@ -53,5 +53,5 @@ def test_from_settings_trades_as_the_engine_and_the_paper_broker() -> None:
 
     assert config.engine_history_bars == 500
     assert config.backtest.allow_short is False
-    assert config.backtest.cash == settings.paper_initial_cash
+    assert config.backtest.cash == settings.paper.initial_cash
     assert config.seed == 9

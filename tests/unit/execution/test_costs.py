@@ -139,5 +139,4 @@ def test_the_cost_model_is_frozen_and_bounded() -> None:
 
 
 def test_from_settings_uses_the_documented_defaults_when_no_setting_exists() -> None:
-    assert CostModel.from_settings(Settings()) == CostModel()
-    assert CostModel.from_settings(Settings(), fee_bps=5).fee_bps == 5
+    assert Settings().paper.costs == CostModel()

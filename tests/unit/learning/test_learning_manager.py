@@ -13,7 +13,6 @@ from components.clock import ManualClock
 from components.errors import DataError
 from components.events import Event
 from components.events.types import MODEL_PROMOTED
-from components.execution.costs import CostModel
 from components.learning import (
     LearningConfig,
     LearningManager,
@@ -273,7 +272,7 @@ def _evaluation() -> dict[str, object]:
 def test_the_config_comes_from_settings_with_the_paper_costs(settings: Settings) -> None:
     config = LearningConfig.from_settings(settings, eval_bars=168)
 
-    assert config.costs == CostModel.from_settings(settings)
+    assert config.costs == settings.paper.costs
     assert config.bars_per_year == 24 * 365
     assert config.eval_bars == 168
     assert config.features.regime is not None

@@ -10,7 +10,7 @@ from components.settings import RiskMode, load_settings
 
 def test_defaults_come_from_settings() -> None:
     policy = GlobalPolicy.defaults(
-        load_settings(max_positions=3, confidence_threshold=0.8, risk_mode="DEFENSIVE")
+        load_settings(max_positions=3, confidence_threshold=0.8, risk_mode="DEFENSIVE").policy
     )
     assert policy.max_positions == 3
     assert policy.global_min_confidence == 0.8

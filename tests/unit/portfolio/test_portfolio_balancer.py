@@ -202,11 +202,11 @@ def test_after_the_orders_fill_every_weight_is_within_the_drift_tolerance(
         assert abs(weight - targets.get(order.symbol, 0.0)) > tolerance
 
 
-def test_the_config_reads_settings_and_refuses_targets_in_the_wrong_order() -> None:
-    assert BalancerConfig.from_settings(load_settings()) == BalancerConfig()
+def test_the_config_reads_settings_and_refuses_targets_in_the_wrong_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().balancer == BalancerConfig()
+    monkeypatch.setenv("QT_BALANCER_NORMAL_GROSS", "0.6")
+    assert load_settings().balancer.gross_targets[RiskMode.NORMAL] == 0.6
     with pytest.raises(ValueError, match="DEFENSIVE <= NORMAL <= AGGRESSIVE"):
-        BalancerConfig(
-            gross_targets={RiskMode.AGGRESSIVE: 0.5, RiskMode.NORMAL: 0.7, RiskMode.DEFENSIVE: 0.3}
-        )
-    with pytest.raises(ValueError, match="missing"):
-        BalancerConfig(gross_targets={RiskMode.NORMAL: 0.7})
+        BalancerConfig(aggressive_gross=0.5, normal_gross=0.7, defensive_gross=0.3)

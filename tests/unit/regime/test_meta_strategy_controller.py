@@ -380,9 +380,8 @@ def test_msc_config_refuses_unknown_fields_and_bad_strategy_names() -> None:
 
 
 def test_a_defensive_limit_looser_than_a_normal_one_is_refused() -> None:
-    settings = load_settings(defensive_max_risk_per_trade=0.02)
-    with pytest.raises(ValidationError, match=r"DEFENSIVE max_risk_per_trade=0\.02 is looser"):
-        MSCConfig.from_settings(settings)
+    with pytest.raises(ConfigurationError, match=r"DEFENSIVE max_risk_per_trade=0\.02 is looser"):
+        load_settings(defensive_max_risk_per_trade=0.02)
 
 
 def test_a_naive_evaluation_time_is_refused() -> None:

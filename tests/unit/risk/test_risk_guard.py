@@ -224,7 +224,7 @@ def test_a_rejection_lands_on_the_redis_stream(client: redis.Redis, namespace: s
 
 
 def test_the_config_reads_settings_and_forbids_unknown_or_out_of_range_fields() -> None:
-    assert RiskConfig.from_settings(load_settings()) == RiskConfig()
+    assert load_settings().risk == RiskConfig()
     with pytest.raises(ValueError, match="max_gross_exposure"):
         RiskConfig(max_gross_exposure=0)
     with pytest.raises(ValueError, match="extra"):

@@ -36,6 +36,11 @@ class ComponentConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def __hash__(self) -> int:
+        # Settings are a cache key (one runtime per settings); a config holding a dict
+        # (the MSC's allowed strategies) hashes by its content.
+        return hash(self.model_dump_json())
+
     @model_validator(mode="before")
     @classmethod
     def _complete_parts(cls, data: Any) -> Any:

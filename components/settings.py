@@ -15,7 +15,6 @@ the value and what is allowed::
 
 from __future__ import annotations
 
-import math
 import os
 from datetime import UTC, datetime
 from functools import cache
@@ -34,7 +33,8 @@ from components.execution.config import PaperConfig
 from components.market.config import MarketConfig
 from components.policy.config import Guardrails, PolicyDefaults, RiskLimits, RiskMode
 from components.portfolio.config import BalancerConfig
-from components.ranking.config import UniverseConfig
+from components.ranking.config import RankerConfig, UniverseConfig
+from components.regime.config import MSCConfig
 from components.risk.config import EssConfig, RiskConfig
 
 __all__ = ["ENV_PREFIX", "ModuleMode", "RiskMode", "Settings", "load_settings"]
@@ -105,26 +105,8 @@ class Settings(BaseSettings):
     ess: EssConfig = EssConfig()
     balancer: BalancerConfig = BalancerConfig()
     bus: BusConfig = BusConfig()
-
-    # --- Meta Strategy Controller thresholds ---------------------------------------------
-    msc_high_volatility: float = Field(0.05, gt=0, le=10)
-    msc_low_volatility: float = Field(0.015, gt=0, le=10)
-    msc_strong_trend: float = Field(0.7, gt=0, le=1)
-
-    # --- Opportunity Ranker --------------------------------------------------------------
-    rank_weight_trend: float = Field(0.35, ge=0, le=1)
-    rank_weight_volatility: float = Field(0.25, ge=0, le=1)
-    rank_weight_liquidity: float = Field(0.20, ge=0, le=1)
-    rank_weight_performance: float = Field(0.20, ge=0, le=1)
-    rank_min_volume: float = Field(1e9, ge=0, description="Minimum 24h quote volume.")
-
-    # --- Meta Strategy Controller hysteresis and emergency ------------------------------------
-    msc_relax_after: int = Field(
-        2, ge=1, le=100, description="Evaluations in a row before a less defensive mode."
-    )
-    msc_emergency_clear_minutes: float = Field(
-        30, ge=0, le=10_080, description="HEALTHY this long before an emergency clears."
-    )
+    msc: MSCConfig = MSCConfig()
+    ranker: Annotated[RankerConfig, Flat(prefix="RANK_")] = RankerConfig()
 
     # --- Continuous Learning Manager -------------------------------------------------------------
     clm_model_name: str = Field("price_direction", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -154,9 +136,7 @@ class Settings(BaseSettings):
     promotion_max_new_shadow: int | None = Field(None, ge=0, le=100)
     shadow_capital: float = Field(10_000.0, gt=0, description="Paper capital of a shadow.")
 
-    # --- module modes (the universe's and the balancer's are in their sections) -------------
-    msc_mode: ModuleMode = ModuleMode.ENFORCED
-    ranker_mode: ModuleMode = ModuleMode.ENFORCED
+    # --- module modes (the others' are in their sections) ----------------------------------
     clm_mode: ModuleMode = ModuleMode.ENFORCED
     generator_mode: ModuleMode = ModuleMode.ENFORCED
 
@@ -187,16 +167,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Settings:
-        weights = {
-            "rank_weight_trend": self.rank_weight_trend,
-            "rank_weight_volatility": self.rank_weight_volatility,
-            "rank_weight_liquidity": self.rank_weight_liquidity,
-            "rank_weight_performance": self.rank_weight_performance,
-        }
-        total = sum(weights.values())
-        if not math.isclose(total, 1.0, abs_tol=1e-9):
-            names = " + ".join(env_name(n) for n in weights)
-            raise ValueError(f"{names} = {total:g}; the ranking weights must sum to 1")
         caps = self.guardrails
         risks = [("policy.max_risk_per_trade", self.policy.max_risk_per_trade)]
         positions = [("policy.max_positions", self.policy.max_positions)]
@@ -217,11 +187,6 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"{flat_name(path)}={value} exceeds the guardrail {flat_name(cap_path)}={cap}"
                 )
-        if self.msc_low_volatility >= self.msc_high_volatility:
-            raise ValueError(
-                f"{env_name('msc_low_volatility')}={self.msc_low_volatility} must be below "
-                f"{env_name('msc_high_volatility')}={self.msc_high_volatility}"
-            )
         return self
 
     def redacted_redis_url(self) -> str:

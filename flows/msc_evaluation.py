@@ -39,7 +39,7 @@ def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
     """One evaluation of the Meta Strategy Controller."""
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.msc_mode
+    mode = settings.msc.mode
     if mode is ModuleMode.OFF:
         log.info("QT_MSC_MODE=OFF: not evaluating")
         return {"mode": mode.value}

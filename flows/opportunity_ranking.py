@@ -30,7 +30,7 @@ def opportunity_ranking(timeframe: str | None = None) -> dict[str, Any]:
     """Rank the market's symbols for trading opportunity."""
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.ranker_mode
+    mode = settings.ranker.mode
     if mode is ModuleMode.OFF:
         log.info("QT_RANKER_MODE=OFF: not ranking")
         return {"mode": mode.value}

@@ -19,7 +19,7 @@ from tasks.runtime import runtime
 
 
 def ranker_config(settings: Settings, timeframe: str) -> RankerConfig:
-    return RankerConfig.from_settings(settings, timeframe=timeframe)
+    return settings.ranker.for_timeframe(timeframe)
 
 
 @compute_task("score_symbols")

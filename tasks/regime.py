@@ -13,7 +13,6 @@ from components.regime import (
     HealthSnapshot,
     MarketClassification,
     MetaStrategyController,
-    MSCConfig,
     MSCInputs,
     MSCMemory,
     PerformanceSnapshot,
@@ -26,7 +25,7 @@ from tasks.runtime import runtime
 
 
 def classifier(settings: Settings, timeframe: str) -> RegimeClassifier:
-    return RegimeClassifier(ClassifierConfig.from_settings(settings, timeframe=timeframe))
+    return RegimeClassifier(ClassifierConfig.from_msc(settings.msc, timeframe=timeframe))
 
 
 @compute_task("classify_market")
@@ -77,4 +76,7 @@ def decide_risk_mode(
         performance=performance,
         symbols=classification.symbols,
     )
-    return MetaStrategyController(MSCConfig.from_settings(settings)).decide(inputs, memory, now=now)
+    msc = MetaStrategyController(
+        settings.msc, limits=settings.limits, initial_mode=settings.policy.risk_mode
+    )
+    return msc.decide(inputs, memory, now=now)

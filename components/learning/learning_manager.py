@@ -147,7 +147,7 @@ class LearningConfig(BaseModel):
             "costs": settings.paper.costs,
             "bars_per_year": bars_per_day(timeframe) * 365,
             "features": FeatureConfig(
-                regime=ClassifierConfig.from_settings(settings, timeframe=timeframe)
+                regime=ClassifierConfig.from_msc(settings.msc, timeframe=timeframe)
             ),
         }
         label: dict[str, Any] = {}

@@ -30,12 +30,11 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Self, TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components.indicators import (
     FloatArray,
@@ -45,77 +44,9 @@ from components.indicators import (
     stack_bars,
 )
 from components.market.base import Ticker
-from components.market.validation import bars_per_day
-from components.settings import Settings
+from components.ranking.config import RankerConfig
 
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
-
-WEIGHT_FIELDS = ("weight_trend", "weight_volatility", "weight_liquidity", "weight_performance")
-
-
-class RankerConfig(BaseModel):
-    """Weights, filters and scales of the :class:`OpportunityRanker` (module docstring)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    weight_trend: float = Field(0.35, ge=0, le=1)
-    weight_volatility: float = Field(0.25, ge=0, le=1)
-    weight_liquidity: float = Field(0.20, ge=0, le=1)
-    weight_performance: float = Field(0.20, ge=0, le=1)
-    min_quote_volume: float = Field(1e9, ge=0, description="Minimum 24h quote volume.")
-    max_spread_bps: float = Field(50.0, gt=0, le=10_000, description="Maximum bid/ask spread.")
-    window: int = Field(100, ge=10, le=100_000, description="Bars scored, and needed.")
-    lookback: int = Field(24, ge=2, le=100_000, description="Bars of momentum and ER.")
-    atr_period: int = Field(14, ge=1, le=1_000)
-    adx_period: int = Field(14, ge=1, le=1_000)
-    adx_full: float = Field(50.0, gt=0, le=100, description="ADX that scores full trend.")
-    bars_per_day: float = Field(24.0, gt=0, le=86_400, description="1h bars: 24.")
-    ideal_volatility_low: float = Field(0.01, gt=0, le=10, description="Daily ATR%.")
-    ideal_volatility_high: float = Field(0.03, gt=0, le=10, description="Daily ATR%.")
-    volatility_tolerance: float = Field(2.0, gt=1, le=100)
-    volume_floor: float = Field(1e6, gt=0, description="Quote volume that scores 0.")
-    volume_full: float = Field(1e10, gt=0, description="Quote volume that scores 1.")
-    spread_penalty: float = Field(0.5, ge=0, le=1)
-    performance_scale: float = Field(0.05, gt=0, le=10)
-    top_n: int = Field(20, ge=1, le=100_000, description="Default size of Ranking.top().")
-
-    @model_validator(mode="after")
-    def _check_consistency(self) -> Self:
-        weights = [getattr(self, name) for name in WEIGHT_FIELDS]
-        total = sum(weights)
-        if not math.isclose(total, 1.0, abs_tol=1e-9):
-            raise ValueError(f"{' + '.join(WEIGHT_FIELDS)} = {total:g}; the weights must sum to 1")
-        needed = max(self.lookback + 1, 2 * self.adx_period, self.atr_period + 1)
-        if self.window < needed:
-            raise ValueError(
-                f"window={self.window} is too short: lookback={self.lookback}, "
-                f"adx_period={self.adx_period} and atr_period={self.atr_period} need {needed}"
-            )
-        if self.ideal_volatility_low >= self.ideal_volatility_high:
-            raise ValueError(
-                f"ideal_volatility_low={self.ideal_volatility_low} must be below "
-                f"ideal_volatility_high={self.ideal_volatility_high}"
-            )
-        if self.volume_floor >= self.volume_full:
-            raise ValueError(
-                f"volume_floor={self.volume_floor:g} must be below volume_full={self.volume_full:g}"
-            )
-        return self
-
-    @classmethod
-    def from_settings(cls, settings: Settings, *, timeframe: str = "1h", **overrides: Any) -> Self:
-        """Weights from ``QT_RANK_WEIGHT_*``, the minimum volume from
-        ``QT_RANK_MIN_VOLUME``, for bars of ``timeframe``; ``overrides`` set other fields."""
-        values: dict[str, Any] = {
-            "weight_trend": settings.rank_weight_trend,
-            "weight_volatility": settings.rank_weight_volatility,
-            "weight_liquidity": settings.rank_weight_liquidity,
-            "weight_performance": settings.rank_weight_performance,
-            "min_quote_volume": settings.rank_min_volume,
-            "bars_per_day": bars_per_day(timeframe),
-        }
-        values.update(overrides)
-        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +139,7 @@ class OpportunityRanker:
 
     Example::
 
-        ranker = OpportunityRanker(RankerConfig.from_settings(settings))
+        ranker = OpportunityRanker(settings.ranker.for_timeframe(settings.timeframe))
         ranking = ranker.score(bars, tickers)      # {symbol: DataFrame}, {symbol: Ticker}
         ranking.top(10), ranking.as_policy_map()
     """

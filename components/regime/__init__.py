@@ -14,18 +14,16 @@ if TYPE_CHECKING:
         MARKET,
         ClassifierConfig,
         MarketClassification,
-        MarketState,
         RegimeClassifier,
         StateAssessment,
     )
+    from components.regime.config import DEFAULT_ALLOWED_STRATEGIES, MarketState, MSCConfig
     from components.regime.controller import (
-        DEFAULT_ALLOWED_STRATEGIES,
         EmergencyStatus,
         HealthSnapshot,
         HealthStatus,
         MetaStrategyController,
         ModeLimits,
-        MSCConfig,
         MSCInputs,
         MSCMemory,
         PerformanceSnapshot,
@@ -53,4 +51,4 @@ __all__ = [
     "StateAssessment",
 ]
 
-__getattr__ = lazy_exports(__name__, ("classifier", "controller"))
+__getattr__ = lazy_exports(__name__, ("config", "classifier", "controller"))

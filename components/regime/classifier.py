@@ -38,7 +38,6 @@ half falling reads as no trend, and goes through the same decision.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -49,21 +48,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from components.errors import DataError
 from components.indicators import FloatArray, efficiency_ratio, stack_bars
 from components.market.validation import bars_per_day
-from components.settings import Settings
+from components.regime.config import MarketState, MSCConfig
 
 MARKET = "MARKET"
 """The ``symbol`` of the whole-market :class:`StateAssessment`."""
-
-
-class MarketState(StrEnum):
-    BULL_STRONG = "BULL_STRONG"
-    BULL_WEAK = "BULL_WEAK"
-    BEAR_STRONG = "BEAR_STRONG"
-    BEAR_WEAK = "BEAR_WEAK"
-    SIDEWAYS_TIGHT = "SIDEWAYS_TIGHT"
-    SIDEWAYS_WIDE = "SIDEWAYS_WIDE"
-    VOLATILE = "VOLATILE"
-    CHOPPY = "CHOPPY"
 
 
 class ClassifierConfig(BaseModel):
@@ -105,15 +93,15 @@ class ClassifierConfig(BaseModel):
         return self
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, timeframe: str = "1h", **overrides: Any) -> Self:
-        """Thresholds from ``QT_MSC_HIGH_VOLATILITY``, ``QT_MSC_LOW_VOLATILITY`` and
-        ``QT_MSC_STRONG_TREND``, for bars of ``timeframe`` (one of
-        :data:`components.market.base.TIMEFRAMES`); ``overrides`` set other fields."""
+    def from_msc(cls, msc: MSCConfig, *, timeframe: str = "1h", **overrides: Any) -> Self:
+        """The MSC's thresholds (``settings.msc``: one declaration for both), for bars of
+        ``timeframe`` (one of :data:`components.market.base.TIMEFRAMES`); ``overrides`` set
+        other fields."""
         values: dict[str, Any] = {
-            "high_volatility": settings.msc_high_volatility,
-            "low_volatility": settings.msc_low_volatility,
-            "strong_trend": settings.msc_strong_trend,
-            "weak_trend": min(0.3, settings.msc_strong_trend / 2),
+            "high_volatility": msc.high_volatility,
+            "low_volatility": msc.low_volatility,
+            "strong_trend": msc.strong_trend,
+            "weak_trend": min(0.3, msc.strong_trend / 2),
             "bars_per_day": bars_per_day(timeframe),
         }
         values.update(overrides)
@@ -192,7 +180,7 @@ class RegimeClassifier:
 
     Example::
 
-        classifier = RegimeClassifier(ClassifierConfig.from_settings(settings))
+        classifier = RegimeClassifier(ClassifierConfig.from_msc(settings.msc))
         result = classifier.classify(bars)          # {symbol: DataFrame}
         result.market.state, result.symbols["BTC/USDT"].state
     """

@@ -35,105 +35,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from components.errors import ConfigurationError
 from components.health.status import HealthStatus
 from components.policy.config import ModeLimits, RiskLimits, RiskMode
-from components.regime.classifier import MarketState, StateAssessment
-from components.settings import Settings
+from components.regime.classifier import StateAssessment
+from components.regime.config import (
+    MarketState,
+    MSCConfig,
+)
 
 _LEVEL = {RiskMode.DEFENSIVE: 0, RiskMode.NORMAL: 1, RiskMode.AGGRESSIVE: 2}
 _BY_LEVEL = {level: mode for mode, level in _LEVEL.items()}
 
-STRATEGY_NAME_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-
-DEFAULT_ALLOWED_STRATEGIES: dict[MarketState, tuple[str, ...]] = {
-    MarketState.BULL_STRONG: ("trend_following", "momentum", "breakout"),
-    MarketState.BEAR_STRONG: ("trend_following", "momentum", "breakout"),
-    MarketState.BULL_WEAK: ("trend_following", "momentum"),
-    MarketState.BEAR_WEAK: ("trend_following",),
-    MarketState.SIDEWAYS_TIGHT: ("mean_reversion", "breakout"),
-    MarketState.SIDEWAYS_WIDE: ("mean_reversion",),
-    # Restrictive: only the slowest, stop-protected kind in a volatile market, only
-    # fading the swings in a choppy one.
-    MarketState.VOLATILE: ("trend_following",),
-    MarketState.CHOPPY: ("mean_reversion",),
-}
-
 
 def _is_more_defensive(a: RiskMode, b: RiskMode) -> bool:
     return _LEVEL[a] < _LEVEL[b]
-
-
-class MSCConfig(BaseModel):
-    """Thresholds, limits and hysteresis of the :class:`MetaStrategyController`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    high_volatility: float = Field(0.05, gt=0, le=10, description="Daily vol: unfavourable.")
-    strong_trend: float = Field(0.7, gt=0, le=1, description="Trend strength: favourable.")
-    limits: RiskLimits = Field(
-        default_factory=RiskLimits, description="The policy limits of each risk mode."
-    )
-    allowed_strategies: dict[MarketState, tuple[str, ...]] = Field(
-        default_factory=lambda: dict(DEFAULT_ALLOWED_STRATEGIES),
-        description="Strategies allowed per market state.",
-    )
-    initial_mode: RiskMode = Field(RiskMode.NORMAL, description="Mode before any memory.")
-    relax_after: int = Field(
-        2, ge=1, le=1000, description="Consecutive evaluations to step away from DEFENSIVE."
-    )
-    emergency_clear_after: timedelta = Field(
-        timedelta(minutes=30), description="HEALTHY this long clears an emergency."
-    )
-    degraded_max_mode: RiskMode = Field(
-        RiskMode.NORMAL, description="The least defensive mode while health is DEGRADED."
-    )
-    max_drawdown: float = Field(0.10, gt=0, le=1, description="Drawdown: unfavourable.")
-    poor_pnl: float = Field(-0.02, ge=-1, le=1, description="Rolling PnL: unfavourable.")
-    min_win_rate: float = Field(0.40, ge=0, le=1, description="Win rate: unfavourable below.")
-    min_trades: int = Field(10, ge=0, le=1_000_000, description="Trades to judge a record.")
-
-    @field_validator("allowed_strategies")
-    @classmethod
-    def _every_state_is_mapped(
-        cls, value: dict[MarketState, tuple[str, ...]]
-    ) -> dict[MarketState, tuple[str, ...]]:
-        missing = [state.value for state in MarketState if state not in value]
-        if missing:
-            raise ValueError(f"allowed strategies for {', '.join(missing)} are missing")
-        for state, names in value.items():
-            bad = [n for n in names if not re.match(STRATEGY_NAME_PATTERN, n)]
-            if bad:
-                raise ValueError(
-                    f"{state.value}: strategy names {bad} must match {STRATEGY_NAME_PATTERN}"
-                )
-        return value
-
-    @field_validator("emergency_clear_after")
-    @classmethod
-    def _positive_duration(cls, value: timedelta) -> timedelta:
-        if value < timedelta(0) or value > timedelta(days=7):
-            raise ValueError(f"{value} must be between 0 and 7 days")
-        return value
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
-        """Thresholds from ``QT_MSC_*``, limits from ``QT_{AGGRESSIVE,NORMAL,DEFENSIVE}_*``
-        and the initial mode from ``QT_RISK_MODE``; ``overrides`` set other fields."""
-        values: dict[str, Any] = {
-            "high_volatility": settings.msc_high_volatility,
-            "strong_trend": settings.msc_strong_trend,
-            "limits": settings.limits,
-            "initial_mode": settings.policy.risk_mode,
-            "relax_after": settings.msc_relax_after,
-            "emergency_clear_after": timedelta(minutes=settings.msc_emergency_clear_minutes),
-        }
-        values.update(overrides)
-        return cls(**values)
 
 
 class HealthSnapshot(BaseModel):
@@ -299,13 +219,23 @@ class MetaStrategyController:
 
     Example::
 
-        msc = MetaStrategyController(MSCConfig.from_settings(settings))
+        msc = MetaStrategyController(
+            settings.msc, limits=settings.limits, initial_mode=settings.policy.risk_mode
+        )
         assessment = msc.decide(inputs, previous_memory, now=now)
         store.patch(assessment.policy_patch(), by="msc", reason="; ".join(assessment.drivers))
     """
 
-    def __init__(self, config: MSCConfig) -> None:
+    def __init__(
+        self,
+        config: MSCConfig,
+        *,
+        limits: RiskLimits | None = None,
+        initial_mode: RiskMode = RiskMode.NORMAL,
+    ) -> None:
         self.config = config
+        self.limits = limits or RiskLimits()
+        self.initial_mode = initial_mode
 
     def decide(
         self, inputs: MSCInputs, previous: MSCMemory | None, *, now: datetime
@@ -318,7 +248,7 @@ class MetaStrategyController:
             Market state, health and (optional) performance.
         previous
             The memory of the last evaluation (``assessment.memory``), or ``None`` the
-            first time; the mode then starts from ``config.initial_mode``.
+            first time; the mode then starts from ``initial_mode`` (the policy's default).
         now
             The evaluation time, timezone-aware.
         """
@@ -326,7 +256,7 @@ class MetaStrategyController:
             raise ConfigurationError(f"now={now.isoformat()} must be timezone-aware (UTC)")
         cfg = self.config
         drivers: list[str] = []
-        current = previous.mode if previous is not None else cfg.initial_mode
+        current = previous.mode if previous is not None else self.initial_mode
         health = inputs.health
 
         emergency = self._emergency(health, previous, now, drivers)
@@ -381,7 +311,7 @@ class MetaStrategyController:
             indicated_mode=indicated,
             market_state=inputs.market,
             symbol_states=dict(inputs.symbols),
-            limits=cfg.limits[mode],
+            limits=self.limits[mode],
             allowed_strategies=tuple(allowed),
             emergency=emergency,
             drivers=tuple(drivers),

@@ -10,7 +10,7 @@ import redis
 from components.events import RedisEventBus
 from components.market import ManualClock, SyntheticMarket
 from components.policy import PolicyStore
-from components.settings import Settings
+from components.settings import ModuleMode, Settings
 from tasks.runtime import use_market
 from tests.builders import T0
 
@@ -91,7 +91,8 @@ def test_observe_mode_decides_and_announces_but_leaves_the_policy_alone(
     from flows.opportunity_ranking import opportunity_ranking
 
     monkeypatch.setenv("QT_RANKER_MODE", "OBSERVE")
-    observe = settings.model_copy(update={"ranker_mode": "OBSERVE"})
+    ranker = settings.ranker.model_copy(update={"mode": ModuleMode.OBSERVE})
+    observe = settings.model_copy(update={"ranker": ranker})
     use_market(observe, market, market.clock)
 
     result = opportunity_ranking()

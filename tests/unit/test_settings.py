@@ -14,18 +14,18 @@ def test_defaults_are_the_original_design_values(monkeypatch: pytest.MonkeyPatch
     assert settings.policy.risk_mode is RiskMode.NORMAL
     assert (settings.policy.max_risk_per_trade, settings.policy.max_positions) == (0.01, 5)
     assert settings.policy.confidence_threshold == 0.70
-    assert (settings.msc_high_volatility, settings.msc_low_volatility) == (0.05, 0.015)
-    assert settings.msc_strong_trend == 0.7
+    assert (settings.msc.high_volatility, settings.msc.low_volatility) == (0.05, 0.015)
+    assert settings.msc.strong_trend == 0.7
     weights = (
-        settings.rank_weight_trend,
-        settings.rank_weight_volatility,
-        settings.rank_weight_liquidity,
-        settings.rank_weight_performance,
+        settings.ranker.weight_trend,
+        settings.ranker.weight_volatility,
+        settings.ranker.weight_liquidity,
+        settings.ranker.weight_performance,
     )
     assert weights == (0.35, 0.25, 0.20, 0.20)
-    assert settings.rank_min_volume == 1e9
+    assert settings.ranker.min_quote_volume == 1e9
     assert (settings.guardrails.max_risk_cap, settings.guardrails.max_positions_cap) == (0.05, 50)
-    assert settings.msc_mode is ModuleMode.ENFORCED
+    assert settings.msc.mode is ModuleMode.ENFORCED
     assert settings.namespace == "qt"
 
 
@@ -60,9 +60,13 @@ def test_ranking_weights_must_sum_to_one() -> None:
         load_settings(rank_weight_trend=0.5)
 
 
-def test_unknown_mode_is_rejected_naming_the_variable() -> None:
-    with pytest.raises(ConfigurationError, match="QT_MSC_MODE"):
-        load_settings(msc_mode="SOMETIMES")
+def test_unknown_mode_is_rejected_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QT_MSC_MODE", "SOMETIMES")
+    with pytest.raises(ConfigurationError, match="QT_MSC_MODE='SOMETIMES' is invalid"):
+        load_settings()
+    monkeypatch.delenv("QT_MSC_MODE")
+    with pytest.raises(ConfigurationError, match="QT_MSC__MODE='SOMETIMES' is invalid"):
+        load_settings(msc_mode="SOMETIMES")  # not from a variable: the nested name
 
 
 def test_password_never_appears_in_errors_or_redacted_url() -> None:
@@ -118,12 +122,10 @@ def test_a_bad_value_in_either_spelling_is_one_line_naming_that_variable(
 
 
 def test_the_defensive_limits_are_declared_once_and_read_everywhere() -> None:
-    from components.regime import MSCConfig
-
     settings = load_settings(limits={"defensive": {"max_positions": 1, "max_risk_per_trade": 0.001,
                                                    "global_min_confidence": 0.9}})  # fmt: skip
 
-    assert MSCConfig.from_settings(settings).limits[RiskMode.DEFENSIVE].max_positions == 1
+    assert settings.limits[RiskMode.DEFENSIVE].max_positions == 1
     assert settings.limits.defensive.policy_changes() == {
         "max_risk_per_trade": 0.001,
         "max_positions": 1,

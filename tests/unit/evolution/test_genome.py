@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from components.errors import ConfigurationError
 from components.evolution import DEFAULT_STRATEGIES, Genome, crossover, mutate, sample_genome
-from components.regime.controller import STRATEGY_NAME_PATTERN
+from components.regime.config import STRATEGY_NAME_PATTERN
 from components.strategies import STRATEGIES
 from tests.unit.evolution.builders import SlowStart
 

@@ -25,7 +25,7 @@ from components.evolution import (
 )
 from components.policy import GlobalPolicy, PolicyStore
 from components.policy.model import StrategyState
-from components.regime.controller import STRATEGY_NAME_PATTERN
+from components.regime.config import STRATEGY_NAME_PATTERN
 from components.settings import Settings
 from tests.unit.evolution.builders import evaluation
 

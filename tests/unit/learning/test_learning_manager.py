@@ -276,4 +276,4 @@ def test_the_config_comes_from_settings_with_the_paper_costs(settings: Settings)
     assert config.bars_per_year == 24 * 365
     assert config.eval_bars == 168
     assert config.features.regime is not None
-    assert config.features.regime.high_volatility == settings.msc_high_volatility
+    assert config.features.regime.high_volatility == settings.msc.high_volatility

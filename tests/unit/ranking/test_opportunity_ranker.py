@@ -65,7 +65,7 @@ def market(
 
 @pytest.fixture
 def ranker() -> OpportunityRanker:
-    return OpportunityRanker(RankerConfig.from_settings(load_settings()))
+    return OpportunityRanker(load_settings().ranker)
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -88,7 +88,7 @@ def test_config_reads_weights_and_minimum_volume_from_settings() -> None:
         rank_weight_performance=0.2,
         rank_min_volume=5e8,
     )
-    config = RankerConfig.from_settings(settings, timeframe="4h")
+    config = settings.ranker.for_timeframe("4h")
     assert (config.weight_trend, config.weight_volatility) == (0.4, 0.2)
     assert config.min_quote_volume == 5e8
     assert config.bars_per_day == 6

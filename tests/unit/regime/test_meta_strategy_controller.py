@@ -77,7 +77,9 @@ def inputs(
 
 
 def controller(**overrides: object) -> MetaStrategyController:
-    return MetaStrategyController(MSCConfig.from_settings(load_settings(), **overrides))
+    settings = load_settings()
+    config = MSCConfig(**{**settings.msc.model_dump(), **overrides})
+    return MetaStrategyController(config, limits=settings.limits)
 
 
 def run(
@@ -241,7 +243,8 @@ def test_a_move_toward_defensive_is_immediate_even_from_aggressive() -> None:
 
 
 def test_the_first_evaluation_starts_from_the_configured_risk_mode() -> None:
-    msc = MetaStrategyController(MSCConfig.from_settings(load_settings(risk_mode="DEFENSIVE")))
+    settings = load_settings(risk_mode="DEFENSIVE")
+    msc = MetaStrategyController(settings.msc, initial_mode=settings.policy.risk_mode)
     result = first(msc, inputs(NEUTRAL))
     assert result.previous_mode is RiskMode.DEFENSIVE
     assert result.risk_mode is RiskMode.DEFENSIVE  # relaxing needs 2 evaluations
@@ -295,7 +298,7 @@ def test_healthy_since_a_time_before_the_last_critical_report_counts_from_that_r
 
 
 def test_a_degraded_system_after_an_emergency_keeps_it() -> None:
-    msc = controller(emergency_clear_after=timedelta(minutes=1))
+    msc = controller(emergency_clear_minutes=1)
     raised = msc.decide(inputs(health=critical()), None, now=NOW)
     later = msc.decide(inputs(health=degraded()), raised.memory, now=NOW + timedelta(hours=2))
     assert later.emergency.active
@@ -364,10 +367,9 @@ def test_msc_config_reads_limits_and_thresholds_from_settings() -> None:
     settings = load_settings(
         msc_high_volatility=0.08, aggressive_max_positions=12, defensive_min_confidence=0.8
     )
-    config = MSCConfig.from_settings(settings)
-    assert config.high_volatility == 0.08
-    assert config.limits[RiskMode.AGGRESSIVE].max_positions == 12
-    assert config.limits[RiskMode.DEFENSIVE].global_min_confidence == 0.8
+    assert settings.msc.high_volatility == 0.08
+    assert settings.limits[RiskMode.AGGRESSIVE].max_positions == 12
+    assert settings.limits[RiskMode.DEFENSIVE].global_min_confidence == 0.8
 
 
 def test_msc_config_refuses_unknown_fields_and_bad_strategy_names() -> None:

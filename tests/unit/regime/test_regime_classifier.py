@@ -57,7 +57,7 @@ SERIES = {
 
 @pytest.fixture
 def classifier() -> RegimeClassifier:
-    return RegimeClassifier(ClassifierConfig.from_settings(load_settings(), timeframe="1h"))
+    return RegimeClassifier(ClassifierConfig.from_msc(load_settings().msc, timeframe="1h"))
 
 
 def as_bars(close: np.ndarray, volume: float = 10.0) -> pd.DataFrame:
@@ -108,10 +108,10 @@ def test_an_assessment_reports_daily_volatility_trend_strength_and_direction(
 
 def test_volatility_thresholds_are_daily_and_scale_with_the_timeframe() -> None:
     settings = load_settings()
-    hourly = ClassifierConfig.from_settings(settings, timeframe="1h")
-    daily = ClassifierConfig.from_settings(settings, timeframe="1d")
+    hourly = ClassifierConfig.from_msc(settings.msc, timeframe="1h")
+    daily = ClassifierConfig.from_msc(settings.msc, timeframe="1d")
     assert hourly.bars_per_day == 24 and daily.bars_per_day == 1
-    assert hourly.high_volatility == daily.high_volatility == settings.msc_high_volatility
+    assert hourly.high_volatility == daily.high_volatility == settings.msc.high_volatility
     # 2% a bar: 9.8% a day on hourly bars (VOLATILE), 2% a day on daily bars (not).
     close = prices(alternating(0.01))
     on_hourly = RegimeClassifier(hourly).classify({"X": as_bars(close)}).symbols["X"]
@@ -122,7 +122,7 @@ def test_volatility_thresholds_are_daily_and_scale_with_the_timeframe() -> None:
 
 def test_an_unknown_timeframe_is_refused_naming_the_known_ones() -> None:
     with pytest.raises(ConfigurationError, match="1h"):
-        ClassifierConfig.from_settings(load_settings(), timeframe="7h")
+        ClassifierConfig.from_msc(load_settings().msc, timeframe="7h")
 
 
 def test_thresholds_out_of_order_are_refused() -> None:

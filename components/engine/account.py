@@ -5,12 +5,15 @@ both show)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from components.engine.heartbeat import read_heartbeat
 from components.execution.ledger import Ledger
 from components.execution.models import LedgerState
-from components.market.base import MarketData
 from components.monitoring import Telemetry
+
+if TYPE_CHECKING:  # pandas comes with a market; reading marks the engine recorded needs none
+    from components.market.base import MarketData
 
 
 def marked_account(

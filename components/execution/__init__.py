@@ -77,4 +77,5 @@ __all__ = [
     "take_profit_exit_price",
 ]
 
-__getattr__ = lazy_exports(__name__, ("models", "costs", "ledger", "broker", "positions"))
+# lightest first: the ledger needs no pandas
+__getattr__ = lazy_exports(__name__, ("models", "ledger", "costs", "broker", "positions"))

@@ -106,5 +106,6 @@ __all__ = [
 
 __getattr__ = lazy_exports(
     __name__,
-    ("evaluation", "features", "learning_manager", "model", "registry", "strategy", "supervisor"),
+    # lightest first: the registry's records need no scikit-learn
+    ("registry", "evaluation", "features", "learning_manager", "model", "strategy", "supervisor"),
 )

@@ -36,18 +36,18 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
-import joblib
 import redis
-import sklearn
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import ConfigurationError, DataError, TemporaryError
 from components.events.types import ModelPromoted
-from components.learning.model import PredictionModel
-from components.learning.supervisor import SupervisorVerdict
 from components.redis import namespaced
+
+if TYPE_CHECKING:  # scikit-learn and joblib load with a model, not with the registry's records
+    from components.learning.model import PredictionModel
+    from components.learning.supervisor import SupervisorVerdict
 
 Tag = Literal["production", "candidate", "retired"]
 TAGS: tuple[Tag, ...] = ("production", "candidate", "retired")
@@ -140,7 +140,7 @@ class ProductionChange(BaseModel):
 
 ModelVersions: TypeAlias = list[ModelVersion]
 ProductionChanges: TypeAlias = list[ProductionChange]
-ModelLoader: TypeAlias = Callable[[str, str], PredictionModel]
+ModelLoader: TypeAlias = Callable[[str, str], "PredictionModel"]
 """``loader(model, version)`` -> the model; ``version`` may be ``"production"``."""
 
 
@@ -262,6 +262,10 @@ class ModelRegistry:
                 f"register() tags a new version candidate or retired, not {tag!r}; "
                 "use promote() to put a version in production"
             )
+        import sklearn
+
+        from components.learning.model import PredictionModel
+
         if not isinstance(trained, PredictionModel):
             raise ConfigurationError(
                 f"register() stores a PredictionModel, not {type(trained).__name__}"
@@ -518,11 +522,15 @@ class ModelRegistry:
                 "recorded when it was registered; it was changed or replaced"
             )
         try:
+            import joblib
+
             loaded = joblib.load(path)
         except Exception as exc:  # unpickling can fail in many ways; all mean "unreadable"
             raise ModelArtifactError(
                 f"{model} {entry.version}: cannot read {path}: {type(exc).__name__}: {exc}"
             ) from exc
+        from components.learning.model import PredictionModel
+
         if not isinstance(loaded, PredictionModel):
             raise ModelArtifactError(
                 f"{model} {entry.version}: {path} holds a {type(loaded).__name__}, "
@@ -614,6 +622,8 @@ def _write_artifact(path: Path, model: PredictionModel) -> str:
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
+            import joblib
+
             joblib.dump(model, out)
         digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
         os.replace(tmp, path)

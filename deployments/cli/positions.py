@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
@@ -18,24 +20,19 @@ from deployments.cli._app import (
 @handles_errors
 def positions_command(as_json: bool = typer.Option(False, "--json")) -> None:
     """Open positions, cash and equity of the paper account (marked at the last close)."""
-    from components.engine import read_heartbeat
+    from components.engine import marked_account
     from components.execution import Ledger
 
     config = settings()
-    ledger = Ledger.connect(config)
-    marks = {}
-    heartbeat = read_heartbeat(ledger.client, config.namespace)
-    market_at = heartbeat["market_at"] if heartbeat else None
-    if ledger.positions():
+
+    def market() -> Any:
         from components.clock import make_clock
         from components.market import open_market
 
-        market = open_market(config.market, clock=make_clock(config.clock))
-        for symbol in ledger.positions():
-            bars = market.bars(symbol, config.engine.timeframe, limit=1, end=market_at)
-            if not bars.empty:
-                marks[symbol] = float(bars["close"].iloc[-1])
-    state = ledger.state(marks)
+        return open_market(config.market, clock=make_clock(config.clock))
+
+    state = marked_account(Ledger.connect(config), market=market, timeframe=config.engine.timeframe)
+    marks = state.marks
     if as_json:
         print_json(state.model_dump(mode="json"))
         return

@@ -22,13 +22,12 @@ def _resolve_strategy(name: str, params: str | None) -> Any:
     """A built-in, the ml strategy, or a stored candidate, with ``params`` (JSON) applied."""
     from components.errors import ConfigurationError
     from components.evolution import EvolutionStore
-    from components.learning import register_ml_strategy
     from components.strategies import STRATEGIES, create_strategy
 
     config = settings()
     changes = json_object(params, "--params") if params else {}
     if name == "ml":
-        from components.learning import ModelRegistry
+        from components.learning import ModelRegistry, register_ml_strategy
         from components.redis import connect
 
         register_ml_strategy(
@@ -60,6 +59,9 @@ def backtest_command(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Backtest a strategy (the engine's own code) and chart its equity and drawdown."""
+    config = settings()
+    chosen = _resolve_strategy(strategy, params)  # a wrong name fails before the heavy imports
+
     from pathlib import Path
 
     from rich.console import Console
@@ -70,8 +72,6 @@ def backtest_command(
     from components.clock import make_clock
     from components.market import FileMarket, SyntheticMarket
 
-    config = settings()
-    chosen = _resolve_strategy(strategy, params)
     market: Any = (
         SyntheticMarket(seed=config.market.seed, clock=make_clock(config.clock))
         if data == "synthetic"

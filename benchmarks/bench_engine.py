@@ -1,21 +1,34 @@
-"""Trading engine: one cycle for 50 symbols (market data -> orders), and memory over a
-long session.
+"""Trading engine: how a cycle (market data -> orders) grows with the universe, and memory
+over a long session.
 
-1. 100 cycles of the engine alone (no Prefect), 50 symbols in the universe, four
-   strategies each: p50 / p95 cycle time. Target: < 250 ms.
-2. The real trading-engine flow for 1,000 cycles on a fast simulated clock: Prefect's own
-   overhead per cycle (flow time per cycle minus the engine's own time), printed apart,
-   and the resident memory after 1,000 cycles against after 100. Target: within 50 MB.
+1. For each universe size (``--symbols``, default 50,200,500,1000): the engine alone (no
+   Prefect), four strategies, 5-minute bars on a manual clock, ``--cycles`` cycles after
+   five of warm-up: the cycle's p50 and p95, and the Redis commands and round trips the
+   engine's own connection made per cycle. Targets: the 50-symbol cycle < 250 ms and the
+   500-symbol one < 250 ms (the design's own bar is 1 s), the 500-symbol cycle at most 2x
+   the 50-symbol cycle measured in the same run, and Redis commands per cycle that do not
+   grow with the universe.
+2. The real trading-engine flow for ``--long-cycles`` cycles (default 1,000) at
+   ``--rss-symbols`` symbols (default 500) on a fast simulated clock: Prefect's own
+   overhead per cycle (flow time per cycle minus the engine's own time), printed apart, and
+   the resident memory at the last cycle against cycle 100. Target: growth < 50 MB.
+   ``--long-cycles 0`` skips it.
 
-    python benchmarks/bench_engine.py [--json] [--cycles N]
+    python benchmarks/bench_engine.py [--symbols 50,200,500,1000] [--cycles 60]
+        [--long-cycles 1000] [--rss-symbols 500] [--json]
+
+The machine may be busy with other work: the ratios (measured side by side in one run)
+mean more than the absolute times, and the load average is printed with them.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,50 +36,77 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from benchmarks.common import Figure, percentile, report, scratch_settings
+from benchmarks.common import (
+    Figure,
+    count_commands,
+    load_average,
+    percentile,
+    report,
+    rss_mb,
+    scratch_settings,
+)
 from components.engine import TradingEngine, read_heartbeat
 from components.market import ManualClock, SimulatedClock, SyntheticMarket, default_symbols
 from components.policy import PolicyStore
 from components.redis import connect
 from components.settings import Settings
 
-SYMBOLS = 50
 START = datetime(2026, 3, 2, tzinfo=UTC)
-LONG_RUN = int(sys.argv[sys.argv.index("--cycles") + 1]) if "--cycles" in sys.argv else 1000
+WARM_UP = 5
+TARGET_MS = 250.0
+TARGET_RATIO = 2.0
+TARGET_RSS_MB = 50.0
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+@dataclass(frozen=True)
+class SizeResult:
+    symbols: int
+    p50: float
+    p95: float
+    commands: float
+    round_trips: float
 
 
 def open_up(settings: Settings, symbols: list[str]) -> None:
     PolicyStore.connect(settings).patch(
-        {"active_universe": symbols, "global_min_confidence": 0.5, "max_positions": 50},
+        {
+            "active_universe": symbols,
+            "global_min_confidence": 0.5,
+            "max_positions": min(50, len(symbols)),
+        },
         by="bench",
-        reason="trade all 50 symbols",
+        reason="trade the whole universe",
     )
 
 
-def engine_alone(settings: Settings) -> tuple[float, float]:
+def engine_alone(settings: Settings, symbols: int, cycles: int) -> SizeResult:
     clock = ManualClock(START)
-    market = SyntheticMarket(symbols=default_symbols(SYMBOLS), clock=clock)
+    market = SyntheticMarket(symbols=default_symbols(symbols), clock=clock)
     open_up(settings, market.symbols())
     engine = TradingEngine.from_settings(settings, market)
-    durations = []
-    for cycle in range(105):
+    counter = count_commands(engine.ledger.client)
+    durations: list[float] = []
+    for cycle in range(WARM_UP + cycles):
+        if cycle == WARM_UP:  # warm caches first
+            counter.commands = counter.round_trips = 0
         started = time.perf_counter()
         engine.run_cycle(cycle)
-        if cycle >= 5:  # warm caches first
+        if cycle >= WARM_UP:
             durations.append((time.perf_counter() - started) * 1000)
         clock.advance(timedelta(minutes=5))
-    return percentile(durations, 50), percentile(durations, 95)
+    return SizeResult(
+        symbols=symbols,
+        p50=percentile(durations, 50),
+        p95=percentile(durations, 95),
+        commands=counter.commands / cycles,
+        round_trips=counter.round_trips / cycles,
+    )
 
 
-def flow_session(settings: Settings) -> tuple[float, float, float, float]:
+def flow_session(
+    settings: Settings, symbols: int, cycles: int
+) -> tuple[float, float, float, float]:
+    """(flow time per cycle, Prefect overhead per cycle, RSS at cycle 100, RSS at the end)."""
     from flows.trading_engine import trading_engine
     from tasks.runtime import use_market
 
@@ -78,7 +118,7 @@ def flow_session(settings: Settings) -> tuple[float, float, float, float]:
         }
     )
     market = SyntheticMarket(
-        symbols=default_symbols(SYMBOLS), clock=SimulatedClock(START, speed=1500)
+        symbols=default_symbols(symbols), clock=SimulatedClock(START, speed=1500)
     )
     use_market(settings, market, market.clock)
     open_up(settings, market.symbols())
@@ -94,45 +134,105 @@ def flow_session(settings: Settings) -> tuple[float, float, float, float]:
             if beat is not None and beat["cycle"] != seen:
                 seen = beat["cycle"]
                 engine_ms.append(beat["report"]["duration_ms"])
-                if seen in (100, LONG_RUN - 1):
+                if seen in (100, cycles - 1):
                     samples[seen] = rss_mb()
             time.sleep(0.005)
 
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     started = time.perf_counter()
-    trading_engine(session_minutes=600, interval_seconds=0, speed=1.0, max_cycles=LONG_RUN)
+    trading_engine(session_minutes=600, interval_seconds=0, speed=1.0, max_cycles=cycles)
     elapsed = time.perf_counter() - started
     done.set()
     watcher.join()
-    per_cycle = elapsed / LONG_RUN * 1000
+    per_cycle = elapsed / cycles * 1000
     overhead = per_cycle - sum(engine_ms) / max(1, len(engine_ms))
     return (
         per_cycle,
         overhead,
         samples.get(100, float("nan")),
-        samples.get(LONG_RUN - 1, float("nan")),
+        samples.get(cycles - 1, float("nan")),
     )
 
 
-def main() -> int:
-    with scratch_settings() as settings:
-        p50, p95 = engine_alone(settings)
-    with scratch_settings() as settings:
-        per_cycle, overhead, rss_100, rss_end = flow_session(settings)
-    growth = rss_end - rss_100
-    return report(
-        [
+def table(results: list[SizeResult]) -> str:
+    lines = [
+        f"{'symbols':>8} {'p50 ms':>9} {'p95 ms':>9} {'commands/cycle':>15} {'round trips':>12}"
+    ]
+    for r in results:
+        lines.append(
+            f"{r.symbols:>8} {r.p50:>9.1f} {r.p95:>9.1f} {r.commands:>15.1f} {r.round_trips:>12.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", default="50,200,500,1000", help="universe sizes")
+    parser.add_argument("--cycles", type=int, default=60, help="timed cycles per size")
+    parser.add_argument("--long-cycles", type=int, default=1000, help="flow cycles (0: skip)")
+    parser.add_argument("--rss-symbols", type=int, default=500)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    sizes = sorted({int(s) for s in args.symbols.split(",")})
+
+    load_before = load_average()
+    results: list[SizeResult] = []
+    for size in sizes:
+        with scratch_settings() as settings:
+            results.append(engine_alone(settings, size, args.cycles))
+    by_size = {r.symbols: r for r in results}
+    if not args.json:
+        print(f"engine alone, {args.cycles} cycles per size ({load_before}):")
+        print(table(results))
+
+    figures = [
+        Figure(
+            f"engine cycle, {r.symbols} symbols, data -> orders (p50)",
+            r.p50,
+            "ms",
+            f"< {TARGET_MS:.0f} ms" if r.symbols <= 500 else "printed",
+            r.p50 < TARGET_MS or r.symbols > 500,
+            anchor=f"p95 {r.p95:.0f} ms; {r.commands:.0f} Redis commands, "
+            f"{r.round_trips:.0f} round trips per cycle",
+        )
+        for r in results
+    ]
+    if 50 in by_size and 500 in by_size:
+        ratio = by_size[500].p50 / by_size[50].p50
+        figures.append(
             Figure(
-                f"engine cycle, {SYMBOLS} symbols, data -> orders (p50)",
-                p50,
-                "ms",
-                "< 250 ms",
-                p50 < 250,
-                anchor=f"p95 {p95:.0f} ms",
-            ),
+                "500-symbol cycle / 50-symbol cycle (p50, same run)",
+                ratio,
+                "x",
+                f"<= {TARGET_RATIO:.0f}x",
+                ratio <= TARGET_RATIO,
+                anchor=f"{by_size[500].p50:.0f} ms / {by_size[50].p50:.0f} ms",
+            )
+        )
+    if len(results) > 1:
+        small, large = results[0], results[-1]
+        growth = large.commands / max(small.commands, 1)
+        figures.append(
             Figure(
-                "Prefect task overhead per cycle (apart)",
+                f"Redis commands per cycle, {large.symbols} / {small.symbols} symbols",
+                growth,
+                "x",
+                "constant (<= 1.2x)",
+                growth <= 1.2,
+                anchor=f"{large.commands:.0f} / {small.commands:.0f} commands",
+            )
+        )
+
+    if args.long_cycles > 0:
+        with scratch_settings() as settings:
+            per_cycle, overhead, rss_100, rss_end = flow_session(
+                settings, args.rss_symbols, args.long_cycles
+            )
+        growth_mb = rss_end - rss_100
+        figures += [
+            Figure(
+                f"Prefect task overhead per cycle ({args.rss_symbols} symbols, apart)",
                 overhead,
                 "ms",
                 "printed apart",
@@ -140,15 +240,17 @@ def main() -> int:
                 anchor=f"flow time per cycle {per_cycle:.0f} ms",
             ),
             Figure(
-                f"engine RSS growth, cycle 100 -> {LONG_RUN}",
-                growth,
+                f"engine RSS growth, {args.rss_symbols} symbols, cycle 100 -> {args.long_cycles}",
+                growth_mb,
                 "MB",
-                "<= 50 MB",
-                growth <= 50,
+                f"< {TARGET_RSS_MB:.0f} MB",
+                growth_mb < TARGET_RSS_MB,
                 anchor=f"{rss_100:.0f} MB -> {rss_end:.0f} MB",
             ),
         ]
-    )
+    if not args.json:
+        print(f"(load after: {load_average()})")
+    return report(figures)
 
 
 if __name__ == "__main__":

@@ -73,3 +73,53 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
+
+
+@dataclass
+class CommandCount:
+    """Redis commands sent and round trips made on one client's connections."""
+
+    commands: int = 0
+    round_trips: int = 0
+
+
+def count_commands(client: redis.Redis) -> CommandCount:
+    """Count, from now on, every command ``client`` sends (a pipeline's commands one by
+    one, a script call as one) and every round trip (a pipeline is one). The client's
+    open connections are dropped so the new ones count."""
+    counter = CommandCount()
+    pool = client.connection_pool
+    base = pool.connection_class
+
+    class Counting(base):  # type: ignore[valid-type, misc]
+        def send_command(self, *args: object, **kwargs: object) -> None:
+            counter.commands += 1
+            super().send_command(*args, **kwargs)
+
+        def pack_commands(self, commands: object) -> object:
+            commands = list(commands)  # type: ignore[call-overload]
+            counter.commands += len(commands)
+            return super().pack_commands(commands)
+
+        def send_packed_command(self, command: object, check_health: bool = True) -> None:
+            counter.round_trips += 1
+            super().send_packed_command(command, check_health)
+
+    pool.disconnect()
+    pool.reset()  # forget the old connection objects: new ones are made counting
+    pool.connection_class = Counting
+    return counter
+
+
+def rss_mb() -> float:
+    """This process's resident memory in MB (Linux)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load_average() -> str:
+    """The machine's 1-minute load average and core count, to say how busy it was."""
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"

@@ -29,10 +29,10 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import redis
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,9 +41,10 @@ from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import heartbeat_key, read_heartbeat
 from components.engine.orchestrator import select_signals
 from components.engine.shadow import ShadowBook
-from components.errors import DataError, QuantumTraderError, TemporaryError
+from components.errors import QuantumTraderError, TemporaryError
 from components.events.bus import EventBus
 from components.execution import (
+    Bar,
     Fill,
     Ledger,
     PaperBroker,
@@ -52,9 +53,9 @@ from components.execution import (
 )
 from components.health.status import HealthStore
 from components.indicators import atr as atr_of
-from components.indicators import stack_bars
-from components.market.base import BAR_COLUMNS, MarketData
-from components.market.validation import timeframe_delta, validate_bars
+from components.market.base import MarketData
+from components.market.block import BarBlock, BlockRead, read_blocks
+from components.market.validation import timeframe_delta
 from components.monitoring import Telemetry
 from components.policy.model import GlobalPolicy, StrategyState
 from components.policy.store import PolicyStore
@@ -257,25 +258,31 @@ class TradingEngine:
         positions = self.ledger.positions()
         universe = set(policy.active_universe) if policy is not None else set()
         symbols = sorted(universe | set(positions))
-        bars, skipped = self._bars(symbols, now)
-        stacks = _stack(bars)
-        atrs = {symbol: atr for stack in stacks for symbol, atr in stack.atrs.items()}
+        read = self._read(symbols, now)
+        blocks = read.blocks
+        atrs = {s: a for block in blocks for s, a in zip(block.symbols, _atrs(block), strict=True)}
 
         fills: list[Fill] = []
-        for symbol, frame in bars.items():
-            fills += self.broker.on_bar(
-                symbol, frame.iloc[-1], frame.index[-1].to_pydatetime(), atr=atrs[symbol]
-            )
-        marks = {symbol: float(frame["close"].iloc[-1]) for symbol, frame in bars.items()}
+        for block in blocks:
+            at = _time(int(block.times[-1]))
+            for row, symbol in enumerate(block.symbols):
+                bar = Bar(*(float(v) for v in block.values[:4, row, -1]))
+                fills += self.broker.on_bar(symbol, bar, at, atr=atrs[symbol])
+        marks = {
+            symbol: float(close)
+            for block in blocks
+            for symbol, close in zip(block.symbols, block.last("close"), strict=True)
+        }
         positions = self.ledger.positions() if fills else positions
         portfolio = self.ledger.snapshot(marks)
 
-        last_data_at = max((f.index[-1] + self._bar for f in bars.values()), default=None)
+        newest = max((int(block.times[-1]) for block in blocks), default=None)
+        last_data_at = _time(newest) + self._bar if newest is not None else None
         health = self.health.get()
         self.ess.evaluate(
             equity=portfolio.equity,
             now=now,
-            last_data_at=last_data_at.to_pydatetime() if last_data_at is not None else None,
+            last_data_at=last_data_at,
             health=health.status.value if health is not None else None,
             closed_trade_pnls=self._closed_pnls(),
         )
@@ -285,8 +292,8 @@ class TradingEngine:
             at=now,
             policy_version=policy.version if policy else None,
             ess_state=status.state,
-            symbols=len(bars),
-            skipped=skipped,
+            symbols=len(marks),
+            skipped=read.skipped,
             fills=len(fills),
             equity=portfolio.equity,
             cash=portfolio.cash,
@@ -298,13 +305,13 @@ class TradingEngine:
             orders = self._halt(portfolio, status)
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
-            signals, chosen = self._signals(policy, bars, stacks, portfolio)
+            signals, chosen = self._signals(policy, blocks, atrs, portfolio)
             intents = self._intents(chosen.accepted, portfolio, policy, now)
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
             intents += self._rebalance(policy, portfolio, marks, now)
             orders = self._place(intents, portfolio, policy, status)
-            shadow_orders = self._shadow(chosen.shadow, bars, atrs, policy, now)
+            shadow_orders = self._shadow(chosen.shadow, read.frames(), atrs, policy, now)
             report.update(
                 signals=len(signals),
                 accepted=len(chosen.accepted),
@@ -344,35 +351,15 @@ class TradingEngine:
             log.error("fail closed: %s", reason)
             return None, reason
 
-    def _bars(
-        self, symbols: list[str], now: datetime
-    ) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
-        """Validated bars per symbol; a symbol whose bars are bad is skipped with the reason."""
-        frames: dict[str, pd.DataFrame] = {}
-        skipped: dict[str, str] = {}
-        timeframe, limit = self.config.timeframe, self.config.history_bars
-        source = type(self.market).__name__
-        try:  # one call for all; if one symbol is bad, fall back to one call each
-            fetched = self.market.bars_many(symbols, timeframe, limit=limit, end=now)
-        except DataError:
-            fetched = {}
-        for symbol in symbols:
-            try:
-                frame = fetched.get(symbol)
-                if frame is None:
-                    frame = self.market.bars(symbol, timeframe, limit=limit, end=now)
-                frame = validate_bars(frame, symbol=symbol, source=source, timeframe=timeframe)
-            except TemporaryError:
-                raise
-            except QuantumTraderError as exc:
-                skipped[symbol] = str(exc)
-                log.warning("skipping %s this cycle: %s", symbol, exc)
-                continue
-            if frame.empty:
-                skipped[symbol] = "no closed bars"
-            else:
-                frames[symbol] = frame
-        return frames, skipped
+    def _read(self, symbols: list[str], now: datetime) -> BlockRead:
+        """The closed bars of ``symbols`` as blocks; a symbol whose bars are bad is skipped
+        with the reason (logged), the others go on."""
+        read = read_blocks(
+            self.market, symbols, self.config.timeframe, limit=self.config.history_bars, end=now
+        )
+        for symbol, reason in read.skipped.items():
+            log.warning("skipping %s this cycle: %s", symbol, reason)
+        return read
 
     def _closed_pnls(self) -> list[float]:
         """Net PnL of the positions closed since the last cycle (for the ESS loss streak)."""
@@ -392,15 +379,15 @@ class TradingEngine:
     def _signals(
         self,
         policy: GlobalPolicy,
-        bars: Mapping[str, pd.DataFrame],
-        stacks: list[_Stack],
+        blocks: list[BarBlock],
+        atrs: Mapping[str, float | None],
         portfolio: PortfolioView,
     ) -> tuple[list[Signal], Any]:
         """Every allowed and shadow strategy's signal on each symbol's last closed bar.
 
-        Symbols with the same number of bars are stacked into (symbols x time) arrays, so
-        each strategy's ``signal_arrays`` (the one code path the backtester runs too) is
-        called once per cycle for all of them.
+        Each block holds symbols on one time index as (symbols x time) arrays, so each
+        strategy's ``signal_arrays`` (the one code path the backtester runs too) is called
+        once per block for all of them.
         """
         names = [n for n in policy.allowed_strategies if n not in policy.blocked_strategies]
         names += [
@@ -411,24 +398,24 @@ class TradingEngine:
         strategies = [(n, s) for n in names if (s := self._strategy(n)) is not None]
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
-        for stack in stacks:
-            close = stack.arrays["close"]
-            columns = [stack.arrays[c] for c in BAR_COLUMNS]
+        for block in blocks:
+            close = block.last("close")
+            at = _time(int(block.times[-1])) + self._bar
             for name, strategy in strategies:
-                direction, confidence = strategy.signal_arrays(*columns)
-                for row, symbol in enumerate(stack.symbols):
-                    wanted = int(direction[row, -1])
-                    if wanted == 0 and symbol not in held:
-                        continue  # flat with nothing open: nothing to do
+                direction, confidence = strategy.signal_arrays(*block.columns())
+                wanted, strength = direction[:, -1], confidence[:, -1]
+                held_rows = {block.row(s) for s in held if s in block.symbols}
+                for row in sorted(held_rows.union(np.flatnonzero(wanted).tolist())):
+                    symbol = block.symbols[row]
                     signals.append(
                         Signal(
                             strategy=name,
                             symbol=symbol,
-                            direction=wanted,
-                            confidence=float(confidence[row, -1]),
-                            at=(bars[symbol].index[-1] + self._bar).to_pydatetime(),
-                            price=float(close[row, -1]),
-                            atr=stack.atrs[symbol],
+                            direction=int(wanted[row]),
+                            confidence=float(strength[row]),
+                            at=at,
+                            price=float(close[row]),
+                            atr=atrs[symbol],
                         )
                     )
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
@@ -661,29 +648,15 @@ class TradingEngine:
         )
 
 
-@dataclass(frozen=True)
-class _Stack:
-    """Symbols with the same number of bars, as (symbols x time) arrays, and their ATR."""
-
-    symbols: list[str]
-    arrays: dict[str, Any]
-    atrs: dict[str, float | None]
+def _atrs(block: BarBlock, atr_period: int = 14) -> list[float | None]:
+    """The ATR at the last bar of each row of ``block`` (None while it warms up)."""
+    last = atr_of(block.column("high"), block.column("low"), block.column("close"), atr_period)
+    return [float(v) if math.isfinite(v) and v > 0 else None for v in last[:, -1].tolist()]
 
 
-def _stack(bars: Mapping[str, pd.DataFrame], atr_period: int = 14) -> list[_Stack]:
-    by_length: dict[int, list[str]] = {}
-    for symbol, frame in bars.items():
-        by_length.setdefault(len(frame), []).append(symbol)
-    stacks = []
-    for length, symbols in by_length.items():
-        arrays = stack_bars(bars, symbols, length=length, columns=BAR_COLUMNS)
-        last = atr_of(arrays["high"], arrays["low"], arrays["close"], atr_period)[:, -1]
-        atrs = {
-            symbol: float(value) if math.isfinite(value) and value > 0 else None
-            for symbol, value in zip(symbols, last, strict=True)
-        }
-        stacks.append(_Stack(symbols, arrays, atrs))
-    return stacks
+def _time(ns: int) -> datetime:
+    """A bar time (ns since the epoch) as an aware UTC datetime."""
+    return pd.Timestamp(ns, unit="ns", tz="UTC").to_pydatetime()
 
 
 def _outcome(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         MarketData,
         Ticker,
     )
+    from components.market.block import BarBlock, BlockRead, read_blocks
     from components.market.ccxt_market import CcxtMarket
     from components.market.files import FileMarket
     from components.market.synthetic import Regime, SyntheticMarket, default_symbols
@@ -48,7 +49,9 @@ __all__ = [
     "CALENDAR_TIMEFRAMES",
     "GAP_POLICIES",
     "TIMEFRAMES",
+    "BarBlock",
     "BarProblem",
+    "BlockRead",
     "CcxtMarket",
     "Clock",
     "FileMarket",
@@ -68,10 +71,13 @@ __all__ = [
     "find_bar_problem",
     "find_gaps",
     "open_market",
+    "read_blocks",
     "validate_bars",
 ]
 
-__getattr__ = lazy_exports(__name__, ("base", "validation", "synthetic", "files", "ccxt_market"))
+__getattr__ = lazy_exports(
+    __name__, ("base", "validation", "block", "synthetic", "files", "ccxt_market")
+)
 
 
 def open_market(config: MarketConfig | None = None, *, clock: Clock | None = None) -> MarketData:

@@ -17,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from components.market.block import BlockRead
 
 BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
@@ -100,3 +103,18 @@ class MarketData(Protocol):
         """:meth:`bars` for many symbols, keyed by symbol (one call each, unless a source
         that inherits this protocol does better)."""
         return {s: self.bars(s, timeframe, limit=limit, end=end) for s in symbols}
+
+    def bars_block(
+        self,
+        symbols: Iterable[str],
+        timeframe: str = "1h",
+        *,
+        limit: int = 500,
+        end: datetime | None = None,
+    ) -> BlockRead:
+        """:meth:`bars_many` as (symbols x time) blocks, one per shared index, skipping bad
+        symbols with the reason (see :mod:`components.market.block`); a source that
+        inherits this protocol may make them without a DataFrame per symbol."""
+        from components.market.block import frames_to_blocks
+
+        return frames_to_blocks(self, list(symbols), timeframe, limit=limit, end=end)

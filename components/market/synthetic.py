@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,7 @@ import pandas as pd
 from components.clock import Clock, ManualClock, as_utc
 from components.errors import ConfigurationError, DataError
 from components.market.base import BAR_COLUMNS, CALENDAR_TIMEFRAMES, MarketData, Ticker
+from components.market.block import BarBlock, BlockRead
 from components.market.validation import timeframe_delta, validate_bars
 
 EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -59,6 +61,8 @@ _EPOCH_NS = int(pd.Timestamp(EPOCH).value)
 _CHUNK = 512  # hours per chunk
 _MAX_CHUNKS = 1024  # ~60 years of hours: until 2079
 _DAY_HOURS = 24
+_DAY_CACHE_BYTES = 96 * 2**20  # days of bars per group of symbols (~6 MB: 500 x 288 5m bars)
+_WINDOW_CACHE_BYTES = 64 * 2**20  # the last window per (timeframe, symbols)
 
 # Random streams: one per purpose, so adding draws to one never shifts another.
 _STREAM_MARKET, _STREAM_LEVELS, _STREAM_HOURS, _STREAM_MINUTES = 1, 2, 3, 4
@@ -377,7 +381,10 @@ class SyntheticMarket(MarketData):
         self._market = _market_factor(seed)
         self._levels: dict[str, np.ndarray] = {}
         self._hours: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
-        self._minutes: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        # Days of bars of a group of symbols at one bar size, and the last window each
+        # (timeframe, symbols) asked for: a new cycle appends its new bars to that window.
+        self._days = _SizedCache(_DAY_CACHE_BYTES)
+        self._windows = _SizedCache(_WINDOW_CACHE_BYTES)
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
@@ -426,7 +433,7 @@ class SyntheticMarket(MarketData):
         self._check_symbol(symbol)
         first, count, step = self._window(timeframe, limit, end)
         with self._lock:
-            values = self._values(symbol, timeframe, first, count)
+            values = np.array(self._block_values((symbol,), timeframe, first, count)[:, 0, :])
         frame = _frame(values, _index(first, step, count))
         return validate_bars(frame, symbol=symbol, source=self.source, timeframe=timeframe)
 
@@ -443,16 +450,50 @@ class SyntheticMarket(MarketData):
         Example: ``market.bars_many(market.symbols(), "1h", limit=1000)``.
         """
         names = list(symbols)
+        read = self.bars_block(names, timeframe, limit=limit, end=end)
+        if not read.blocks:
+            first, count, step = self._window(timeframe, limit, end)
+            return {s: _frame(np.empty((5, 0)), _index(first, step, count)) for s in names}
+        (block,) = read.blocks
+        step = int(timeframe_delta(timeframe).value)
+        index = _index(int(block.times[0]), step, len(block))
+        return {
+            s: validate_bars(
+                _frame(np.array(block.values[:, row, :]), index),
+                symbol=s,
+                source=self.source,
+                timeframe=timeframe,
+            )
+            for row, s in enumerate(block.symbols)
+        }
+
+    def bars_block(
+        self,
+        symbols: Iterable[str],
+        timeframe: str = "1h",
+        *,
+        limit: int = 500,
+        end: datetime | None = None,
+    ) -> BlockRead:
+        """The bars of :meth:`bars_many` as one :class:`~components.market.block.BarBlock`
+        (read-only arrays), made across all symbols at once.
+
+        The last window asked for is kept per (timeframe, symbols): asking again after the
+        clock moved makes only the bars that closed since, and appends them.
+
+        Example: ``market.bars_block(market.symbols(), "5m", limit=300).blocks[0]``.
+        """
+        names = tuple(symbols)
         for symbol in names:
             self._check_symbol(symbol)
-        first, count, step = self._window(timeframe, limit, end)
-        index = _index(first, step, count)
+        first, count, _ = self._window(timeframe, limit, end)
+        if count == 0 or not names:
+            return BlockRead([], {s: "no closed bars" for s in names})
         with self._lock:
-            frames = {s: _frame(self._values(s, timeframe, first, count), index) for s in names}
-        return {
-            s: validate_bars(f, symbol=s, source=self.source, timeframe=timeframe)
-            for s, f in frames.items()
-        }
+            values = self._window_values(names, timeframe, first, count)
+        step = int(timeframe_delta(timeframe).value)
+        times = first + step * np.arange(count, dtype=np.int64)
+        return BlockRead([BarBlock(names, times, values, timeframe)], {})
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """The ticker of ``symbol`` at ``at`` (default and at most ``now()``).
@@ -481,8 +522,8 @@ class SyntheticMarket(MarketData):
         hour_start = max(hour_end - 24, (self._first_ns - _EPOCH_NS) // _NS_HOUR)
         profile = self._profiles[symbol]
         with self._lock:
-            day = self._minute_day(symbol, int(minute // (_DAY_HOURS * 60)))
-            last = float(day[3, minute % (_DAY_HOURS * 60)])
+            day = self._day_bars((symbol,), int(minute // (_DAY_HOURS * 60)), 1)
+            last = float(day[3, 0, minute % (_DAY_HOURS * 60)])
             hours = self._hour_values(symbol, hour_start, max(hour_end - hour_start, 0))
         quote_volume = float(np.sum(hours[4] * hours[3]))
         regime = self._regime_index(int(minute // 60))
@@ -548,23 +589,93 @@ class SyntheticMarket(MarketData):
     def _regime_index(self, hour: int) -> int:
         return int(self._market.chunk(hour // _CHUNK).regimes[hour % _CHUNK])
 
-    def _values(self, symbol: str, timeframe: str, first: int, count: int) -> np.ndarray:
-        """(5, count) array of open, high, low, close, volume."""
+    def _regimes(self, start: int, count: int) -> np.ndarray:
+        """Regime indices of ``count`` hours from hour ``start`` (hours since the epoch)."""
+        pieces, hour = [], start
+        while hour < start + count:
+            k, offset = divmod(hour, _CHUNK)
+            take = min(_CHUNK - offset, start + count - hour)
+            pieces.append(self._market.chunk(k).regimes[offset : offset + take])
+            hour += take
+        return np.concatenate(pieces) if pieces else np.empty(0, dtype=np.int8)
+
+    def _window_values(
+        self, names: tuple[str, ...], timeframe: str, first: int, count: int
+    ) -> np.ndarray:
+        """(5, symbols, count) bars from open time ``first``, read-only: the kept window of
+        (timeframe, names) when it covers them, else that window with the bars after it
+        appended, else made afresh."""
+        step = int(timeframe_delta(timeframe).value)
+        key = (timeframe, names)
+        kept: tuple[int, np.ndarray] | None = self._windows.get(key)
+        if kept is not None:
+            kept_first, kept_values = kept
+            kept_end = kept_first + step * kept_values.shape[2]
+            if kept_first <= first < kept_end + step:  # overlaps, or just after
+                end = first + step * count
+                if end > kept_end:
+                    new = (end - kept_end) // step
+                    more = self._block_values(names, timeframe, kept_end, new)
+                    kept_values = np.concatenate([kept_values, more], axis=2)
+                offset = (first - kept_first) // step
+                return self._keep(key, first, kept_values[:, :, offset : offset + count])
+        return self._keep(key, first, self._block_values(names, timeframe, first, count))
+
+    def _keep(self, key: tuple[str, tuple[str, ...]], first: int, values: np.ndarray) -> np.ndarray:
+        values.flags.writeable = False
+        self._windows.put(key, (first, values), values.nbytes)
+        return values
+
+    def _block_values(
+        self, names: tuple[str, ...], timeframe: str, first: int, count: int
+    ) -> np.ndarray:
+        """(5, symbols, count) bars of ``timeframe`` from open time ``first``."""
         if count == 0:
-            return np.empty((5, 0))
+            return np.empty((5, len(names), 0))
         step = int(timeframe_delta(timeframe).value)
         if step >= _NS_HOUR:
             per = step // _NS_HOUR
-            hours = self._hour_values(symbol, (first - _EPOCH_NS) // _NS_HOUR, count * per)
+            start = (first - _EPOCH_NS) // _NS_HOUR
+            hours = np.stack([self._hour_values(s, start, count * per) for s in names], axis=1)
             return _aggregate(hours, per)
         per = step // _NS_MINUTE
-        start = (first - _EPOCH_NS) // _NS_MINUTE
-        total = count * per
-        day_minutes = _DAY_HOURS * 60
-        days = range(start // day_minutes, (start + total - 1) // day_minutes + 1)
-        minutes = np.concatenate([self._minute_day(symbol, d) for d in days], axis=1)
-        offset = start - days[0] * day_minutes
-        return _aggregate(minutes[:, offset : offset + total], per)
+        day_bars = _DAY_HOURS * 60 // per
+        start = (first - _EPOCH_NS) // step
+        days = range(start // day_bars, (start + count - 1) // day_bars + 1)
+        pieces = [self._day_bars(names, day, per) for day in days]
+        offset = start - days[0] * day_bars
+        joined = pieces[0] if len(pieces) == 1 else np.concatenate(pieces, axis=2)
+        return joined[:, :, offset : offset + count]
+
+    def _day_bars(self, names: tuple[str, ...], day: int, per: int) -> np.ndarray:
+        """(5, symbols, 1440 / per) bars of ``per`` minutes over one day, kept for reuse."""
+        key = (names, day, per)
+        cached: np.ndarray | None = self._days.get(key)
+        if cached is None:
+            cached = _aggregate(self._minute_days(names, day), per)
+            cached.flags.writeable = False
+            self._days.put(key, cached, cached.nbytes)
+        return cached
+
+    def _minute_days(self, names: tuple[str, ...], day: int) -> np.ndarray:
+        """(5, symbols, 1440) minute values of one day, filled in inside each of its 24
+        hours; each symbol's random draws are its own, so a symbol's minutes do not depend
+        on which others are made with it."""
+        hours = np.stack(
+            [self._hour_values(s, day * _DAY_HOURS, _DAY_HOURS) for s in names], axis=1
+        )  # (5, symbols, 24)
+        regimes = self._regimes(day * _DAY_HOURS, _DAY_HOURS)
+        beta = np.array([self._profiles[s].beta for s in names])[:, None]
+        idio = np.array([self._profiles[s].idio_vol for s in names])[:, None]
+        var = (beta * _VOL[regimes]) ** 2 + (idio * _IDIO_SCALE[regimes]) ** 2
+        draws = [
+            _MinuteDraws.of(_rng(self._seed, _STREAM_MINUTES, self._keys[s], day), _DAY_HOURS)
+            for s in names
+        ]
+        values = _fill_minutes(
+            hours.reshape(5, -1), np.sqrt(var / 60).reshape(-1), _MinuteDraws.join(draws)
+        )
+        return values.reshape(5, len(names), _DAY_HOURS * 60)
 
     def _hour_values(self, symbol: str, start: int, count: int) -> np.ndarray:
         """(5, count) hourly values from hour ``start`` (hours since the epoch)."""
@@ -641,38 +752,52 @@ class SyntheticMarket(MarketData):
         )
         return np.stack([open_, high, low, close, quote / close])
 
-    def _minute_day(self, symbol: str, day: int) -> np.ndarray:
-        """(5, 1440) minute values of one day, filled in inside each of its 24 hours."""
-        key = (symbol, day)
-        cached = self._minutes.get(key)
-        if cached is not None:
-            self._minutes.move_to_end(key)
-            return cached
-        hours = self._hour_values(symbol, day * _DAY_HOURS, _DAY_HOURS)
-        profile = self._profiles[symbol]
-        regimes = np.array([self._regime_index(day * _DAY_HOURS + h) for h in range(24)])
-        var = (profile.beta * _VOL[regimes]) ** 2 + (profile.idio_vol * _IDIO_SCALE[regimes]) ** 2
-        rng = _rng(self._seed, _STREAM_MINUTES, self._keys[symbol], day)
-        values = _fill_minutes(hours, np.sqrt(var / 60), rng)
-        self._minutes[key] = values
-        if len(self._minutes) > 512:
-            self._minutes.popitem(last=False)
-        return values
+
+@dataclass(frozen=True, slots=True)
+class _MinuteDraws:
+    """The random numbers that fill ``n`` hours with minutes, drawn in one fixed order."""
+
+    at_high: np.ndarray  # (n,) minute of the high
+    low_draw: np.ndarray  # (n,) minute of the low, before skipping the high's
+    steps: np.ndarray  # (n, 60) bridge noise
+    wiggle: np.ndarray  # (2, n, 60) wicks above and below
+    weights: np.ndarray  # (n, 60) volume weights
+
+    @classmethod
+    def of(cls, rng: np.random.Generator, n: int) -> _MinuteDraws:
+        return cls(
+            rng.integers(1, 60, size=n),
+            rng.integers(1, 59, size=n),
+            rng.standard_normal((n, 60)),
+            rng.standard_normal((2, n, 60)),
+            rng.gamma(2.0, size=(n, 60)),
+        )
+
+    @classmethod
+    def join(cls, draws: Sequence[_MinuteDraws]) -> _MinuteDraws:
+        """The draws of several groups of hours, one after the other."""
+        if len(draws) == 1:
+            return draws[0]
+        return cls(
+            np.concatenate([d.at_high for d in draws]),
+            np.concatenate([d.low_draw for d in draws]),
+            np.concatenate([d.steps for d in draws]),
+            np.concatenate([d.wiggle for d in draws], axis=1),
+            np.concatenate([d.weights for d in draws]),
+        )
 
 
-def _fill_minutes(
-    hours: np.ndarray, minute_vol: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
+def _fill_minutes(hours: np.ndarray, minute_vol: np.ndarray, draws: _MinuteDraws) -> np.ndarray:
     """Minute bars inside each hour that aggregate exactly to the hour's OHLC.
 
     A path of 61 points per hour runs from the open through the high and the low (at
     random minutes, in random order) to the close, with bridge noise in between, clipped
-    to the hour's range.
+    to the hour's range. Each hour (a column of ``hours``) uses only its own draws.
     """
     o, h, lo, c, v = hours
     n = hours.shape[1]
-    at_high = rng.integers(1, 60, size=n)
-    low_draw = rng.integers(1, 59, size=n)
+    at_high = draws.at_high
+    low_draw = draws.low_draw
     at_low = np.where(low_draw >= at_high, low_draw + 1, low_draw)  # never at_high
     first, second = np.minimum(at_high, at_low), np.maximum(at_high, at_low)
     high_first = at_high < at_low
@@ -695,7 +820,7 @@ def _fill_minutes(
     vs = np.take_along_axis(anchors_v, segment, axis=1)
     ve = np.take_along_axis(anchors_v, segment + 1, axis=1)
     walk = np.zeros((n, 61))
-    np.cumsum(rng.standard_normal((n, 60)) * minute_vol[:, None], axis=1, out=walk[:, 1:])
+    np.cumsum(draws.steps * minute_vol[:, None], axis=1, out=walk[:, 1:])
     ws = np.take_along_axis(walk, s, axis=1)
     we = np.take_along_axis(walk, e, axis=1)
     path = np.exp(vs + frac * (ve - vs) + walk - ws - frac * (we - ws))
@@ -704,28 +829,55 @@ def _fill_minutes(
     path[rows, at_high], path[rows, at_low] = h, lo
     path = np.clip(path, lo[:, None], h[:, None])
     m_open, m_close = path[:, :-1], path[:, 1:]
-    wiggle = np.abs(rng.standard_normal((2, n, 60))) * (0.5 * minute_vol)[None, :, None]
+    wiggle = np.abs(draws.wiggle) * (0.5 * minute_vol)[None, :, None]
     m_high = np.minimum(np.maximum(m_open, m_close) * np.exp(wiggle[0]), h[:, None])
     m_low = np.maximum(np.minimum(m_open, m_close) * np.exp(-wiggle[1]), lo[:, None])
-    weights = rng.gamma(2.0, size=(n, 60))
+    weights = draws.weights
     m_volume = weights * (v / weights.sum(axis=1))[:, None]
     return np.stack([m_open, m_high, m_low, m_close, m_volume]).reshape(5, n * 60)
 
 
 def _aggregate(values: np.ndarray, per: int) -> np.ndarray:
-    """Combine every ``per`` consecutive bars of a (5, n * per) array into one."""
+    """Combine every ``per`` consecutive bars along the last axis of a (5, ..., n * per)
+    array into one."""
     if per == 1:
         return values
-    grouped = values.reshape(5, -1, per)
+    grouped = values.reshape(*values.shape[:-1], -1, per)
     return np.stack(
         [
-            grouped[0, :, 0],
-            grouped[1].max(axis=1),
-            grouped[2].min(axis=1),
-            grouped[3, :, -1],
-            grouped[4].sum(axis=1),
+            grouped[0, ..., 0],
+            grouped[1].max(axis=-1),
+            grouped[2].min(axis=-1),
+            grouped[3, ..., -1],
+            grouped[4].sum(axis=-1),
         ]
     )
+
+
+class _SizedCache:
+    """A least-recently-used cache bounded by the bytes of what it holds."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._entries: OrderedDict[object, tuple[object, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: object) -> Any:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: object, value: object, nbytes: int) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= old[1]
+        self._entries[key] = (value, nbytes)
+        self._bytes += nbytes
+        while self._bytes > self._max and len(self._entries) > 1:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self._bytes -= dropped
 
 
 def _index(first: int, step: int, count: int) -> pd.DatetimeIndex:

@@ -12,7 +12,7 @@ import redis
 from components.engine import TradingEngine
 from components.errors import TemporaryError
 from components.events import RedisEventBus
-from components.market import ManualClock, SyntheticMarket
+from components.market import BarBlock, BlockRead, ManualClock, SyntheticMarket
 from components.policy import PolicyStore
 from components.redis import ensure_embedded, stop_embedded
 from components.settings import Settings, load_settings
@@ -137,6 +137,17 @@ class BrokenSymbolMarket(SyntheticMarket):
     def bars_many(self, symbols: Any, timeframe: str = "1h", **kwargs: Any) -> Any:
         frames = super().bars_many(symbols, timeframe, **kwargs)
         return {s: corrupt(f) if s == "ETH/USDT" else f for s, f in frames.items()}
+
+    def bars_block(self, symbols: Any, timeframe: str = "1h", **kwargs: Any) -> Any:
+        read = super().bars_block(symbols, timeframe, **kwargs)
+        blocks = []
+        for block in read.blocks:
+            values = block.values.copy()
+            if "ETH/USDT" in block.symbols:
+                row = block.row("ETH/USDT")
+                values[1, row, -3] = values[2, row, -3] * 0.5  # high below the low
+            blocks.append(BarBlock(block.symbols, block.times, values, block.timeframe))
+        return BlockRead(blocks, read.skipped)
 
 
 def test_bad_bars_skip_that_symbol_with_the_reason_and_the_rest_trade(

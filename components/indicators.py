@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,7 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from scipy.signal import lfilter
 
 from components.errors import ConfigurationError, DataError
+from components.stream import bar_index, carried
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 
@@ -44,12 +45,17 @@ __all__ = [
     "directional_movement",
     "efficiency_ratio",
     "ema",
+    "forward_fill",
+    "lag",
     "log_returns",
     "realized_volatility",
     "returns",
     "rma",
+    "rolling_max",
+    "rolling_min",
     "rolling_std",
     "rsi",
+    "running_any",
     "sma",
     "stack_bars",
     "true_range",
@@ -94,10 +100,111 @@ def _first_finite(x: FloatArray) -> npt.NDArray[np.intp]:
 
 def _shifted_diff(x: FloatArray, periods: int) -> FloatArray:
     """``x[t] - x[t - periods]`` with NaN for the first ``periods`` columns."""
-    out = np.full_like(x, np.nan)
-    if periods < x.shape[1]:
-        out[:, periods:] = x[:, periods:] - x[:, :-periods]
+    return x - lag(x, periods)
+
+
+# --- the carrying building blocks (see components.stream) ---------------------------------
+
+
+def lag(x: npt.NDArray[Any], periods: int = 1, *, fill: Any = np.nan) -> npt.NDArray[Any]:
+    """``x`` moved ``periods`` bars later along the last axis: ``out[..., t] = x[..., t -
+    periods]``, ``fill`` for the first ``periods`` bars. 2-D (symbols x time).
+
+    Example: ``lag(np.array([[1.0, 2.0, 3.0]]))`` -> ``[[nan, 1.0, 2.0]]``.
+    """
+    rows, length = x.shape
+    state = carried("lag")
+    tail = state.get("tail") if state else None
+    if tail is None:
+        tail = np.full((rows, periods), fill, dtype=x.dtype)
+    joined = np.concatenate([tail, x], axis=1)
+    if state is not None:
+        state["tail"] = joined[:, joined.shape[1] - periods :].copy()
+    return joined[:, :length]
+
+
+def _with_past(x: FloatArray, count: int) -> tuple[FloatArray, int]:
+    """``x`` preceded by up to ``count`` earlier values of the series (none outside a
+    stream, or at its start), and how many there are."""
+    state = carried("past")
+    if state is None:
+        return x, 0
+    past = state.get("past")
+    joined = x if past is None else np.concatenate([past, x], axis=-1)
+    state["past"] = joined[..., max(joined.shape[-1] - count, 0) :].copy()
+    return joined, 0 if past is None else past.shape[-1]
+
+
+def _running_sum(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """Cumulative sums along the last axis, continuing the last chunk's total in a stream
+    (the same additions, in the same order, as one ``cumsum`` over the whole series)."""
+    state = carried("running_sum")
+    total = state.get("total") if state else None
+    if total is None:
+        sums = np.cumsum(x, axis=1)
+    else:
+        sums = np.cumsum(np.concatenate([total, x], axis=1), axis=1)[:, 1:]
+    if state is not None and x.shape[1]:
+        state["total"] = sums[:, -1:].copy()
+    return sums
+
+
+def forward_fill(
+    values: npt.NDArray[Any], valid: npt.NDArray[np.bool_], initial: Any
+) -> npt.NDArray[Any]:
+    """At each bar, ``values`` at the last bar (this one included) where ``valid`` holds;
+    ``initial`` before the first such bar. 2-D (symbols x time), along time.
+
+    Example: ``forward_fill(np.array([[1, 2, 3]]), np.array([[0, 1, 0]], bool), 0)``
+    -> ``[[0, 2, 2]]``.
+    """
+    rows, length = values.shape
+    state = carried("forward_fill")
+    start = state.get("last") if state else None
+    if start is None:
+        start = np.full((rows, 1), initial, dtype=values.dtype)
+    joined = np.concatenate([start, values], axis=1)
+    marks = np.concatenate([np.ones((rows, 1), dtype=np.bool_), valid], axis=1)
+    last = np.maximum.accumulate(np.where(marks, np.arange(length + 1), 0), axis=1)
+    out = np.take_along_axis(joined, last, axis=1)[:, 1:]
+    if state is not None:
+        state["last"] = np.take_along_axis(joined, last[:, -1:], axis=1).copy()
     return out
+
+
+def running_any(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Whether ``mask`` held at this bar or any before it, along time. 2-D.
+
+    Example: ``running_any(np.array([[0, 1, 0]], bool))`` -> ``[[False, True, True]]``.
+    """
+    state = carried("running_any")
+    out = np.logical_or.accumulate(mask, axis=-1)
+    seen = state.get("seen") if state else None
+    if seen is not None:
+        out = out | seen
+    if state is not None and mask.shape[-1]:
+        state["seen"] = out[:, -1:].copy()
+    return out
+
+
+def _first_finite_values(x: FloatArray) -> FloatArray:
+    """Each row's first finite value in the whole series (0 while there is none)."""
+    state = carried("first_finite")
+    known = state.get("known") if state else None
+    values = state.get("values") if state else None
+    if known is None or values is None:
+        known = np.zeros(x.shape[0], dtype=np.bool_)
+        values = np.zeros(x.shape[0])
+    first = _first_finite(x)
+    found = ~known & (first < x.shape[1])
+    if found.any():
+        values = values.copy()
+        rows = np.flatnonzero(found)
+        values[rows] = x[rows, first[rows]]
+        known = known | found
+    if state is not None:
+        state["known"], state["values"] = known, values
+    return values
 
 
 # --- returns ------------------------------------------------------------------------------
@@ -120,10 +227,8 @@ def returns(close: npt.ArrayLike, periods: int = 1) -> FloatArray:
     """
     _check_period(periods, "periods")
     c, was_1d = _as_2d(close, "close")
-    out = np.full_like(c, np.nan)
-    if periods < c.shape[1]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, periods:] = c[:, periods:] / c[:, :-periods] - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = c / lag(c, periods) - 1.0
     return _restore(out, was_1d)
 
 
@@ -134,10 +239,8 @@ def log_returns(close: npt.ArrayLike, periods: int = 1) -> FloatArray:
     """
     _check_period(periods, "periods")
     c, was_1d = _as_2d(close, "close")
-    out = np.full_like(c, np.nan)
-    if periods < c.shape[1]:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, periods:] = np.log(c[:, periods:] / c[:, :-periods])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(c / lag(c, periods))
     return _restore(out, was_1d)
 
 
@@ -145,12 +248,11 @@ def log_returns(close: npt.ArrayLike, periods: int = 1) -> FloatArray:
 
 
 def _window_sums(values: FloatArray, n: int) -> FloatArray:
-    """Sums of ``n`` consecutive columns, shape (rows, length - n + 1)."""
-    c = np.cumsum(values, axis=1)
-    out = np.empty((values.shape[0], values.shape[1] - n + 1))
-    out[:, 0] = c[:, n - 1]
-    np.subtract(c[:, n:], c[:, : values.shape[1] - n], out=out[:, 1:])
-    return out
+    """Sums of the last ``n`` values at each column (NaN for the first ``n - 1``), from
+    running sums: ``c[t] - c[t - n]``."""
+    sums = _running_sum(values)
+    index = bar_index(values.shape[1])
+    return np.where(index == n - 1, sums, sums - lag(sums, n))
 
 
 def _rolling_sums(
@@ -161,35 +263,16 @@ def _rolling_sums(
     finite value, or 0 without ``centre``). Centring keeps the cumulative sums precise
     on large prices, and the variance does not depend on it. Without ``squares`` the
     second array is empty."""
-    rows, length = x.shape
-    sums = np.full_like(x, np.nan)
-    sums_sq = np.full_like(x, np.nan) if squares else np.empty((0, 0))
-    offset = np.zeros(rows)
-    if n > length:
-        return sums, sums_sq, offset
     finite = np.isfinite(x)
-    if finite.all():
-        if centre:
-            offset = x[:, 0].copy()
-        centred = x - offset[:, np.newaxis]
-        invalid = None
-    else:
-        if centre:
-            first = _first_finite(x)
-            has = first < length
-            offset[has] = x[np.flatnonzero(has), first[has]]
-        centred = np.where(finite, x - offset[:, np.newaxis], 0.0)
-        invalid = _window_sums((~finite).astype(np.float64), n) > 0
-    s1 = _window_sums(centred, n)
-    if invalid is not None:
-        s1[invalid] = np.nan
-    sums[:, n - 1 :] = s1
+    offset = _first_finite_values(x) if centre else np.zeros(x.shape[0])
+    centred = np.where(finite, x - offset[:, np.newaxis], 0.0)
+    invalid = _window_sums((~finite).astype(np.float64), n) != 0  # NaN (warm-up) counts too
+    sums = _window_sums(centred, n)
+    sums[invalid] = np.nan
+    sums_sq = np.empty((0, 0))
     if squares:
-        centred *= centred
-        s2 = _window_sums(centred, n)
-        if invalid is not None:
-            s2[invalid] = np.nan
-        sums_sq[:, n - 1 :] = s2
+        sums_sq = _window_sums(centred * centred, n)
+        sums_sq[invalid] = np.nan
     return sums, sums_sq, offset
 
 
@@ -217,15 +300,13 @@ def rolling_std(x: npt.ArrayLike, n: int, *, ddof: int = 1) -> FloatArray:
     a, was_1d = _as_2d(x, "x")
     s1, s2, _ = _rolling_sums(a, n, squares=True)
     std = np.sqrt(np.maximum((s2 - s1 * s1 / n) / (n - ddof), 0.0))
-    if n > 1 and a.shape[1] >= n:
+    if n > 1:
         # Cancellation in the running sums leaves ~1e-8 of noise where the true answer
         # is 0: find windows with no change at all (exact integer counts) and zero them.
-        changes = np.zeros(a.shape, dtype=np.int64)
-        changes[:, 1:] = a[:, 1:] != a[:, :-1]
-        counts = np.cumsum(changes, axis=1)
-        in_window = counts[:, n - 1 :] - counts[:, : a.shape[1] - n + 1]
-        flat = np.zeros(a.shape, dtype=np.bool_)
-        flat[:, n - 1 :] = in_window == 0
+        index = bar_index(a.shape[1])
+        changes = ((a != lag(a, 1)) & (index > 0)).astype(np.int64)
+        counts = _running_sum(changes)
+        flat = (counts - lag(counts, n - 1, fill=0) == 0) & (index >= n - 1)
         std[flat & np.isfinite(std)] = 0.0
     return _restore(std, was_1d)
 
@@ -240,31 +321,65 @@ def _recursive_average(x: FloatArray, n: int, alpha: float, *, sma_seed: bool) -
     output is the mean of ``x[f : f + n]`` at ``f + n - 1``; otherwise (pandas
     ``adjust=False``) the recursion starts from ``x[f]`` and outputs before ``f + n - 1``
     are masked as warm-up.
+
+    In a stream a row keeps its values from ``f`` on until its seed is known, then the
+    filter's state: ``lfilter`` continued from its final state repeats exactly the
+    arithmetic of one call over the whole row.
     """
     rows, length = x.shape
-    out = np.full_like(x, np.nan)
-    first = _first_finite(x)
+    state = carried("recursive_average")
+    offset = int(bar_index(1)[0])
     decay = 1.0 - alpha
-    for f in np.unique(first):
-        start = int(f)
-        seed_at = start + n - 1 if sma_seed else start
-        if seed_at >= length:
-            continue
-        idx = np.flatnonzero(first == f)
+    seed_at = n - 1 if sma_seed else 0  # counted from the row's start
+    if state and "first" in state:
+        first, running, zi, pending = (
+            state["first"].copy(),
+            state["running"].copy(),
+            state["zi"].copy(),
+            state["pending"].copy(),
+        )
+    else:
+        first = np.full(rows, -1)  # the row's start in the whole series; -1 before it
+        running = np.zeros(rows, dtype=np.bool_)  # seeded: zi holds the filter's state
+        zi = np.zeros(rows)
+        pending = np.full((rows, seed_at), np.nan)  # values from the start, until the seed
+    out = np.full_like(x, np.nan)
+    if running.any() and length:
+        idx = np.flatnonzero(running)
         block = x[idx] if len(idx) < rows else x
-        seed = block[:, start : seed_at + 1].mean(axis=1) if sma_seed else block[:, start]
-        out[idx, seed_at] = seed
-        if seed_at + 1 < length:
-            y, _ = lfilter(
-                [alpha],
-                [1.0, -decay],
-                block[:, seed_at + 1 :],
-                axis=-1,
-                zi=(decay * seed)[:, np.newaxis],
+        y, zf = lfilter([alpha], [1.0, -decay], block, axis=-1, zi=zi[idx, np.newaxis])
+        out[idx], zi[idx] = y, zf[:, 0]
+    local = _first_finite(x)
+    starting = ~running & (first < 0) & (local < length)
+    first[starting] = local[starting] + offset
+    for f in np.unique(first[~running & (first >= 0)]).tolist():
+        idx = np.flatnonzero(~running & (first == f))
+        before = offset - f  # values of these rows from their start to this chunk
+        block = x[idx] if len(idx) < rows else x
+        series = block[:, max(f - offset, 0) :]
+        if before > 0:
+            series = np.concatenate([pending[idx, :before], series], axis=1)
+        if series.shape[1] <= seed_at:
+            pending[idx, : series.shape[1]] = series
+            continue
+        seed = series[:, : seed_at + 1].mean(axis=1) if sma_seed else series[:, 0].copy()
+        values = np.full(series.shape, np.nan)
+        values[:, seed_at] = seed
+        zi[idx] = decay * seed
+        if series.shape[1] > seed_at + 1:
+            y, zf = lfilter(
+                [alpha], [1.0, -decay], series[:, seed_at + 1 :], axis=-1, zi=zi[idx, np.newaxis]
             )
-            out[idx, seed_at + 1 :] = y
-        if not sma_seed and n > 1:
-            out[idx, start : start + n - 1] = np.nan
+            values[:, seed_at + 1 :] = y
+            zi[idx] = zf[:, 0]
+        out[idx, max(f - offset, 0) :] = values[:, max(before, 0) :]
+        running[idx] = True
+    if not sma_seed and n > 1:  # the warm-up: the first n - 1 values from the row's start
+        out[(bar_index(length) < first[:, np.newaxis] + n - 1) | (first[:, np.newaxis] < 0)] = (
+            np.nan
+        )
+    if state is not None:
+        state.update(first=first, running=running, zi=zi, pending=pending)
     return out
 
 
@@ -307,13 +422,11 @@ def _hlc(
 
 
 def _true_range_2d(h: FloatArray, lo: FloatArray, c: FloatArray) -> FloatArray:
-    tr = h - lo
-    if c.shape[1] > 1:
-        prev = c[:, :-1]
-        tr[:, 1:] = np.maximum(
-            tr[:, 1:], np.maximum(np.abs(h[:, 1:] - prev), np.abs(lo[:, 1:] - prev))
-        )
-    return tr
+    span = h - lo
+    prev = lag(c, 1)
+    with np.errstate(invalid="ignore"):
+        tr = np.maximum(span, np.maximum(np.abs(h - prev), np.abs(lo - prev)))
+    return np.where(bar_index(c.shape[1]) == 0, span, tr)
 
 
 def true_range(high: npt.ArrayLike, low: npt.ArrayLike, close: npt.ArrayLike) -> FloatArray:
@@ -346,12 +459,9 @@ def realized_volatility(close: npt.ArrayLike, n: int) -> FloatArray:
     if n < 2:
         raise ConfigurationError(f"n must be >= 2 for a standard deviation, got {n}")
     c, was_1d = _as_2d(close, "close")
-    out = np.full_like(c, np.nan)
-    if c.shape[1] > n:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_ret = np.log(c[:, 1:] / c[:, :-1])
-        out[:, 1:] = rolling_std(log_ret, n)
-    return _restore(out, was_1d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ret = np.log(c / lag(c, 1))  # NaN at the first bar: its window is not full
+    return _restore(rolling_std(log_ret, n), was_1d)
 
 
 def efficiency_ratio(close: npt.ArrayLike, n: int) -> FloatArray:
@@ -363,18 +473,14 @@ def efficiency_ratio(close: npt.ArrayLike, n: int) -> FloatArray:
     """
     _check_period(n, "n")
     c, was_1d = _as_2d(close, "close")
-    out = np.full_like(c, np.nan)
-    if c.shape[1] <= n:
-        return _restore(out, was_1d)
-    change = np.abs(c[:, n:] - c[:, :-n])
-    # Not centred: a flat window must sum to exactly 0.
-    path, _, _ = _rolling_sums(np.abs(c[:, 1:] - c[:, :-1]), n, centre=False)
-    path = path[:, n - 1 :]
+    change = np.abs(_shifted_diff(c, n))
+    # Not centred: a flat window must sum to exactly 0. The first bar has no step (NaN),
+    # so the path is NaN until n steps are in the window.
+    path, _, _ = _rolling_sums(np.abs(_shifted_diff(c, 1)), n, centre=False)
     with np.errstate(divide="ignore", invalid="ignore"):
         er = np.where(path > 0, change / path, 0.0)
     er[~np.isfinite(path) | ~np.isfinite(change)] = np.nan
-    out[:, n:] = np.clip(er, 0.0, 1.0)
-    return _restore(out, was_1d)
+    return _restore(np.clip(er, 0.0, 1.0), was_1d)
 
 
 # --- oscillators and trend ------------------------------------------------------------------
@@ -434,7 +540,8 @@ def directional_movement(
     minus_dm = np.where((down > up) & (down > 0), down, 0.0)
     tr = _true_range_2d(h, lo, c)
     # Bar 0 has no previous bar: no movement, no true range to smooth.
-    plus_dm[:, :1] = minus_dm[:, :1] = tr[:, :1] = np.nan
+    first_bar = bar_index(c.shape[1]) == 0
+    plus_dm[:, first_bar] = minus_dm[:, first_bar] = tr[:, first_bar] = np.nan
     smooth_tr = _recursive_average(tr, n, 1.0 / n, sma_seed=True)
     smooth_plus = _recursive_average(plus_dm, n, 1.0 / n, sma_seed=True)
     smooth_minus = _recursive_average(minus_dm, n, 1.0 / n, sma_seed=True)
@@ -484,20 +591,23 @@ def rolling_min(x: FloatArray, n: int) -> FloatArray:
 def _trailing(x: FloatArray, n: int, *, maximum: bool) -> FloatArray:
     if n < 1:
         raise ValueError(f"window must be >= 1, got {n}")
-    if x.shape[-1] == 0:
+    # In a stream, the last n - 1 values before this chunk complete its first windows.
+    joined, before = _with_past(x, n - 1)
+    if joined.shape[-1] == 0:
         return np.empty_like(x)
     # scipy's O(length) filter, its window moved from centred to trailing by ``origin``:
     # the output at t covers t - n + 1 .. t, never a later bar.
     filt = maximum_filter1d if maximum else minimum_filter1d
-    out: FloatArray = filt(x, n, axis=-1, mode="nearest", origin=(n - 1) // 2)
-    out[..., : n - 1] = np.nan
-    missing = np.isnan(x)
+    out: FloatArray = filt(joined, n, axis=-1, mode="nearest", origin=(n - 1) // 2)
+    missing = np.isnan(joined)
     if missing.any():
         # As the rolling windows in components.indicators: a NaN spoils its window.
         counts = np.cumsum(missing, axis=-1)
         in_window = counts.copy()
         in_window[..., n:] -= counts[..., :-n]
         out[in_window > 0] = np.nan
+    out = out[..., before:]
+    out[..., bar_index(x.shape[-1]) < n - 1] = np.nan
     return out
 
 

@@ -22,6 +22,11 @@ class EngineConfig(ComponentConfig):
     )
     allow_short: bool = Field(False, description="Open shorts on -1 signals (else: go flat).")
     manage_positions: bool = Field(True, description="Trail stops, reduce and close losers.")
+    incremental: bool = Field(
+        True,
+        description="Update signals with each cycle's new bars only (False: recompute them "
+        "over every bar since the session's first cycle, the reference it equals).",
+    )
     interval_s: float = Field(60, gt=0, le=86_400, description="Seconds between cycles.")
     session_minutes: float = Field(
         60, gt=0, le=1_440, description="One engine flow run lasts this long, then returns."

@@ -41,6 +41,7 @@ from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import heartbeat_key, read_heartbeat
 from components.engine.orchestrator import select_signals
 from components.engine.shadow import ShadowBook
+from components.engine.signals import BookUpdate, SignalBook
 from components.errors import QuantumTraderError, TemporaryError
 from components.events.bus import EventBus
 from components.execution import (
@@ -52,7 +53,6 @@ from components.execution import (
     assess_positions,
 )
 from components.health.status import HealthStore
-from components.indicators import atr as atr_of
 from components.market.base import MarketData
 from components.market.block import BarBlock, BlockRead, read_blocks
 from components.market.validation import timeframe_delta
@@ -185,6 +185,8 @@ class TradingEngine:
         self._telemetry = Telemetry(client, namespace=namespace)
         self._policy: GlobalPolicy | None = None
         self._strategies: dict[str, Strategy[Any] | None] = {}
+        self._running: list[tuple[str, Strategy[Any]]] = []  # as the last policy read said
+        self._books: dict[tuple[str, ...], SignalBook] = {}
         self._last_closed: datetime | None = None
         self._bar = timeframe_delta(self.config.timeframe).to_pytimedelta()
 
@@ -260,7 +262,12 @@ class TradingEngine:
         symbols = sorted(universe | set(positions))
         read = self._read(symbols, now)
         blocks = read.blocks
-        atrs = {s: a for block in blocks for s, a in zip(block.symbols, _atrs(block), strict=True)}
+        if policy is not None:
+            self._running = self._strategies_of(policy)
+        books = self._update_books(blocks, dict(self._running))
+        atrs = {
+            s: a for block, book in books for s, a in zip(block.symbols, book.atrs, strict=True)
+        }
 
         fills: list[Fill] = []
         for block in blocks:
@@ -305,7 +312,7 @@ class TradingEngine:
             orders = self._halt(portfolio, status)
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
-            signals, chosen = self._signals(policy, blocks, atrs, portfolio)
+            signals, chosen = self._signals(policy, books, atrs, portfolio)
             intents = self._intents(chosen.accepted, portfolio, policy, now)
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
@@ -376,35 +383,54 @@ class TradingEngine:
                 log.warning("strategy %r is in the policy but unknown here; ignored", name)
         return self._strategies[name]
 
-    def _signals(
-        self,
-        policy: GlobalPolicy,
-        blocks: list[BarBlock],
-        atrs: Mapping[str, float | None],
-        portfolio: PortfolioView,
-    ) -> tuple[list[Signal], Any]:
-        """Every allowed and shadow strategy's signal on each symbol's last closed bar.
-
-        Each block holds symbols on one time index as (symbols x time) arrays, so each
-        strategy's ``signal_arrays`` (the one code path the backtester runs too) is called
-        once per block for all of them.
-        """
+    def _strategies_of(self, policy: GlobalPolicy) -> list[tuple[str, Strategy[Any]]]:
+        """Every allowed and every shadow strategy of ``policy`` that resolves, by name."""
         names = [n for n in policy.allowed_strategies if n not in policy.blocked_strategies]
         names += [
             n
             for n, state in policy.strategy_states.items()
             if state is StrategyState.SHADOW and n not in names
         ]
-        strategies = [(n, s) for n in names if (s := self._strategy(n)) is not None]
+        return [(n, s) for n in names if (s := self._strategy(n)) is not None]
+
+    def _update_books(
+        self, blocks: list[BarBlock], strategies: Mapping[str, Strategy[Any]]
+    ) -> list[tuple[BarBlock, BookUpdate]]:
+        """Each block's signals and ATR at its newest bar, from the bars that closed since
+        the last cycle (see :mod:`components.engine.signals`)."""
+        books = {}
+        updates = []
+        for block in blocks:
+            book = self._books.get(block.symbols) or SignalBook(
+                block.symbols, incremental=self.config.incremental
+            )
+            books[block.symbols] = book
+            updates.append((block, book.update(block, strategies)))
+        self._books = books  # groups of symbols not read this cycle start again next time
+        return updates
+
+    def _signals(
+        self,
+        policy: GlobalPolicy,
+        books: list[tuple[BarBlock, BookUpdate]],
+        atrs: Mapping[str, float | None],
+        portfolio: PortfolioView,
+    ) -> tuple[list[Signal], Any]:
+        """Every allowed and shadow strategy's signal on each symbol's last closed bar.
+
+        Each block holds symbols on one time index as (symbols x time) arrays, and each
+        strategy's ``signal_arrays`` (the one code path the backtester runs too) is
+        brought up to its newest bar once per block for all of them.
+        """
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
-        for block in blocks:
+        for block, book in books:
             close = block.last("close")
             at = _time(int(block.times[-1])) + self._bar
-            for name, strategy in strategies:
-                direction, confidence = strategy.signal_arrays(*block.columns())
-                wanted, strength = direction[:, -1], confidence[:, -1]
-                held_rows = {block.row(s) for s in held if s in block.symbols}
+            held_rows = {block.row(s) for s in held if s in block.symbols}
+            for name, _ in self._running:
+                latest = book.signals[name]
+                wanted, strength = latest.direction, latest.confidence
                 for row in sorted(held_rows.union(np.flatnonzero(wanted).tolist())):
                     symbol = block.symbols[row]
                     signals.append(
@@ -646,12 +672,6 @@ class TradingEngine:
                 "report": report.model_dump_json(exclude={"orders", "skipped"}),
             },
         )
-
-
-def _atrs(block: BarBlock, atr_period: int = 14) -> list[float | None]:
-    """The ATR at the last bar of each row of ``block`` (None while it warms up)."""
-    last = atr_of(block.column("high"), block.column("low"), block.column("close"), atr_period)
-    return [float(v) if math.isfinite(v) and v > 0 else None for v in last[:, -1].tolist()]
 
 
 def _time(ns: int) -> datetime:

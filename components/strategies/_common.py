@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from components.indicators import FloatArray
+from components.indicators import FloatArray, forward_fill
 from components.strategies.base import BoolArray, Int8Array
+from components.stream import bar_index
 
 
 def from_bar(shape: tuple[int, ...], first: int) -> BoolArray:
-    """A mask of ``shape`` (symbols x time) that is True from column ``first`` on.
+    """A mask of ``shape`` (symbols x time) that is True from bar ``first`` of the series
+    on (in a stream, bars are counted from the stream's start).
 
     Example: ``from_bar((1, 4), 2)`` -> ``[[False, False, True, True]]``.
     """
-    return np.broadcast_to(np.arange(shape[-1]) >= first, shape)
+    return np.broadcast_to(bar_index(shape[-1]) >= first, shape)
 
 
 def hold(enter: BoolArray, leave: BoolArray) -> BoolArray:
@@ -23,11 +25,7 @@ def hold(enter: BoolArray, leave: BoolArray) -> BoolArray:
 
     Example: ``hold([[1, 0, 0, 0]], [[0, 0, 1, 0]])`` -> ``[[True, True, False, False]]``.
     """
-    event = enter | leave
-    positions = np.where(event, np.arange(event.shape[-1]), -1)
-    last = np.maximum.accumulate(positions, axis=-1)
-    state = np.take_along_axis(enter, np.maximum(last, 0), axis=-1)
-    return state & (last >= 0)
+    return forward_fill(np.asarray(enter, dtype=np.bool_), enter | leave, False)
 
 
 def long_short(long: BoolArray, short: BoolArray, *, long_only: bool) -> Int8Array:

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from components.errors import ConfigurationError, DataError
 from components.indicators import FloatArray
 from components.market.base import BAR_COLUMNS
+from components.stream import bar_index
 
 Int8Array = npt.NDArray[np.int8]
 BoolArray = npt.NDArray[np.bool_]
@@ -112,6 +113,11 @@ class Strategy(ABC, Generic[P]):
 
     name: ClassVar[str]
     params_type: ClassVar[type[StrategyParams]]
+    streams: ClassVar[bool] = False
+    """Whether :meth:`signal_arrays` keeps the rule of :mod:`components.stream` (it looks
+    back in time only through the carrying building blocks), so the engine can update
+    its signals bar by bar with a :class:`~components.stream.Stream`; otherwise the
+    engine recomputes them over its whole window every cycle."""
 
     def __init__(self, params: P | Mapping[str, Any] | None = None) -> None:
         self.params: P = self._build_params(params)
@@ -323,7 +329,7 @@ def _enforce_contract(
     if raw.dtype.kind == "f":
         raw = np.nan_to_num(raw, nan=0.0)
     direction = np.sign(raw).astype(np.int8)
-    direction[..., : max(warmup - 1, 0)] = 0
+    direction[..., bar_index(direction.shape[-1]) < warmup - 1] = 0
     confidence = np.nan_to_num(raw_confidence.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
     np.clip(confidence, 0.0, 1.0, out=confidence)
     confidence[direction == 0] = 0.0

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from components.indicators import FloatArray, atr, rolling_max, rolling_min
+from components.indicators import FloatArray, atr, lag, rolling_max, rolling_min
 from components.strategies._common import from_bar, hold, long_short, share
 from components.strategies.base import Strategy, StrategyParams
 
@@ -45,6 +45,7 @@ class BreakoutStrategy(Strategy[BreakoutParams]):
 
     name: ClassVar[str] = "breakout"
     params_type: ClassVar[type[StrategyParams]] = BreakoutParams
+    streams: ClassVar[bool] = True
 
     @property
     def warmup(self) -> int:
@@ -79,8 +80,4 @@ class BreakoutStrategy(Strategy[BreakoutParams]):
 
 def _previous_channel(high: FloatArray, low: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
     """Highest high and lowest low of the ``n`` bars before each bar (NaN for the first n)."""
-    upper = np.full_like(high, np.nan)
-    lower = np.full_like(low, np.nan)
-    upper[:, 1:] = rolling_max(high, n)[:, :-1]
-    lower[:, 1:] = rolling_min(low, n)[:, :-1]
-    return upper, lower
+    return lag(rolling_max(high, n), 1), lag(rolling_min(low, n), 1)

@@ -45,6 +45,7 @@ class MeanReversionStrategy(Strategy[MeanReversionParams]):
 
     name: ClassVar[str] = "mean_reversion"
     params_type: ClassVar[type[StrategyParams]] = MeanReversionParams
+    streams: ClassVar[bool] = True
 
     @property
     def warmup(self) -> int:

@@ -37,6 +37,7 @@ class MomentumStrategy(Strategy[MomentumParams]):
 
     name: ClassVar[str] = "momentum"
     params_type: ClassVar[type[StrategyParams]] = MomentumParams
+    streams: ClassVar[bool] = True
 
     @property
     def warmup(self) -> int:

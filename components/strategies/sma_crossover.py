@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from components.indicators import FloatArray, rolling_std, sma
+from components.indicators import FloatArray, forward_fill, lag, rolling_std, running_any, sma
 from components.strategies._common import share
 from components.strategies.base import FastSlowParams, Strategy, StrategyParams
 
@@ -43,6 +43,7 @@ class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):
 
     name: ClassVar[str] = "sma_crossover"
     params_type: ClassVar[type[StrategyParams]] = SmaCrossoverParams
+    streams: ClassVar[bool] = True
 
     @property
     def warmup(self) -> int:
@@ -60,9 +61,9 @@ class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):
         spread = sma(close, p.fast) - sma(close, p.slow)
         side = _last_side(spread)
         if p.wait_for_cross:
-            crossed = np.zeros(side.shape, dtype=np.bool_)
-            crossed[:, 1:] = (side[:, 1:] != side[:, :-1]) & (side[:, :-1] != 0)
-            side = np.where(np.logical_or.accumulate(crossed, axis=-1), side, 0).astype(np.int8)
+            before = lag(side, 1, fill=0)
+            crossed = (side != before) & (before != 0)
+            side = np.where(running_any(crossed), side, 0).astype(np.int8)
         if p.long_only:
             side = np.maximum(side, 0)
         return side, share(np.abs(spread), rolling_std(close, p.slow))
@@ -72,7 +73,4 @@ def _last_side(spread: FloatArray) -> npt.NDArray[np.int8]:
     """The sign of the last non-zero, non-NaN ``spread`` at or before each bar (0 before
     the first)."""
     sign = np.sign(np.nan_to_num(spread, nan=0.0)).astype(np.int8)
-    positions = np.where(sign != 0, np.arange(sign.shape[-1]), -1)
-    last = np.maximum.accumulate(positions, axis=-1)
-    side = np.take_along_axis(sign, np.maximum(last, 0), axis=-1)
-    return np.where(last >= 0, side, 0).astype(np.int8)
+    return forward_fill(sign, sign != 0, 0)

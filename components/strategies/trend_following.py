@@ -39,6 +39,7 @@ class TrendFollowingStrategy(Strategy[TrendFollowingParams]):
 
     name: ClassVar[str] = "trend_following"
     params_type: ClassVar[type[StrategyParams]] = TrendFollowingParams
+    streams: ClassVar[bool] = True
 
     @property
     def warmup(self) -> int:

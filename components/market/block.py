@@ -48,6 +48,9 @@ class BarBlock:
         units), as in the Bars contract of :mod:`components.market.base`.
     timeframe:
         The bars' timeframe, e.g. ``"5m"``.
+    checked:
+        The source already found every row to keep the contract (:meth:`problems`), so
+        readers need not look again.
 
     Example: ``block.column("close")[block.row("BTC/USDT"), -1]`` is BTC's last close.
     """
@@ -56,6 +59,7 @@ class BarBlock:
     times: npt.NDArray[np.int64]
     values: FloatArray
     timeframe: str
+    checked: bool = False
     _rows: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -241,7 +245,7 @@ def _checked(read: BlockRead) -> BlockRead:
     skipped = dict(read.skipped)
     blocks = []
     for block in read.blocks:
-        problems = block.problems()
+        problems = {} if block.checked else block.problems()
         if problems:
             skipped.update(problems)
             block = block.take([s for s in block.symbols if s not in problems])

@@ -493,7 +493,8 @@ class SyntheticMarket(MarketData):
             values = self._window_values(names, timeframe, first, count)
         step = int(timeframe_delta(timeframe).value)
         times = first + step * np.arange(count, dtype=np.int64)
-        return BlockRead([BarBlock(names, times, values, timeframe)], {})
+        # Bars are checked against the contract once, when made (see _keep).
+        return BlockRead([BarBlock(names, times, values, timeframe, checked=True)], {})
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """The ticker of ``symbol`` at ``at`` (default and at most ``now()``).
@@ -615,11 +616,29 @@ class SyntheticMarket(MarketData):
                 end = first + step * count
                 if end > kept_end:
                     new = (end - kept_end) // step
-                    more = self._block_values(names, timeframe, kept_end, new)
+                    more = self._checked(names, timeframe, kept_end, new)
                     kept_values = np.concatenate([kept_values, more], axis=2)
                 offset = (first - kept_first) // step
                 return self._keep(key, first, kept_values[:, :, offset : offset + count])
-        return self._keep(key, first, self._block_values(names, timeframe, first, count))
+        return self._keep(key, first, self._checked(names, timeframe, first, count))
+
+    def _checked(
+        self, names: tuple[str, ...], timeframe: str, first: int, count: int
+    ) -> np.ndarray:
+        """:meth:`_block_values`, checked against the bars contract.
+
+        Raises
+        ------
+        DataError
+            A bar breaks the contract: a bug in this generator, never bad luck.
+        """
+        values = self._block_values(names, timeframe, first, count)
+        step = int(timeframe_delta(timeframe).value)
+        times = first + step * np.arange(count, dtype=np.int64)
+        problems = BarBlock(names, times, values, timeframe).problems()
+        if problems:
+            raise DataError(f"synthetic market made a bad bar: {next(iter(problems.values()))}")
+        return values
 
     def _keep(self, key: tuple[str, tuple[str, ...]], first: int, values: np.ndarray) -> np.ndarray:
         values.flags.writeable = False

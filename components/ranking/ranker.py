@@ -44,6 +44,7 @@ from components.indicators import (
     stack_bars,
 )
 from components.market.base import Ticker
+from components.market.block import BlockRead
 from components.ranking.config import RankerConfig
 
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
@@ -147,14 +148,18 @@ class OpportunityRanker:
     def __init__(self, config: RankerConfig) -> None:
         self.config = config
 
-    def score(self, bars: Mapping[str, pd.DataFrame], tickers: Mapping[str, Ticker]) -> Ranking:
+    def score(
+        self, bars: Mapping[str, pd.DataFrame] | BlockRead, tickers: Mapping[str, Ticker]
+    ) -> Ranking:
         """Score every symbol that has bars or a ticker.
 
         Parameters
         ----------
         bars
             ``{symbol: bars}`` with columns ``high``, ``low`` and ``close`` (see
-            :mod:`components.market.base`); the last ``config.window`` bars are scored.
+            :mod:`components.market.base`), or the same as blocks (the fast way for
+            thousands of symbols: no DataFrame per symbol); the last ``config.window``
+            bars are scored.
         tickers
             ``{symbol: Ticker}`` for the 24h quote volume and the bid/ask spread.
 
@@ -166,12 +171,13 @@ class OpportunityRanker:
         cfg = self.config
         reasons: dict[str, str] = {}
         candidates: list[str] = []
-        for symbol in sorted(set(bars) | set(tickers)):
-            frame = bars.get(symbol)
-            if frame is None:
+        lengths = _lengths(bars)
+        for symbol in sorted(set(lengths) | set(tickers)):
+            length = lengths.get(symbol)
+            if length is None:
                 reasons[symbol] = "no bars"
-            elif len(frame) < cfg.window:
-                reasons[symbol] = f"{len(frame)} bars, {cfg.window} needed"
+            elif length < cfg.window:
+                reasons[symbol] = f"{length} bars, {cfg.window} needed"
             elif symbol not in tickers:
                 reasons[symbol] = "no ticker"
             else:
@@ -239,7 +245,7 @@ class OpportunityRanker:
 
     def _score_bars(
         self,
-        bars: Mapping[str, pd.DataFrame],
+        bars: Mapping[str, pd.DataFrame] | BlockRead,
         names: list[str],
         quote_volume: FloatArray,
         spread_bps: FloatArray,
@@ -249,8 +255,7 @@ class OpportunityRanker:
         symbol whose bars cannot be scored."""
         cfg = self.config
         n = cfg.window
-        stacked = stack_bars(bars, names, length=n, columns=("high", "low", "close"))
-        high, low, close = stacked["high"], stacked["low"], stacked["close"]
+        high, low, close = _stack(bars, names, n)
 
         finite = _all_rows(np.isfinite(high) & np.isfinite(low) & np.isfinite(close))
         positive = _all_rows((low > 0) & (close > 0))
@@ -314,6 +319,33 @@ class OpportunityRanker:
         for k in np.flatnonzero(nonfinite):
             reasons.setdefault(names[k], "a score is not finite")
         return {key: np.clip(np.nan_to_num(v, nan=0.0), 0.0, 1.0) for key, v in subs.items()}
+
+
+def _lengths(bars: Mapping[str, pd.DataFrame] | BlockRead) -> dict[str, int]:
+    """How many bars each symbol has."""
+    if isinstance(bars, BlockRead):
+        return {s: len(block) for block in bars.blocks for s in block.symbols}
+    return {symbol: len(frame) for symbol, frame in bars.items()}
+
+
+def _stack(
+    bars: Mapping[str, pd.DataFrame] | BlockRead, names: list[str], n: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(symbols x n) high, low and close of ``names``, in that order: their last n bars."""
+    if not isinstance(bars, BlockRead):
+        stacked = stack_bars(bars, names, length=n, columns=("high", "low", "close"))
+        return stacked["high"], stacked["low"], stacked["close"]
+    out = np.empty((3, len(names), n))
+    where = {s: (block, row) for block in bars.blocks for row, s in enumerate(block.symbols)}
+    by_block: dict[int, tuple[Any, list[int], list[int]]] = {}
+    for k, name in enumerate(names):
+        block, row = where[name]
+        entry = by_block.setdefault(id(block), (block, [], []))
+        entry[1].append(k)
+        entry[2].append(row)
+    for block, positions, rows in by_block.values():
+        out[:, positions, :] = block.values[1:4][:, rows, len(block) - n :]
+    return out[0], out[1], out[2]
 
 
 def _all_rows(mask: BoolArray) -> BoolArray:

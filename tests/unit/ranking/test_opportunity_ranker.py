@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from components.market.base import Ticker
+from components.market.block import BarBlock, BlockRead
 from components.ranking import OpportunityRanker, RankerConfig, Ranking
 from components.settings import load_settings
 
@@ -346,3 +347,17 @@ def test_the_ranking_does_not_depend_on_input_order(
     shuffled_tickers = {s: tickers[s] for s in names}
     first: Ranking = ranker.score(bars, tickers)
     assert ranker.score(shuffled_bars, shuffled_tickers) == first
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_markets())
+def test_bars_as_blocks_rank_exactly_as_one_frame_per_symbol(
+    market_data: tuple[dict[str, pd.DataFrame], dict[str, Ticker]],
+) -> None:
+    bars, tickers = market_data
+    with_missing = {**tickers, "ONLY_TICKER": ticker("ONLY_TICKER")}
+    ranker = OpportunityRanker(RankerConfig(min_quote_volume=1e6))
+
+    as_blocks = ranker.score(BlockRead(BarBlock.from_frames(bars, "1h"), {}), with_missing)
+
+    assert as_blocks == ranker.score(bars, with_missing)

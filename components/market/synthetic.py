@@ -61,6 +61,7 @@ _EPOCH_NS = int(pd.Timestamp(EPOCH).value)
 _CHUNK = 512  # hours per chunk
 _MAX_CHUNKS = 1024  # ~60 years of hours: until 2079
 _DAY_HOURS = 24
+_HOUR_CHUNKS_KEPT = 4096  # at least; 3 per symbol for large markets
 _DAY_CACHE_BYTES = 96 * 2**20  # days of bars per group of symbols (~6 MB: 500 x 288 5m bars)
 _WINDOW_CACHE_BYTES = 64 * 2**20  # the last window per (timeframe, symbols)
 
@@ -655,6 +656,7 @@ class SyntheticMarket(MarketData):
         if step >= _NS_HOUR:
             per = step // _NS_HOUR
             start = (first - _EPOCH_NS) // _NS_HOUR
+            self._ensure_hours(names, start, count * per)
             hours = np.stack([self._hour_values(s, start, count * per) for s in names], axis=1)
             return _aggregate(hours, per)
         per = step // _NS_MINUTE
@@ -680,6 +682,7 @@ class SyntheticMarket(MarketData):
         """(5, symbols, 1440) minute values of one day, filled in inside each of its 24
         hours; each symbol's random draws are its own, so a symbol's minutes do not depend
         on which others are made with it."""
+        self._ensure_hours(names, day * _DAY_HOURS, _DAY_HOURS)
         hours = np.stack(
             [self._hour_values(s, day * _DAY_HOURS, _DAY_HOURS) for s in names], axis=1
         )  # (5, symbols, 24)
@@ -711,17 +714,10 @@ class SyntheticMarket(MarketData):
 
     def _hour_chunk(self, symbol: str, k: int) -> np.ndarray:
         key = (symbol, k)
-        cached = self._hours.get(key)
-        if cached is not None:
-            self._hours.move_to_end(key)
-            return cached
-        if k >= _MAX_CHUNKS:
-            raise ConfigurationError("synthetic data ends in 2079; ask for an earlier time")
-        values = self._make_hours(symbol, k)
-        self._hours[key] = values
-        if len(self._hours) > 4096:
-            self._hours.popitem(last=False)
-        return values
+        if key not in self._hours:
+            self._ensure_hours([symbol], k * _CHUNK, _CHUNK)
+        self._hours.move_to_end(key)
+        return self._hours[key]
 
     def _symbol_levels(self, symbol: str) -> np.ndarray:
         """The symbol's own log level at every chunk boundary: a stationary AR(1)."""
@@ -735,41 +731,71 @@ class SyntheticMarket(MarketData):
             self._levels[symbol] = levels
         return levels
 
-    def _make_hours(self, symbol: str, k: int) -> np.ndarray:
-        profile = self._profiles[symbol]
+    def _make_hours(self, names: Sequence[str], k: int) -> np.ndarray:
+        """(symbols, 5, 512) hourly values of chunk ``k`` of each of ``names``; each symbol
+        draws from its own generator, so its hours do not depend on the others made with
+        it."""
         market = self._market.chunk(k)
-        levels = self._symbol_levels(symbol)
-        rng = _rng(self._seed, _STREAM_HOURS, self._keys[symbol], k)
-        idio = profile.idio_vol * _IDIO_SCALE[market.regimes]
-        walk = np.concatenate(([0.0], np.cumsum(rng.standard_normal(_CHUNK) * idio)))
-        weight = np.concatenate(([0.0], np.cumsum(idio**2)))
-        weight /= weight[-1]
-        # Bridge the symbol's own walk between the chunk's boundary levels.
-        own = levels[k] + walk + weight * (levels[k + 1] - levels[k] - walk[-1])
-        own[-1] = levels[k + 1]  # exactly where the next chunk starts
-        log_price = math.log(profile.price) + profile.beta * market.level + own
-        price = np.exp(log_price)
-        open_, close = price[:-1], price[1:]
-        a, b = log_price[:-1], log_price[1:]
-        var = (profile.beta * market.volatility) ** 2 + idio**2
-        extremes = rng.standard_exponential((2, _CHUNK))
+        profiles = [self._profiles[s] for s in names]
+        column = np.newaxis
+        levels = np.stack([self._symbol_levels(s)[k : k + 2] for s in names])  # (S, 2)
+        price = np.array([math.log(p.price) for p in profiles])[:, column]
+        beta = np.array([p.beta for p in profiles])[:, column]
+        idio = np.array([p.idio_vol for p in profiles])[:, column] * _IDIO_SCALE[market.regimes]
+        volume_24h = np.array([p.quote_volume_24h for p in profiles])[:, column]
+        steps, extremes, volume_noise = [], [], []
+        for symbol in names:  # the draws, in each symbol's own fixed order
+            rng = _rng(self._seed, _STREAM_HOURS, self._keys[symbol], k)
+            steps.append(rng.standard_normal(_CHUNK))
+            extremes.append(rng.standard_exponential((2, _CHUNK)))
+            volume_noise.append(rng.standard_normal(_CHUNK))
+        start = np.zeros((len(names), 1))
+        walk = np.concatenate((start, np.cumsum(np.stack(steps) * idio, axis=1)), axis=1)
+        weight = np.concatenate((start, np.cumsum(idio**2, axis=1)), axis=1)
+        weight /= weight[:, -1:]
+        # Bridge each symbol's own walk between the chunk's boundary levels.
+        low_level, high_level = levels[:, :1], levels[:, 1:]
+        own = low_level + walk + weight * (high_level - low_level - walk[:, -1:])
+        own[:, -1] = levels[:, 1]  # exactly where the next chunk starts
+        log_price = price + beta * market.level + own
+        prices = np.exp(log_price)
+        open_, close = prices[:, :-1], prices[:, 1:]
+        a, b = log_price[:, :-1], log_price[:, 1:]
+        var = (beta * market.volatility) ** 2 + idio**2
+        extreme = np.stack(extremes, axis=1)  # (2, S, 512)
         # Exact law of a Brownian bridge's maximum (and minimum) between a and b.
-        reach_up = np.sqrt((b - a) ** 2 + 2 * var * extremes[0])
-        reach_down = np.sqrt((b - a) ** 2 + 2 * var * extremes[1])
+        reach_up = np.sqrt((b - a) ** 2 + 2 * var * extreme[0])
+        reach_down = np.sqrt((b - a) ** 2 + 2 * var * extreme[1])
         high = np.maximum(np.exp(0.5 * (a + b + reach_up)), np.maximum(open_, close))
         low = np.minimum(np.exp(0.5 * (a + b - reach_down)), np.minimum(open_, close))
         hour_of_day = (k * _CHUNK + np.arange(_CHUNK)) % _DAY_HOURS
         activity = 0.55 + 0.55 * np.abs(b - a) / np.sqrt(var)
-        noise = np.exp(0.3 * rng.standard_normal(_CHUNK) - 0.045)
+        noise = np.exp(0.3 * np.stack(volume_noise) - 0.045)
         quote = (
-            profile.quote_volume_24h
+            volume_24h
             / _DAY_HOURS
             * _SEASON[hour_of_day]
             * _VOLUME_SCALE[market.regimes]
             * activity
             * noise
         )
-        return np.stack([open_, high, low, close, quote / close])
+        return np.stack([open_, high, low, close, quote / close], axis=1)
+
+    def _ensure_hours(self, names: Sequence[str], start: int, count: int) -> None:
+        """Make (all at once, per chunk) the hour chunks of ``names`` that cover ``count``
+        hours from hour ``start`` and are not kept yet."""
+        if count <= 0:
+            return
+        for k in range(start // _CHUNK, (start + count - 1) // _CHUNK + 1):
+            missing = [s for s in dict.fromkeys(names) if (s, k) not in self._hours]
+            if not missing:
+                continue
+            if k >= _MAX_CHUNKS:
+                raise ConfigurationError("synthetic data ends in 2079; ask for an earlier time")
+            for symbol, values in zip(missing, self._make_hours(missing, k), strict=True):
+                self._hours[(symbol, k)] = values
+        while len(self._hours) > max(_HOUR_CHUNKS_KEPT, 3 * len(self._symbols)):
+            self._hours.popitem(last=False)
 
 
 @dataclass(frozen=True, slots=True)

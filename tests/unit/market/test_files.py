@@ -454,3 +454,30 @@ def test_a_reversed_file_is_named_as_reversed(tmp_path: Path) -> None:
 
     with pytest.raises(DataError, match=r"reverse time order \(newest first"):
         FileMarket(tmp_path)
+
+
+def test_blocks_hold_the_bars_of_each_symbol_grouped_by_their_times(tmp_path: Path) -> None:
+    bars = make_bars(24 * 3, start="2024-01-30")
+    for name in ("BTC", "ETH"):
+        write_freqtrade(tmp_path, f"{name}_USDT-1h.feather", bars)
+    write_freqtrade(tmp_path, "SOL_USDT-1h.feather", bars.iloc[10:])  # shorter
+    write_binance(tmp_path, "XRPUSDT-1h-2024-01.csv", bars.iloc[:30])  # a gap inside
+    write_binance(tmp_path, "XRPUSDT-1h-2024-02.csv", bars.iloc[48:])
+    market = FileMarket(tmp_path)
+    names = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT"]
+
+    read = market.bars_block(names, "1h", limit=70)  # more than SOL's and XRP's bars
+
+    assert sorted(b.symbols for b in read.blocks) == [
+        ("BTC/USDT", "ETH/USDT"),
+        ("SOL/USDT",),
+        ("XRP/USDT",),
+    ]
+    for timeframe, limit in (("1h", 70), ("1h", 20), ("4h", 12), ("1d", 5)):
+        read = market.bars_block(names, timeframe, limit=limit)
+        assert sorted(s for b in read.blocks for s in b.symbols) == names
+        for block in read.blocks:
+            for symbol in block.symbols:
+                expected = market.bars(symbol, timeframe, limit=limit)
+                np.testing.assert_array_equal(block.frame(symbol).to_numpy(), expected.to_numpy())
+                assert block.frame(symbol).index.equals(expected.index)

@@ -105,6 +105,8 @@ class CcxtMarket(MarketData):
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._fill_gaps = fill_gaps
         self._max_requests = max_requests
+        # (symbol, timeframe) -> (first, last open time asked for, closed bars by open time)
+        self._windows: dict[tuple[str, str], tuple[int, int, dict[int, list[Any]]]] = {}
 
     def __repr__(self) -> str:
         return f"CcxtMarket({self._name})"
@@ -156,8 +158,26 @@ class CcxtMarket(MarketData):
         end_ms = self._cap_ms(end)
         last = (end_ms // step) * step - step  # the last bar whose close is <= end
         first = last - (limit - 1) * step
+        # Closed bars do not change: keep the last window and ask only for the bars after it.
+        kept = self._windows.get((symbol, timeframe))
+        if kept is not None and kept[0] <= first <= kept[1] + step:
+            covered, rows = kept[1], {t: row for t, row in kept[2].items() if t >= first}
+        else:
+            covered, rows = first - step, {}
+        if covered < last:
+            fetched, covered = self._fetch(symbol, timeframe, covered + step, first, last, step)
+            rows.update(fetched)
+        self._windows[(symbol, timeframe)] = (first, covered, rows)
+        frame = self._to_frame({t: row for t, row in rows.items() if t <= last}, step)
+        return validate_bars(frame, symbol=symbol, source=self.source, timeframe=timeframe)
+
+    def _fetch(
+        self, symbol: str, timeframe: str, since: int, first: int, last: int, step: int
+    ) -> tuple[dict[int, list[Any]], int]:
+        """The bars from ``since`` to ``last`` (open times in ms), page by page, and the
+        open time up to which the exchange answered."""
         rows: dict[int, list[Any]] = {}
-        since = first
+        answered = since - step
         for _ in range(self._max_requests):
             batch = self._call(
                 "fetch_ohlcv",
@@ -183,11 +203,11 @@ class CcxtMarket(MarketData):
                 newest = max(newest, stamp)
                 if first <= stamp <= last:
                     rows[stamp] = list(row[:6])
+            answered = min(max(answered, newest), last)
             if not batch or newest >= last or newest < since:
                 break
             since = newest + step
-        frame = self._to_frame(rows, step)
-        return validate_bars(frame, symbol=symbol, source=self.source, timeframe=timeframe)
+        return rows, answered
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """The exchange's live ticker of ``symbol``.

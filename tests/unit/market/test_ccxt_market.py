@@ -144,6 +144,24 @@ def test_bars_page_through_an_exchange_that_gives_few_bars_per_request() -> None
     assert exchange.calls[0][1]["since"] == 1709251200000  # 2024-03-01 00:00 in ms
 
 
+def test_a_later_cycle_asks_the_exchange_only_for_the_bars_closed_since() -> None:
+    exchange = RecordedExchange()
+    clock = ManualClock(datetime(2024, 3, 1, 12, 20, tzinfo=UTC))
+    market = CcxtMarket(exchange, clock=clock)
+    market.bars("BTC/USDT", "1h", limit=6)
+    exchange.calls.clear()
+
+    clock.advance(timedelta(hours=3))
+    later = market.bars("BTC/USDT", "1h", limit=6)
+
+    assert [c[1]["since"] for c in exchange.calls] == [1709294400000]  # 12:00, after 11:00
+    fresh = CcxtMarket(RecordedExchange(), clock=ManualClock(clock.now()))
+    pd.testing.assert_frame_equal(later, fresh.bars("BTC/USDT", "1h", limit=6))
+    exchange.calls.clear()
+    assert market.bars("BTC/USDT", "1h", limit=3).equals(later.iloc[-3:])
+    assert exchange.calls == []  # nothing new has closed
+
+
 def test_bars_up_to_an_earlier_end() -> None:
     end = datetime(2024, 3, 1, 12, 30, tzinfo=UTC)
 

@@ -100,7 +100,9 @@ class ShadowBook:
                         frame.index[-1].to_pydatetime(),
                         atr=atrs.get(symbol),
                     )
-            marks = {s: float(f["close"].iloc[-1]) for s, f in bars.items() if s in active}
+            # only the symbols this account holds: a bars mapping may make frames on demand
+            held = {s: f for s in active if (f := bars.get(s)) is not None}
+            marks = {s: float(f["close"].iloc[-1]) for s, f in held.items()}
             portfolio = ledger.snapshot(marks)
             for intent, _ in make_intents(chosen, portfolio, policy, now):
                 if broker.submit(intent).accepted:

@@ -62,7 +62,8 @@ _CHUNK = 512  # hours per chunk
 _MAX_CHUNKS = 1024  # ~60 years of hours: until 2079
 _DAY_HOURS = 24
 _HOUR_CHUNKS_KEPT = 4096  # at least; 3 per symbol for large markets
-_DAY_CACHE_BYTES = 96 * 2**20  # days of bars per group of symbols (~6 MB: 500 x 288 5m bars)
+_DAY_CACHE_BYTES = 96 * 2**20  # days of bars of groups of symbols (500 x 288 5m bars: 6 MB)
+_DAYS_KEPT = 2  # per group of symbols and bar size
 _WINDOW_CACHE_BYTES = 64 * 2**20  # the last window per (timeframe, symbols)
 
 # Random streams: one per purpose, so adding draws to one never shifts another.
@@ -669,13 +670,17 @@ class SyntheticMarket(MarketData):
         return joined[:, :, offset : offset + count]
 
     def _day_bars(self, names: tuple[str, ...], day: int, per: int) -> np.ndarray:
-        """(5, symbols, 1440 / per) bars of ``per`` minutes over one day, kept for reuse."""
-        key = (names, day, per)
-        cached: np.ndarray | None = self._days.get(key)
+        """(5, symbols, 1440 / per) bars of ``per`` minutes over one day. The last days
+        made for a group of symbols are kept (a window moving forward needs its newest
+        day, and the day before around midnight); older ones are made again if asked."""
+        key = (names, per)
+        days: dict[int, np.ndarray] = self._days.get(key) or {}
+        cached = days.get(day)
         if cached is None:
             cached = _aggregate(self._minute_days(names, day), per)
             cached.flags.writeable = False
-            self._days.put(key, cached, cached.nbytes)
+            days = {**dict(list(days.items())[-(_DAYS_KEPT - 1) :]), day: cached}
+            self._days.put(key, days, sum(v.nbytes for v in days.values()))
         return cached
 
     def _minute_days(self, names: tuple[str, ...], day: int) -> np.ndarray:

@@ -24,6 +24,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -140,16 +141,47 @@ class RedisEventBus(EventBus):
         groups = list(self._group_streams.items())
         wait = block_ms // len(groups) if groups and block_ms else 0
         for group, streams in groups:
-            response = self._r.xreadgroup(
+            handled += self._read(group, streams, wait)
+        return handled
+
+    def _read(self, group: str, streams: list[str], wait_ms: int) -> int:
+        """Handle the new entries of ``group``'s streams, waiting up to ``wait_ms`` for the
+        first. The acks of a batch travel with the next read (one round trip per batch
+        while events keep coming, waiting a millisecond for more); when this returns,
+        every entry handled is acked."""
+        handled = 0
+        acks: list[_Acks] = []
+        block = wait_ms or None  # None: do not wait (0 would wait forever)
+        for _ in range(_BATCHES_PER_READ):
+            pipe = self._r.pipeline(transaction=False)
+            self._queue_acks(pipe, group, acks)
+            pipe.xreadgroup(
                 group,
                 self.consumer,
                 dict.fromkeys(streams, ">"),
                 count=self.config.batch_size,
-                block=wait or None,
+                block=block,
             )
-            for stream, entries in response or ():
-                handled += self._process(group, stream, entries, first_attempt=1)
+            response = pipe.execute()[-1]
+            if not response:
+                return handled
+            acks = [self._handle_batch(group, stream, entries) for stream, entries in response]
+            handled += sum(len(entries) for _, entries in response)
+            block = 1 if wait_ms else None
+        pipe = self._r.pipeline(transaction=False)
+        if self._queue_acks(pipe, group, acks):
+            pipe.execute()
         return handled
+
+    def _queue_acks(self, pipe: Any, group: str, acks: list[_Acks]) -> bool:
+        """Queue the acks (and the delivered count) on ``pipe``; whether there were any."""
+        delivered = sum(a.delivered for a in acks)
+        for a in acks:
+            if a.ids:
+                pipe.xack(a.stream, group, *a.ids)
+        if delivered:
+            pipe.hincrby(self._stats_key, "delivered", delivered)
+        return any(a.ids for a in acks)
 
     def _process(
         self,
@@ -161,6 +193,25 @@ class RedisEventBus(EventBus):
         attempts: dict[str, int] | None = None,
     ) -> int:
         """Run the handler on each entry; ack successes in one round trip."""
+        acks = self._handle_batch(
+            group, stream, entries, first_attempt=first_attempt, attempts=attempts
+        )
+        pipe = self._r.pipeline(transaction=False)
+        if self._queue_acks(pipe, group, [acks]):
+            pipe.execute()
+        return len(entries)
+
+    def _handle_batch(
+        self,
+        group: str,
+        stream: str,
+        entries: list[tuple[str, dict[str, str] | None]],
+        *,
+        first_attempt: int = 1,
+        attempts: dict[str, int] | None = None,
+    ) -> _Acks:
+        """Run the handler on each entry; return what to ack (successes, and what was
+        dead-lettered without its own ack)."""
         acks: list[str] = []
         delivered = 0
         for entry_id, fields in entries:
@@ -188,13 +239,7 @@ class RedisEventBus(EventBus):
                 self._schedule_retry(group, (stream, entry_id), event, attempt)
             else:
                 self._dead_letter(group, stream, entry_id, fields, attempt, error)
-        if acks:
-            pipe = self._r.pipeline(transaction=False)
-            pipe.xack(stream, group, *acks)
-            if delivered:
-                pipe.hincrby(self._stats_key, "delivered", delivered)
-            pipe.execute()
-        return len(entries)
+        return _Acks(stream, acks, delivered)
 
     def _retry(self, group: str, ref: tuple[str, str], attempt: int) -> int:
         stream, entry_id = ref
@@ -371,6 +416,18 @@ class RedisEventBus(EventBus):
 
     def close(self) -> None:
         self.client.close()
+
+
+_BATCHES_PER_READ = 64  # then the acks go alone, and poll's other duties get their turn
+
+
+@dataclass(frozen=True)
+class _Acks:
+    """Entries of one stream to ack, and how many of them were delivered."""
+
+    stream: str
+    ids: list[str]
+    delivered: int
 
 
 def _now() -> float:

@@ -33,7 +33,7 @@ from scipy.ndimage import maximum_filter1d, minimum_filter1d
 from scipy.signal import lfilter
 
 from components.errors import ConfigurationError, DataError
-from components.stream import bar_index, carried
+from components.stream import bar_index, carried, streaming
 
 FloatArray: TypeAlias = npt.NDArray[np.float64]
 
@@ -251,6 +251,12 @@ def _window_sums(values: FloatArray, n: int) -> FloatArray:
     """Sums of the last ``n`` values at each column (NaN for the first ``n - 1``), from
     running sums: ``c[t] - c[t - n]``."""
     sums = _running_sum(values)
+    if not streaming():  # the whole series at hand: the same subtractions, in place
+        length = values.shape[1]
+        if length >= n:
+            sums[:, n:] -= sums[:, : length - n].copy()
+        sums[:, : min(n - 1, length)] = np.nan
+        return sums
     index = bar_index(values.shape[1])
     return np.where(index == n - 1, sums, sums - lag(sums, n))
 
@@ -266,13 +272,17 @@ def _rolling_sums(
     finite = np.isfinite(x)
     offset = _first_finite_values(x) if centre else np.zeros(x.shape[0])
     centred = np.where(finite, x - offset[:, np.newaxis], 0.0)
-    invalid = _window_sums((~finite).astype(np.float64), n) != 0  # NaN (warm-up) counts too
+    invalid = None
+    if streaming() or not finite.all():  # else no window holds a missing value
+        invalid = _window_sums((~finite).astype(np.float64), n) != 0  # NaN (warm-up) too
     sums = _window_sums(centred, n)
-    sums[invalid] = np.nan
+    if invalid is not None:
+        sums[invalid] = np.nan
     sums_sq = np.empty((0, 0))
     if squares:
         sums_sq = _window_sums(centred * centred, n)
-        sums_sq[invalid] = np.nan
+        if invalid is not None:
+            sums_sq[invalid] = np.nan
     return sums, sums_sq, offset
 
 

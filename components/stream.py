@@ -76,6 +76,12 @@ def carried(kind: str) -> dict[str, Any] | None:
     return slot
 
 
+def streaming() -> bool:
+    """Whether the caller runs inside :meth:`Stream.update` (a building block may take a
+    quicker way when it has the whole series, if it gives the same numbers)."""
+    return _TAPE.get() is not None
+
+
 def bar_index(length: int) -> npt.NDArray[np.int64]:
     """The time index of each of the ``length`` columns being computed in the whole series:
     ``0 .. length - 1`` outside a stream, later ones for later chunks.

@@ -32,6 +32,9 @@ def fetch_tickers(settings: Settings) -> dict[str, Ticker]:
     """A ticker snapshot of every symbol."""
     market = runtime(settings).market
     now = market.now()
+    many = getattr(market, "tickers", None)  # every source here has it: all at once
+    if many is not None:
+        return dict(many(market.symbols(), at=now))
     return {symbol: market.ticker(symbol, at=now) for symbol in market.symbols()}
 
 

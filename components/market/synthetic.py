@@ -512,41 +512,53 @@ class SyntheticMarket(MarketData):
         DataError
             If ``at`` is before the market's first minute.
         """
-        self._check_symbol(symbol)
+        return self.tickers([symbol], at=at)[symbol]
+
+    def tickers(
+        self, symbols: Iterable[str] | None = None, *, at: datetime | None = None
+    ) -> dict[str, Ticker]:
+        """:meth:`ticker` for many symbols (default all), keyed by symbol, made for all of
+        them at once."""
+        names = tuple(self._symbols if symbols is None else symbols)
+        for symbol in names:
+            self._check_symbol(symbol)
         at_ns = self._cap(at)
         minute = (at_ns - _EPOCH_NS) // _NS_MINUTE - 1  # the last closed minute
         first_minute = (self._first_ns - _EPOCH_NS) // _NS_MINUTE
         if minute < first_minute:
             raise DataError(
-                f"{symbol} in synthetic: no bars before {self.first_bar_time.isoformat()}, "
-                f"asked for a ticker at {pd.Timestamp(at_ns, tz='UTC').isoformat()}"
+                f"{names[0] if len(names) == 1 else 'tickers'} in synthetic: no bars before "
+                f"{self.first_bar_time.isoformat()}, asked for a ticker at "
+                f"{pd.Timestamp(at_ns, tz='UTC').isoformat()}"
             )
+        if not names:
+            return {}
         hour_end = (at_ns - _EPOCH_NS) // _NS_HOUR  # hours [.., hour_end) are closed
         hour_start = max(hour_end - 24, (self._first_ns - _EPOCH_NS) // _NS_HOUR)
-        profile = self._profiles[symbol]
+        day_minutes = _DAY_HOURS * 60
         with self._lock:
-            day = self._day_bars((symbol,), int(minute // (_DAY_HOURS * 60)), 1)
-            last = float(day[3, 0, minute % (_DAY_HOURS * 60)])
-            hours = self._hour_values(symbol, hour_start, max(hour_end - hour_start, 0))
-        quote_volume = float(np.sum(hours[4] * hours[3]))
+            closes = self._minute_closes(names, int(minute // day_minutes))
+            last = closes[:, minute % day_minutes]
+            count = max(hour_end - hour_start, 0)
+            self._ensure_hours(names, hour_start, count)
+            hours = np.stack([self._hour_values(s, hour_start, count) for s in names], axis=1)
+        quote_volume = np.sum(hours[4] * hours[3], axis=-1)
         regime = self._regime_index(int(minute // 60))
-        bps = float(np.clip(profile.spread_bps * _SPREAD_SCALE[regime], 1.0, 30.0))
+        spread = np.array([self._profiles[s].spread_bps for s in names])
+        bps = np.clip(spread * _SPREAD_SCALE[regime], 1.0, 30.0)
         half = last * bps / 20_000
-        return Ticker(
-            symbol=symbol,
-            at=pd.Timestamp(at_ns, unit="ns", tz="UTC").to_pydatetime(),
-            last=last,
-            bid=last - half,
-            ask=last + half,
-            quote_volume_24h=quote_volume,
-        )
-
-    def tickers(
-        self, symbols: Iterable[str] | None = None, *, at: datetime | None = None
-    ) -> dict[str, Ticker]:
-        """:meth:`ticker` for many symbols (default all), keyed by symbol."""
-        names = self._symbols if symbols is None else list(symbols)
-        return {s: self.ticker(s, at=at) for s in names}
+        stamp = pd.Timestamp(at_ns, unit="ns", tz="UTC").to_pydatetime()
+        return {
+            symbol: Ticker(
+                symbol=symbol,
+                at=stamp,
+                last=float(last[i]),
+                bid=float(last[i] - half[i]),
+                ask=float(last[i] + half[i]),
+                quote_volume_24h=float(quote_volume[i]),
+            )
+            for i, symbol in enumerate(names)
+        }
 
     def regime_at(self, symbol: str, t: datetime) -> Regime:
         """The regime that generated the hour containing ``t`` (the truth, for tests).
@@ -670,14 +682,30 @@ class SyntheticMarket(MarketData):
         return joined[:, :, offset : offset + count]
 
     def _day_bars(self, names: tuple[str, ...], day: int, per: int) -> np.ndarray:
-        """(5, symbols, 1440 / per) bars of ``per`` minutes over one day. The last days
-        made for a group of symbols are kept (a window moving forward needs its newest
-        day, and the day before around midnight); older ones are made again if asked."""
-        key = (names, per)
+        """(5, symbols, 1440 / per) bars of ``per`` minutes over one day."""
+        return self._kept_day(
+            (names, per), day, lambda: _aggregate(self._minute_days(names, day), per)
+        )
+
+    def _minute_closes(self, names: tuple[str, ...], day: int) -> np.ndarray:
+        """(symbols, 1440) closes of the minutes of one day (made a few hundred symbols at
+        a time: a day of every minute bar of thousands of symbols is large)."""
+
+        def make() -> np.ndarray:
+            return np.concatenate(
+                [self._minute_days(names[i : i + 256], day)[3] for i in range(0, len(names), 256)]
+            )
+
+        return self._kept_day((names, "close"), day, make)
+
+    def _kept_day(self, key: tuple[Any, ...], day: int, make: Any) -> np.ndarray:
+        """One day of something made for a group of symbols. The last days made per key are
+        kept (a window moving forward needs its newest day, and the day before around
+        midnight); older ones are made again if asked."""
         days: dict[int, np.ndarray] = self._days.get(key) or {}
         cached = days.get(day)
         if cached is None:
-            cached = _aggregate(self._minute_days(names, day), per)
+            cached = make()
             cached.flags.writeable = False
             days = {**dict(list(days.items())[-(_DAYS_KEPT - 1) :]), day: cached}
             self._days.put(key, days, sum(v.nbytes for v in days.values()))

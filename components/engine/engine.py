@@ -454,34 +454,40 @@ class TradingEngine:
         policy: GlobalPolicy,
         now: datetime,
     ) -> list[tuple[OrderIntent, float | None]]:
-        """Order intents (with their stop distance) for the accepted signals."""
-        intents: list[tuple[OrderIntent, float | None]] = []
+        """Order intents (with their stop distance) for the accepted signals, in their
+        order; every entry is sized in one vectorised pass."""
+        plan: list[tuple[Signal, str, int, float]] = []  # signal, stamp, direction, held
         for signal in signals:
             held = portfolio.positions.get(signal.symbol)
             quantity = held.quantity if held is not None else 0.0
             wanted = signal.direction if (signal.direction >= 0 or self.config.allow_short) else 0
             stamp = f"{signal.strategy}:{signal.symbol}:{signal.at:%Y%m%dT%H%M}"
             if quantity and (wanted == 0 or math.copysign(1, quantity) != wanted):
-                side = Side.SELL if quantity > 0 else Side.BUY
-                intents.append(
-                    (
-                        self._intent(
-                            f"{stamp}:close", signal, side, abs(quantity), now, reduce_only=True
-                        ),
-                        None,
-                    )
-                )
-                continue  # re-enter on a later bar if the signal holds
-            if quantity or wanted == 0:
-                continue  # already positioned, or nothing to do
-            size = self.sizer.size(
+                plan.append((signal, stamp, 0, quantity))  # close; re-enter on a later bar
+            elif not quantity and wanted != 0:
+                plan.append((signal, stamp, wanted, 0.0))  # open
+            # else: already positioned, or nothing to do
+        entries = [(signal, wanted) for signal, _, wanted, _ in plan if wanted]
+        sizes = iter(
+            self.sizer.size_many(
                 equity=portfolio.equity,
-                price=signal.price,
-                atr=signal.atr or 0.0,
-                confidence=signal.confidence,
+                price=[signal.price for signal, _ in entries],
+                atr=[signal.atr or 0.0 for signal, _ in entries],
+                confidence=[signal.confidence for signal, _ in entries],
                 max_risk_per_trade=policy.max_risk_per_trade,
-                direction=wanted,
+                direction=[wanted for _, wanted in entries],
             )
+        )
+        intents: list[tuple[OrderIntent, float | None]] = []
+        for signal, stamp, wanted, quantity in plan:
+            if not wanted:
+                side = Side.SELL if quantity > 0 else Side.BUY
+                close = self._intent(
+                    f"{stamp}:close", signal, side, abs(quantity), now, reduce_only=True
+                )
+                intents.append((close, None))
+                continue
+            size = next(sizes)
             if size.is_zero:
                 log.info("%s %s: no size (%s)", signal.strategy, signal.symbol, size.reason)
                 continue

@@ -19,6 +19,7 @@ zero when there is no edge or an input is degenerate (NaN, ``atr <= 0``, ``price
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Self
@@ -185,6 +186,37 @@ class PositionSizer:
         ConfigurationError
             Only one of ``win_rate`` and ``win_loss_ratio`` is given.
         """
+        (decision,) = self.size_many(
+            equity=equity,
+            price=[price],
+            atr=[atr],
+            confidence=[confidence],
+            max_risk_per_trade=max_risk_per_trade,
+            win_rate=win_rate,
+            win_loss_ratio=win_loss_ratio,
+            direction=[direction],
+        )
+        return decision
+
+    def size_many(
+        self,
+        *,
+        equity: float,
+        price: Sequence[float],
+        atr: Sequence[float],
+        confidence: Sequence[float],
+        max_risk_per_trade: float,
+        win_rate: float | None = None,
+        win_loss_ratio: float | None = None,
+        direction: Sequence[int],
+    ) -> list[SizeDecision]:
+        """:meth:`size` for many positions at once (one vectorised pass), e.g. every entry
+        of an engine cycle; ``price``, ``atr``, ``confidence`` and ``direction`` hold one
+        value per position.
+
+        Example: ``sizer.size_many(equity=10_000, price=[50_000, 3_000], atr=[500, 40],
+        confidence=[0.8, 0.7], max_risk_per_trade=0.01, direction=[1, 1])``.
+        """
         arrays = self.size_arrays(
             equity=equity,
             price=price,
@@ -195,37 +227,42 @@ class PositionSizer:
             win_loss_ratio=win_loss_ratio,
             direction=direction,
         )
-        outcome = arrays.outcome_at(())
-        quantity = float(arrays.quantity)
-        stop_distance = float(arrays.stop_distance)
-        risk_amount = float(arrays.risk_amount)
-        kelly = None if arrays.kelly is None else float(arrays.kelly)
-        reason = self._explain(
-            outcome,
-            equity=equity,
-            price=price,
-            atr=atr,
-            confidence=confidence,
-            max_risk_per_trade=max_risk_per_trade,
-            win_rate=win_rate,
-            win_loss_ratio=win_loss_ratio,
-            direction=direction,
-            stop_distance=stop_distance,
-            notional=float(arrays.notional),
-            risk_amount=risk_amount,
-            kelly=kelly,
-        )
-        return SizeDecision(
-            quantity=quantity,
-            notional=float(arrays.notional),
-            stop_distance=stop_distance,
-            stop_price=float(arrays.stop_price) if quantity > 0 else None,
-            risk_amount=risk_amount,
-            risk_fraction=risk_amount / equity if quantity > 0 else 0.0,
-            kelly=kelly,
-            outcome=outcome,
-            reason=reason,
-        )
+        decisions = []
+        for i in range(len(arrays.quantity)):
+            outcome = arrays.outcome_at(i)
+            quantity = float(arrays.quantity[i])
+            stop_distance = float(arrays.stop_distance[i])
+            risk_amount = float(arrays.risk_amount[i])
+            kelly = None if arrays.kelly is None else float(arrays.kelly[i])
+            reason = self._explain(
+                outcome,
+                equity=equity,
+                price=float(price[i]),
+                atr=float(atr[i]),
+                confidence=float(confidence[i]),
+                max_risk_per_trade=max_risk_per_trade,
+                win_rate=win_rate,
+                win_loss_ratio=win_loss_ratio,
+                direction=int(direction[i]),
+                stop_distance=stop_distance,
+                notional=float(arrays.notional[i]),
+                risk_amount=risk_amount,
+                kelly=kelly,
+            )
+            decisions.append(
+                SizeDecision(
+                    quantity=quantity,
+                    notional=float(arrays.notional[i]),
+                    stop_distance=stop_distance,
+                    stop_price=float(arrays.stop_price[i]) if quantity > 0 else None,
+                    risk_amount=risk_amount,
+                    risk_fraction=risk_amount / equity if quantity > 0 else 0.0,
+                    kelly=kelly,
+                    outcome=outcome,
+                    reason=reason,
+                )
+            )
+        return decisions
 
     def size_arrays(
         self,

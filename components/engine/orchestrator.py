@@ -95,8 +95,9 @@ def select_signals(
     live: list[Signal] = []
     shadow: list[Signal] = []
     dropped: list[DroppedSignal] = []
+    universe = frozenset(policy.active_universe)  # a list: looked up once per signal
     for signal in ordered:
-        reason = _filter(signal, policy, open_positions)
+        reason = _filter(signal, policy, open_positions, universe)
         if reason is not None:
             dropped.append(DroppedSignal(signal, reason))
         elif policy.strategy_states.get(signal.strategy) == StrategyState.SHADOW:
@@ -118,8 +119,14 @@ def _canonical(signal: Signal) -> tuple[Any, ...]:
     return (signal.symbol, signal.strategy, -signal.confidence, signal.direction, signal.at)
 
 
-def _filter(signal: Signal, policy: GlobalPolicy, open_positions: Collection[str]) -> str | None:
-    """Why ``signal`` is dropped, or None when it passes every per-signal rule."""
+def _filter(
+    signal: Signal,
+    policy: GlobalPolicy,
+    open_positions: Collection[str],
+    universe: Collection[str],
+) -> str | None:
+    """Why ``signal`` is dropped, or None when it passes every per-signal rule
+    (``universe``: the policy's active universe, as a set)."""
     name = signal.strategy
     state = policy.strategy_states.get(name)
     if name in policy.blocked_strategies:
@@ -139,7 +146,7 @@ def _filter(signal: Signal, policy: GlobalPolicy, open_positions: Collection[str
             f"min_confidence: confidence {signal.confidence:.3f} is below "
             f"global_min_confidence {policy.global_min_confidence:.3f}"
         )
-    if signal.symbol not in policy.active_universe and not may_close:
+    if signal.symbol not in universe and not may_close:
         return f"universe: {signal.symbol} is not in the active universe"
     return None
 

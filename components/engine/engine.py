@@ -46,7 +46,7 @@ from components.errors import QuantumTraderError, TemporaryError
 from components.events.bus import EventBus
 from components.execution import (
     Bar,
-    Fill,
+    BarUpdate,
     Ledger,
     PaperBroker,
     PositionAction,
@@ -269,12 +269,7 @@ class TradingEngine:
             s: a for block, book in books for s, a in zip(block.symbols, book.atrs, strict=True)
         }
 
-        fills: list[Fill] = []
-        for block in blocks:
-            at = _time(int(block.times[-1]))
-            for row, symbol in enumerate(block.symbols):
-                bar = Bar(*(float(v) for v in block.values[:4, row, -1]))
-                fills += self.broker.on_bar(symbol, bar, at, atr=atrs[symbol])
+        fills = self.broker.on_bars(_newest_bars(blocks, atrs))
         marks = {
             symbol: float(close)
             for block in blocks
@@ -678,6 +673,17 @@ class TradingEngine:
                 "report": report.model_dump_json(exclude={"orders", "skipped"}),
             },
         )
+
+
+def _newest_bars(blocks: list[BarBlock], atrs: Mapping[str, float | None]) -> list[BarUpdate]:
+    """The newest bar of every symbol of ``blocks``, for the broker."""
+    updates = []
+    for block in blocks:
+        at = _time(int(block.times[-1]))
+        newest = block.values[:4, :, -1].T.tolist()  # (symbols, [open, high, low, close])
+        for symbol, (open_, high, low, close) in zip(block.symbols, newest, strict=True):
+            updates.append(BarUpdate(symbol, Bar(open_, high, low, close), at, atrs[symbol]))
+    return updates
 
 
 def _time(ns: int) -> datetime:

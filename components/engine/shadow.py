@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import redis
 
-from components.execution import BrokerConfig, CostModel, Ledger, PaperBroker
+from components.execution import BarUpdate, BrokerConfig, CostModel, Ledger, PaperBroker
 from components.trading.types import OrderIntent, PortfolioView, Signal
 
 log = logging.getLogger(__name__)
@@ -91,15 +91,18 @@ class ShadowBook:
             broker = self.broker(strategy)
             ledger = broker.ledger
             active = set(ledger.positions()) | {o.symbol for o in ledger.open_orders()}
-            for symbol in sorted(active | {s.symbol for s in chosen}):
-                frame = bars.get(symbol)
-                if frame is not None:
-                    broker.on_bar(
+            broker.on_bars(
+                [
+                    BarUpdate(
                         symbol,
                         frame.iloc[-1],
                         frame.index[-1].to_pydatetime(),
                         atr=atrs.get(symbol),
                     )
+                    for symbol in sorted(active | {s.symbol for s in chosen})
+                    if (frame := bars.get(symbol)) is not None
+                ]
+            )
             # only the symbols this account holds: a bars mapping may make frames on demand
             held = {s: f for s in active if (f := bars.get(s)) is not None}
             marks = {s: float(f["close"].iloc[-1]) for s, f in held.items()}

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from components._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from components.execution.broker import Bar, BarLike, Broker, BrokerConfig, PaperBroker
+    from components.execution.broker import (
+        Bar,
+        BarLike,
+        BarUpdate,
+        Broker,
+        BrokerConfig,
+        PaperBroker,
+    )
     from components.execution.costs import (
         CostModel,
         fee,
@@ -49,6 +56,7 @@ __all__ = [
     "KEEP",
     "Bar",
     "BarLike",
+    "BarUpdate",
     "Broker",
     "BrokerConfig",
     "ClosedPosition",

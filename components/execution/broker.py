@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeAlias, runtime_checkable
@@ -48,7 +48,7 @@ from components.execution.costs import (
     stop_exit_price,
     take_profit_exit_price,
 )
-from components.execution.ledger import Ledger
+from components.execution.ledger import BarView, Ledger
 from components.execution.models import Fill, FillReason, Order, OrderAck, Position
 from components.indicators import atr as average_true_range
 from components.trading.types import OrderIntent, OrderType, Side
@@ -102,6 +102,18 @@ class Bar:
 
 
 BarLike: TypeAlias = Bar | Mapping[str, Any] | pd.Series
+
+
+@dataclass(frozen=True, slots=True)
+class BarUpdate:
+    """A closed bar of one symbol for :meth:`PaperBroker.on_bars`: the bar, its open time,
+    the ATR known before it (for default stops) and an observed spread, if any."""
+
+    symbol: str
+    bar: BarLike
+    at: datetime
+    atr: float | None = None
+    spread_bps: float | None = None
 
 
 @runtime_checkable
@@ -256,30 +268,71 @@ class PaperBroker:
 
         Example: ``broker.on_bar("BTC/USDT", bars.iloc[-1], bars.index[-1])``.
         """
-        where = f"{symbol} bar at {at.isoformat()}"
-        if at.tzinfo is None or at.utcoffset() is None:
-            raise DataError(f"{where}: the time has no time zone; pass a tz-aware (UTC) time")
-        ohlc = Bar.of(bar, where=where)
-        last, _ = self.ledger.last_bar(symbol)
-        if last is not None and at < last:
-            log.debug("%s: older than the last bar processed (%s); skipped", where, last)
+        return self.on_bars([BarUpdate(symbol, bar, at, atr=atr, spread_bps=spread_bps)])
+
+    def on_bars(self, updates: Sequence[BarUpdate]) -> list[Fill]:
+        """:meth:`on_bar` for a closed bar of each of many symbols (an engine cycle's), with
+        the ledger read in one round trip and every bar marked in one more: the number of
+        Redis commands does not grow with the symbols, only with the fills.
+
+        Every bar is checked before anything is written (a bad one raises
+        :class:`~components.errors.DataError` naming it, and nothing changes).
+
+        Example: ``broker.on_bars([BarUpdate("BTC/USDT", bar, at, atr=412.0), ...])``.
+        """
+        checked = []
+        for update in updates:
+            where = f"{update.symbol} bar at {update.at.isoformat()}"
+            if update.at.tzinfo is None or update.at.utcoffset() is None:
+                raise DataError(f"{where}: the time has no time zone; pass a tz-aware (UTC) time")
+            checked.append((update, Bar.of(update.bar, where=where)))
+        if not checked:
             return []
+        view = self.ledger.bar_view([update.symbol for update, _ in checked])
+        orders: dict[str, list[Order]] = {}
+        for order in view.orders:
+            orders.setdefault(order.symbol, []).append(order)
+        fills: list[Fill] = []
+        marks: dict[str, datetime] = {}
+        for update, ohlc in checked:
+            symbol, at = update.symbol, update.at
+            last, _ = view.last_bars[symbol]
+            if last is not None and at < last:
+                log.debug("%s bar at %s: older than the last processed (%s)", symbol, at, last)
+                continue
+            fills += self._process_bar(update, ohlc, orders.get(symbol, []), view, last)
+            marks[symbol] = max(at, marks.get(symbol, at))
+            self._remember(symbol, ohlc, at, last)
+        self.ledger.mark_bars(marks)
+        return fills
+
+    def _process_bar(
+        self,
+        update: BarUpdate,
+        ohlc: Bar,
+        orders: list[Order],
+        view: BarView,
+        last: datetime | None,
+    ) -> list[Fill]:
+        """Fill what one bar fills: eligible open orders of its symbol (in submission
+        order), then the position's stop-loss or take-profit."""
+        symbol, at, atr = update.symbol, update.at, update.atr
         spread = self.cost_model.spread_for(
-            spread_bps if spread_bps is not None else ohlc.spread_bps
+            update.spread_bps if update.spread_bps is not None else ohlc.spread_bps
         )
         fills: list[Fill] = []
-        for order in self.ledger.open_orders(symbol):
+        for order in orders:
             if order.may_fill_on(at):
                 if atr is None and not order.reduce_only:
                     atr = self._atr(symbol)  # only when a fill may need default stops
                 fill = self._fill_order(order, ohlc, at, spread, atr)
                 if fill is not None:
                     fills.append(fill)
-        exit_fill = self._check_exits(symbol, ohlc, at, spread)
+        # The position as this bar left it: read again only if an order of it filled.
+        position = self.ledger.position(symbol) if fills else view.positions.get(symbol)
+        exit_fill = self._check_exits(position, ohlc, at, spread)
         if exit_fill is not None:
             fills.append(exit_fill)
-        self.ledger.mark_bar(symbol, at)
-        self._remember(symbol, ohlc, at, last)
         return fills
 
     def _fill_order(
@@ -320,8 +373,9 @@ class PaperBroker:
         )
         return result.fill if result.status == "filled" else None
 
-    def _check_exits(self, symbol: str, bar: Bar, at: datetime, spread: float) -> Fill | None:
-        position = self.ledger.position(symbol)
+    def _check_exits(
+        self, position: Position | None, bar: Bar, at: datetime, spread: float
+    ) -> Fill | None:
         if position is None:
             return None
         sign = position.sign

@@ -40,7 +40,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -273,6 +274,26 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
+# KEYS: bars, bar steps; ARGV: symbol, open time (us), symbol, open time, ... (forward only)
+_MARK_BARS_SCRIPT = r"""
+local marked = 0
+for i = 1, #ARGV, 2 do
+  local symbol, at = ARGV[i], tonumber(ARGV[i + 1])
+  local current = redis.call('HGET', KEYS[1], symbol)
+  local later = true
+  if current then
+    current = tonumber(current)
+    if at <= current then later = false
+    else redis.call('HSET', KEYS[2], symbol, string.format('%d', at - current)) end
+  end
+  if later then
+    redis.call('HSET', KEYS[1], symbol, ARGV[i + 1])
+    marked = marked + 1
+  end
+end
+return marked
+"""
+
 # KEYS: positions; ARGV: 1 symbol, 2 position id ('' = any), 3 'set'|'keep' and
 # 4 stop loss ('' = none), 5 'set'|'keep' and 6 take profit
 _SET_STOPS_SCRIPT = (
@@ -289,6 +310,15 @@ redis.call('HSET', KEYS[1], ARGV[1], text)
 return text
 """
 )
+
+
+@dataclass(frozen=True)
+class BarView:
+    """The ledger as the broker reads it for one batch of bars (:meth:`Ledger.bar_view`)."""
+
+    last_bars: dict[str, tuple[datetime | None, timedelta | None]]
+    orders: list[Order]
+    positions: dict[str, Position]
 
 
 class Keep(Enum):
@@ -394,6 +424,7 @@ class Ledger:
         self._fill = client.register_script(_FILL_SCRIPT)
         self._submit = client.register_script(_SUBMIT_SCRIPT)
         self._mark_bar = client.register_script(_MARK_BAR_SCRIPT)
+        self._mark_bars = client.register_script(_MARK_BARS_SCRIPT)
         self._set_stops = client.register_script(_SET_STOPS_SCRIPT)
 
     @classmethod
@@ -678,6 +709,41 @@ class Ledger:
             lambda: self._mark_bar(keys=keys, args=[symbol, str(epoch_us(at))]), "mark a bar"
         )
         return bool(changed)
+
+    def mark_bars(self, bars: Mapping[str, datetime]) -> int:
+        """:meth:`mark_bar` for many symbols in one script call; returns how many moved."""
+        if not bars:
+            return 0
+        args = [part for symbol, at in bars.items() for part in (symbol, str(epoch_us(at)))]
+        keys = [self.keys["bars"], self.keys["bar_step"]]
+        marked = self._call(lambda: self._mark_bars(keys=keys, args=args), "mark bars")
+        return int(marked)
+
+    def bar_view(self, symbols: Sequence[str]) -> BarView:
+        """What the broker needs to process a bar of each of ``symbols``, read in one
+        transaction (one round trip, whatever the number of symbols): the last bar
+        processed and its spacing, every open order, every open position."""
+        pipe = self._r.pipeline(transaction=True)
+        names = list(symbols)
+        if names:
+            pipe.hmget(self.keys["bars"], names)
+            pipe.hmget(self.keys["bar_step"], names)
+        pipe.hvals(self.keys["orders"])
+        pipe.hgetall(self.keys["positions"])
+        replies = self._call(pipe.execute, "read the ledger for the bars")
+        lasts, steps = (replies[0], replies[1]) if names else ([], [])
+        orders, positions = replies[-2], replies[-1]
+        return BarView(
+            last_bars={
+                symbol: (
+                    None if last is None else _from_epoch_us(last),
+                    None if step is None else int(step) * _MICROSECOND,
+                )
+                for symbol, last, step in zip(names, lasts, steps, strict=True)
+            },
+            orders=self._orders(orders, None),
+            positions={s: Position.model_validate_json(t) for s, t in positions.items()},
+        )
 
     def last_bar(self, symbol: str) -> tuple[datetime | None, timedelta | None]:
         """(open time of the last bar processed for ``symbol``, spacing of the last two)."""

@@ -4,6 +4,9 @@ A Prefect flow keeps every task run of its life in memory, so one run lasts a bo
 session (``session_minutes``) and returns; its deployment re-launches it on a short
 interval with a concurrency limit of one (``CANCEL_NEW``), so exactly one is trading and
 nothing is lost between sessions (the ledger, the ESS and the policy live in Redis).
+A session trades only while it holds the account's engine lease in Redis
+(:mod:`components.engine.lease`), so two sessions never trade one account at once, whatever
+started them; a session whose process died loses the lease within its TTL.
 Prefect cancellation (SIGTERM) or Ctrl-C finishes the current cycle and stops cleanly.
 """
 
@@ -12,15 +15,17 @@ from __future__ import annotations
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from components.errors import TemporaryError
 from components.settings import load_settings
-from tasks.engine import advance_simulated_clock, run_engine_cycle
+from tasks.engine import advance_simulated_clock, engine_lease, lease_holder, run_engine_cycle
 from tasks.monitoring import record_success
 
 NAME = "trading-engine"
@@ -76,23 +81,43 @@ def trading_engine(
     interval = interval_seconds if interval_seconds is not None else settings.engine.interval_s
     deadline = time.monotonic() + session
     cycles = orders = failed = 0
+    lease = engine_lease(settings)
+    holder = lease_holder(flow_run.get_id() or f"local-{uuid.uuid4().hex[:12]}")
     with stop_on_signals() as stop:
-        while not stop.is_set() and time.monotonic() < deadline:
-            if max_cycles is not None and cycles >= max_cycles:
+        other = lease.acquire(holder)
+        if other is not None:
+            log.warning("waiting: another engine session trades this account: %s", other.describe())
+        while other is not None and not stop.wait(min(5.0, lease.ttl_ms / 3000)):
+            if time.monotonic() >= deadline or (other := lease.acquire(holder)) is None:
                 break
-            started = time.monotonic()
-            try:
-                report = run_engine_cycle(settings, speed, cycles)
-                orders += sum(1 for o in report["orders"] if o["outcome"] == "submitted")
-                log.info(report["summary"])
-            except TemporaryError as exc:  # Redis away: nothing was placed; try next cycle
-                failed += 1
-                log.error("cycle %d placed no orders (fail closed): %s", cycles, exc)
-            cycles += 1
-            if step_minutes:
-                advance_simulated_clock(settings, step_minutes)
-            stop.wait(max(0.0, interval - (time.monotonic() - started)))
-        reason = "stopped" if stop.is_set() else "session over"
+        if other is not None:
+            reason = f"another session kept the engine lease ({other.describe()})"
+            log.info("%s: this session did not trade", reason)
+            return {"cycles": 0, "orders": 0, "failed_cycles": 0, "ended": reason}
+        with lease.hold(holder) as held:
+            while not stop.is_set() and time.monotonic() < deadline:
+                if max_cycles is not None and cycles >= max_cycles:
+                    break
+                if held.lost_to is not None:  # fail closed: someone else trades now
+                    break
+                started = time.monotonic()
+                try:
+                    if not held.is_held():
+                        raise TemporaryError("the engine lease could not be renewed")
+                    report = run_engine_cycle(settings, speed, cycles)
+                    orders += sum(1 for o in report["orders"] if o["outcome"] == "submitted")
+                    log.info(report["summary"])
+                except TemporaryError as exc:  # Redis away: nothing was placed; try next cycle
+                    failed += 1
+                    log.error("cycle %d placed no orders (fail closed): %s", cycles, exc)
+                cycles += 1
+                if step_minutes:
+                    advance_simulated_clock(settings, step_minutes)
+                stop.wait(max(0.0, interval - (time.monotonic() - started)))
+        if held.lost_to is not None:
+            reason = f"lost the engine lease to {held.lost_to.describe()}"
+        else:
+            reason = "stopped" if stop.is_set() else "session over"
     log.info("%s after %d cycles, %d orders, %d failed cycles", reason, cycles, orders, failed)
     return {"cycles": cycles, "orders": orders, "failed_cycles": failed, "ended": reason}
 

@@ -3,10 +3,11 @@ would cost more than the cycle, and a session must stay flat in memory)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from components.engine import TradingEngine
+from components.engine.lease import EngineLease, LeaseHolder
 from components.engine.sim_clock import engine_clock
 from components.errors import ConfigurationError
 from components.market import ManualClock, open_market
@@ -58,3 +59,13 @@ def advance_simulated_clock(settings: Settings, minutes: float) -> None:
             f"this one runs on {type(clock).__name__}"
         )
     clock.advance(timedelta(minutes=minutes))
+
+
+def engine_lease(settings: Settings) -> EngineLease:
+    """The engine lease of ``settings``' namespace (one trading session at a time)."""
+    return EngineLease(runtime(settings).client, namespace=settings.namespace)
+
+
+def lease_holder(session: str) -> LeaseHolder:
+    """This process as the holder of the engine lease for ``session``."""
+    return LeaseHolder.this_process(session, now=datetime.now(UTC))

@@ -70,6 +70,8 @@ class Settings(BaseSettings):
         frozen=True,
         extra="forbid",
         validate_default=True,
+        # QT_X="" means unset (a deployment's job variables may pass an empty template)
+        env_ignore_empty=True,
     )
 
     # --- where things live -------------------------------------------------------------
@@ -130,6 +132,11 @@ class Settings(BaseSettings):
     )
     evolution_symbols: int = Field(10, ge=1, le=1_000, description="Symbols searched.")
     evolution_workers: int = Field(2, ge=1, le=256, description="Processes evaluating.")
+    dask_address: str | None = Field(
+        None,
+        pattern=r"^(tcp|tls|inproc|ucx)://\S+$",
+        description="Dask scheduler (tcp://host:8786) for research; unset: local processes.",
+    )
     promotion_min_trades: int | None = Field(None, ge=0, description="Shadow trades to judge.")
     promotion_promote_sharpe: float | None = Field(None, ge=-100, le=100)
     promotion_retire_sharpe: float | None = Field(None, ge=-100, le=100)

@@ -8,6 +8,7 @@ concurrency limits and triggers: ``prefect deploy --all`` reads it for work pool
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.errors import ConfigurationError
+from tasks.liveness import deployment_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
+_TEMPLATE = re.compile(r"\{\{.*?\}\}")
 
 
 class ScheduleSpec(BaseModel):
@@ -44,22 +47,26 @@ class DeploymentSpec(BaseModel):
     triggers: list[dict[str, Any]] = []
 
 
-def load_specs(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
-    """Every deployment in ``path``.
+def load_specs(path: Path = PREFECT_YAML, *, namespace: str | None = None) -> list[DeploymentSpec]:
+    """Every deployment in ``path``; with ``namespace``, named for that account
+    (:func:`tasks.liveness.deployment_name`: the default namespace keeps the plain names).
 
     Raises
     ------
     ConfigurationError
         The file is missing or malformed (names the deployment and the field).
     """
-    try:
-        document = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc}") from None
+    document = _read(path)
     specs = []
     for index, entry in enumerate(document.get("deployments") or []):
+        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+            # `name{{ $QT_DEPLOYMENT_SUFFIX }}`: the account's suffix is applied below
+            entry = {**entry, "name": _TEMPLATE.sub("", entry["name"]).strip()}
         try:
-            specs.append(DeploymentSpec.model_validate(entry))
+            spec = DeploymentSpec.model_validate(entry)
+            if namespace is not None:
+                spec = spec.model_copy(update={"name": deployment_name(spec.name, namespace)})
+            specs.append(spec)
         except ValueError as exc:
             name = entry.get("name", f"#{index}") if isinstance(entry, dict) else f"#{index}"
             raise ConfigurationError(f"{path} deployment {name}: {exc}") from None
@@ -67,8 +74,8 @@ def load_specs(path: Path = PREFECT_YAML) -> list[DeploymentSpec]:
 
 
 def load_flow(entrypoint: str) -> Any:
-    """The flow object of ``flows/x.py:name``, imported as the module ``flows.x`` (so the
-    deployment records an importable entry point)."""
+    """The flow object of ``flows.x:name`` (a module of the installed package, as workers
+    load it) or ``flows/x.py:name`` (imported as the module ``flows.x``)."""
     path, _, attribute = entrypoint.partition(":")
     module_name = path.removesuffix(".py").replace("/", ".")
     try:
@@ -76,6 +83,16 @@ def load_flow(entrypoint: str) -> Any:
         return getattr(module, attribute)
     except (ImportError, AttributeError) as exc:
         raise ConfigurationError(f"entrypoint {entrypoint!r} cannot be loaded: {exc}") from None
+
+
+def full_names(specs: list[DeploymentSpec]) -> dict[str, str]:
+    """``flow/deployment`` of each spec, keyed by the flow's name (the deployments of one
+    account: every flow has one deployment)."""
+    names = {}
+    for spec in specs:
+        flow_name = load_flow(spec.entrypoint).name
+        names[flow_name] = f"{flow_name}/{spec.name}"
+    return names
 
 
 def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
@@ -110,4 +127,62 @@ def runner_deployments(specs: list[DeploymentSpec]) -> list[Any]:
                 triggers=[trigger_adapter.validate_python(t) for t in spec.triggers] or None,
             )
         )
+        deployments[-1].entrypoint = spec.entrypoint  # the module, as workers load it
     return deployments
+
+
+def load_automations(path: Path = PREFECT_YAML) -> list[Any]:
+    """The ``automations:`` of ``path`` as Prefect ``AutomationCore`` objects.
+
+    Raises
+    ------
+    ConfigurationError
+        An entry is malformed (names the automation).
+    """
+    from prefect.events.schemas.automations import AutomationCore
+
+    document = _read(path)
+    automations = []
+    for index, entry in enumerate(document.get("automations") or []):
+        try:
+            automations.append(AutomationCore.model_validate(entry))
+        except ValueError as exc:
+            name = entry.get("name", f"#{index}") if isinstance(entry, dict) else f"#{index}"
+            raise ConfigurationError(f"{path} automation {name}: {exc}") from None
+    return automations
+
+
+def apply_automations(client: Any, automations: list[Any]) -> list[str]:
+    """Create each automation unless one of the same name and content exists; replace one
+    that differs (``client``: a synchronous Prefect client). Applying twice leaves one of
+    each, and an unchanged automation keeps its state (a proactive trigger its pending
+    expectations, across a server restart). Returns the names created or replaced."""
+    changed = []
+    for automation in automations:
+        existing = client.read_automations_by_name(automation.name)
+        if len(existing) == 1 and _content(existing[0]) == _content(automation):
+            continue
+        for old in existing:
+            client.delete_automation(old.id)
+        client.create_automation(automation)
+        changed.append(automation.name)
+    return changed
+
+
+def _content(automation: Any) -> dict[str, Any]:
+    """What an automation does, without the ids and times the server adds."""
+    from prefect.events.schemas.automations import AutomationCore
+
+    content: dict[str, Any] = automation.model_dump(
+        mode="json", include=set(AutomationCore.model_fields)
+    )
+    content["trigger"].pop("id", None)
+    return content
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from None
+    return document if isinstance(document, dict) else {}

@@ -1,20 +1,30 @@
 """``quantum-trader up``: the whole system on one machine.
 
-Starts (or finds) the Redis server, starts a Prefect server with its UI unless
-``PREFECT_API_URL`` names one, serves every deployment of prefect.yaml, starts the HTTP API
-with its dashboard (``QT_API_HOST:QT_API_PORT``), starts a first run of each deployment so
-the policy is populated at once, then prints a one-line status whenever the risk mode, the
-regime, the ranking or the universe changes. Ctrl-C stops what it started.
+Starts (or finds) the Redis server, starts an authenticated Prefect server with its UI
+unless ``PREFECT_API_URL`` names one, serves every deployment of prefect.yaml, creates the
+automations, starts the HTTP API with its dashboard (``QT_API_HOST:QT_API_PORT``), starts a
+first run of each deployment so the policy is populated at once, then prints a one-line
+status whenever the risk mode, the regime, the ranking, the universe, the engine or health
+changes. Ctrl-C (or SIGTERM) stops everything it started, flow runs included.
+
+Liveness: ``up`` records what it started in ``QT_HOME/up.json``. When it starts and finds
+the processes of an ``up`` that died (SIGKILL, a crash), it stops them and marks their
+flow runs Crashed; it marks Crashed every run of its deployments that went silent (no
+heartbeat for 90 s) when it starts and every 30 s after, so a dead engine session never
+keeps the engine's concurrency slot, and the status line says when the engine is down
+and why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,15 +34,32 @@ import httpx
 from rich.console import Console
 
 from components.engine import read_heartbeat
+from components.engine.liveness import EngineLiveness
 from components.errors import QuantumTraderError
 from components.events import RedisEventBus
 from components.health import HealthStore
 from components.policy import GlobalPolicy, PolicyStore
 from components.redis import connect, embedded_socket_path, stop_embedded
 from components.settings import Settings
-from deployments.specs import PROJECT_ROOT, load_specs
+from deployments.prefect_server import (
+    api_healthy,
+    auth_accepted,
+    auth_path,
+    auth_string,
+    client_env,
+    server_command,
+    server_env,
+    stop_process,
+)
+from deployments.specs import (
+    PROJECT_ROOT,
+    apply_automations,
+    full_names,
+    load_automations,
+    load_specs,
+)
+from tasks.liveness import engine_liveness, reconcile_silent_runs
 
-PREFECT_QUIET = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 FIRST_RUN_ORDER = (
     "opportunity-ranking",
     "msc-evaluation",
@@ -40,13 +67,8 @@ FIRST_RUN_ORDER = (
     "health-check",
     "trading-engine",
 )
-STATUS_EVENTS = {
-    "policy.updated",
-    "regime.assessed",
-    "health.status_changed",
-    "ess.state_changed",
-    "trade.executed",
-}
+SERVE_GRACE_S = 60.0  # an engine cycle finishes before its session ends
+RECONCILE_EVERY_S = 30.0
 
 
 @dataclass
@@ -58,11 +80,18 @@ class Started:
     logs: list[IO[bytes]] = field(default_factory=list)
 
 
-def api_healthy(api_url: str) -> bool:
-    try:
-        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+@dataclass(frozen=True)
+class PrefectApi:
+    """The Prefect API ``up`` uses, with its credentials (never printed)."""
+
+    url: str
+    auth: str | None
+
+    def env(self) -> dict[str, str]:
+        env = client_env(self.url, self.auth or "")
+        if not self.auth:
+            env.pop("PREFECT_API_AUTH_STRING")
+        return env
 
 
 def wait_for(
@@ -95,7 +124,7 @@ def start(
         stdout=handle,
         stderr=subprocess.STDOUT,
         cwd=PROJECT_ROOT,
-        start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+        start_new_session=True,  # Ctrl-C reaches us; we stop each group in order
     )
     started.processes.append((name, process))
     started.logs.append(handle)
@@ -103,14 +132,10 @@ def start(
 
 
 def stop(started: Started, console: Console) -> None:
+    """Stop what ``up`` started, newest first: each process with its whole group (serve
+    with its flow runs, which end their sessions cleanly on SIGTERM)."""
     for name, process in reversed(started.processes):
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process, grace_s=SERVE_GRACE_S, group=True)
         console.print(f"stopped {name}")
     for handle in started.logs:
         handle.close()
@@ -118,8 +143,158 @@ def stop(started: Started, console: Console) -> None:
         console.print("stopped the embedded Redis server (data kept)")
 
 
+# --- what a previous `up` left behind ------------------------------------------------------
+
+
+def record_path(home: Path) -> Path:
+    return home / "up.json"
+
+
+def record(home: Path, started: Started) -> None:
+    """Write which processes this ``up`` runs (for the next one, should this one die)."""
+    children = {name: p.pid for name, p in started.processes}
+    record_path(home).write_text(json.dumps({"pid": os.getpid(), "children": children}))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members
+
+
+def _flow_run_id(pid: int) -> str | None:
+    with contextlib.suppress(OSError):
+        for item in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+            if item.startswith(b"PREFECT__FLOW_RUN_ID="):
+                return item.split(b"=", 1)[1].decode()
+    return None
+
+
+def clear_leftovers(home: Path, console: Console) -> dict[str, str]:
+    """Stop the processes of an ``up`` of this ``QT_HOME`` that died; return the flow runs
+    they were running (run id -> why it is dead).
+
+    Raises
+    ------
+    RuntimeError
+        Another ``up`` of this ``QT_HOME`` is running.
+    """
+    path = record_path(home)
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if previous.get("pid") != os.getpid() and _alive(int(previous.get("pid", 0))):
+        raise RuntimeError(
+            f"another `quantum-trader up` runs with QT_HOME={home} (pid {previous['pid']}); "
+            "stop it first, or use another QT_HOME"
+        )
+    dead: dict[str, str] = {}
+    for name, pgid in previous.get("children", {}).items():
+        members = _group_members(int(pgid))
+        if not members:
+            continue
+        for pid in members:
+            run_id = _flow_run_id(pid)
+            if run_id:
+                dead[run_id] = "left running by an `up` that died; stopped"
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(int(pgid), signal.SIGKILL)
+        console.print(f"stopped {name} (pid {pgid}), left running by an `up` that died")
+    path.unlink(missing_ok=True)
+    return dead
+
+
+# --- Prefect --------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def prefect_client(api: PrefectApi) -> Iterator[Any]:
+    """A synchronous Prefect client for ``api``."""
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    updates: dict[Any, Any] = {PREFECT_API_URL: api.url}
+    if api.auth:
+        updates[PREFECT_API_AUTH_STRING] = api.auth
+    with temporary_settings(updates), get_client(sync_client=True) as client:
+        yield client
+
+
+def reconcile(
+    api: PrefectApi,
+    settings: Settings,
+    console: Console,
+    *,
+    dead: dict[str, str] | None = None,
+    all_dead: str | None = None,
+) -> list[str]:
+    """Mark the dead runs of the served deployments Crashed; print each one."""
+    names = list(full_names(load_specs(namespace=settings.namespace)).values())
+    with prefect_client(api) as client:
+        marked = reconcile_silent_runs(
+            client, names, now=datetime.now(UTC), dead=dead, all_dead=all_dead
+        )
+    lines = [f"marked {run.name} ({run.id[:8]}) Crashed: {reason}" for run, reason in marked]
+    for line in lines:
+        console.print(line)
+    return lines
+
+
+def run_first(api: PrefectApi, namespace: str, console: Console) -> None:
+    """Start one run of each scheduled deployment now (the ranking first: the universe
+    needs it)."""
+    from prefect.deployments import run_deployment
+
+    scheduled = [spec for spec in load_specs(namespace=namespace) if spec.schedules]
+    names = full_names(scheduled)  # flow name -> flow/deployment
+    order = sorted(names, key=lambda n: (*FIRST_RUN_ORDER, n).index(n))
+    with prefect_client(api) as client:
+
+        def registered() -> bool:
+            try:
+                for name in order:
+                    client.read_deployment_by_name(names[name])
+            except Exception:
+                return False
+            return True
+
+        wait_for("the deployments to register", registered, 120, console)
+        for name in order:
+            run = run_deployment(names[name], timeout=0)
+            console.print(f"started a first run of {name} ({run.name})")
+            if name == "opportunity-ranking":
+                deadline = time.monotonic() + 120
+                while time.monotonic() < deadline:
+                    state = client.read_flow_run(run.id).state
+                    if state is not None and state.is_final():
+                        break
+                    time.sleep(0.5)
+
+
+# --- the status line ------------------------------------------------------------------------
+
+
 def status_line(
-    policy: GlobalPolicy, regime: str | None, engine: dict[str, Any] | None, health: str | None
+    policy: GlobalPolicy,
+    regime: str | None,
+    engine: dict[str, Any] | None,
+    health: str | None,
+    liveness: EngineLiveness | None = None,
 ) -> str:
     top = sorted(policy.opp_rankings.items(), key=lambda item: (-item[1], item[0]))[:3]
     ranking = ", ".join(f"{symbol} {score:.2f}" for symbol, score in top) or "-"
@@ -131,6 +306,8 @@ def status_line(
             f"engine {report['positions']} positions, equity {report['equity']:,.0f}, "
             f"ESS {report['ess_state']}"
         )
+    if liveness is not None and liveness.status.value != "running":
+        trading += f" ({liveness.describe()})"
     return (
         f"{datetime.now(UTC):%H:%M:%S}  risk {policy.risk_mode.value:<10} "
         f"regime {regime or '-':<14} top {ranking}  universe {len(policy.active_universe)}  "
@@ -138,60 +315,47 @@ def status_line(
     )
 
 
-def run_first(api_url: str, console: Console) -> None:
-    """Start one run of each deployment now (the ranking first: the universe needs it)."""
-    from prefect.client.orchestration import get_client
-    from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    names = [spec.name for spec in load_specs() if spec.schedules]  # not trigger-only ones
-    order = [n for n in FIRST_RUN_ORDER if n in names] + [
-        n for n in names if n not in FIRST_RUN_ORDER
-    ]
-    with temporary_settings({PREFECT_API_URL: api_url}), get_client(sync_client=True) as client:
-
-        def registered() -> bool:
-            try:
-                for name in names:
-                    client.read_deployment_by_name(f"{name}/{name}")
-            except Exception:
-                return False
-            return True
-
-        wait_for("the deployments to register", registered, 120, console)
-        for name in order:
-            run = run_deployment(f"{name}/{name}", timeout=0)
-            console.print(f"started a first run of {name} ({run.name})")
-            if name == "opportunity-ranking":
-                deadline = time.monotonic() + 120
-                while time.monotonic() < deadline:
-                    state = client.read_flow_run(run.id).state
-                    if state is not None and state.is_final():
-                        break
-                    time.sleep(0.5)
-
-
-def follow_status(settings: Settings, console: Console, *, every_s: float = 2.0) -> None:
-    """Print the status now and again whenever it changes (until Ctrl-C)."""
+def follow_status(
+    settings: Settings, console: Console, api: PrefectApi | None = None, *, every_s: float = 2.0
+) -> None:
+    """Print the status now and again whenever it changes (until Ctrl-C); with ``api``,
+    also reconcile dead runs and show the engine's liveness every ``RECONCILE_EVERY_S``."""
     client = connect(settings)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings)
     health = HealthStore(client, namespace=settings.namespace)
     bus = RedisEventBus(client, namespace=settings.namespace)
     shown = ""
+    liveness: EngineLiveness | None = None
+    checked = 0.0
     while True:
+        if api is not None and time.monotonic() - checked >= RECONCILE_EVERY_S:
+            checked = time.monotonic()
+            liveness = check_engine(api, settings, console)
         assessed = bus.tail("regime.assessed", count=1)
         regime = assessed[0].payload.market_state if assessed else None  # type: ignore[attr-defined]
-        record = health.get()
+        record_ = health.get()
         line = status_line(
             store.get(),
             regime,
             read_heartbeat(client, settings.namespace),
-            record.status.value if record else None,
+            record_.status.value if record_ else None,
+            liveness,
         )
         if line.split("  ", 1)[1] != shown:  # the same status again: stay quiet
             console.print(line)
             shown = line.split("  ", 1)[1]
         time.sleep(every_s)
+
+
+def check_engine(api: PrefectApi, settings: Settings, console: Console) -> EngineLiveness | None:
+    """Reconcile dead runs, then the engine's liveness (None when Prefect cannot tell)."""
+    try:
+        reconcile(api, settings, console)
+        with prefect_client(api) as prefect:
+            return engine_liveness(prefect, settings.namespace, now=datetime.now(UTC))
+    except Exception as exc:  # the status line goes on without it
+        console.print(f"engine liveness unknown: {type(exc).__name__}: {exc}"[:200])
+        return None
 
 
 def start_api(
@@ -227,7 +391,55 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt  # SIGTERM (a service manager, `timeout`) stops like Ctrl-C
 
 
-def up(settings: Settings, *, port: int = 4200, console: Console | None = None) -> int:
+def start_prefect_server(
+    home: Path,
+    env: dict[str, str],
+    started: Started,
+    console: Console,
+    *,
+    host: str,
+    port: int,
+    database_url: str | None,
+) -> PrefectApi:
+    """The Prefect server ``up`` uses: its own (started now, or still running from an
+    earlier start and accepting our credentials), authenticated."""
+    auth = auth_string(home)
+    api = PrefectApi(f"http://127.0.0.1:{port}/api", auth)
+    logs = home / "logs"
+    if api_healthy(api.url):
+        if not auth_accepted(api.url, auth):
+            raise RuntimeError(
+                f"a Prefect server already listens on port {port} and refuses this QT_HOME's "
+                f"credentials ({auth_path(home)}); stop it or choose another --port"
+            )
+        return api
+    # The UI asks PREFECT_UI_API_URL for its API; unset, it assumes port 4200.
+    server = start(
+        "the Prefect server",
+        server_command(host, port),
+        {**env, **server_env(home, auth, database_url=database_url), "PREFECT_UI_API_URL": api.url},
+        logs / "prefect-server.log",
+        started,
+    )
+    wait_for(
+        "the Prefect server",
+        lambda: api_healthy(api.url),
+        180,
+        console,
+        server,
+        logs / "prefect-server.log",
+    )
+    return api
+
+
+def up(
+    settings: Settings,
+    *,
+    port: int = 4200,
+    host: str = "127.0.0.1",
+    database_url: str | None = None,
+    console: Console | None = None,
+) -> int:
     console = console or Console()
     signal.signal(signal.SIGTERM, _interrupt)
     started = Started()
@@ -235,55 +447,52 @@ def up(settings: Settings, *, port: int = 4200, console: Console | None = None) 
     logs = home / "logs"
     # Children run from the project folder: hand them absolute paths, so a relative
     # QT_HOME means the same embedded Redis for them as for this process.
-    env = {**os.environ, **PREFECT_QUIET, "QT_HOME": str(home)}
+    env = {**os.environ, "QT_HOME": str(home)}
+    for name in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING"):
+        env.pop(name, None)
     if settings.market.folder is not None:
         env["QT_MARKET_FOLDER"] = str(settings.market.folder.expanduser().resolve())
     try:
+        home.mkdir(parents=True, exist_ok=True)
+        dead = clear_leftovers(home, console)
+        record(home, started)
         if settings.redis_url is None and not embedded_socket_path(home).exists():
             started.redis_home = home
         connect(settings)
         console.print(f"Redis: {settings.redacted_redis_url()} (namespace {settings.namespace})")
 
-        api_url = os.environ.get("PREFECT_API_URL", "")
-        if not api_url:
-            api_url = f"http://127.0.0.1:{port}/api"
-            if not api_healthy(api_url):
-                # The UI asks PREFECT_UI_API_URL for its API; unset, it assumes port 4200.
-                server_env = {
-                    **env,
-                    "PREFECT_HOME": str(home / "prefect"),
-                    "PREFECT_UI_API_URL": api_url,
-                }
-                server = start(
-                    "the Prefect server",
-                    [
-                        sys.executable,
-                        "-m",
-                        "prefect",
-                        "server",
-                        "start",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                    ],
-                    server_env,
-                    logs / "prefect-server.log",
-                    started,
+        given = os.environ.get("PREFECT_API_URL", "")
+        if given:
+            api = PrefectApi(given, os.environ.get("PREFECT_API_AUTH_STRING") or None)
+            if not api_healthy(api.url):
+                raise RuntimeError(f"PREFECT_API_URL={api.url} does not answer")
+            if not auth_accepted(api.url, api.auth or ":"):
+                raise RuntimeError(
+                    f"PREFECT_API_URL={api.url} refuses the credentials in PREFECT_API_AUTH_STRING"
                 )
-                wait_for(
-                    "the Prefect server",
-                    lambda: api_healthy(api_url),
-                    180,
-                    console,
-                    server,
-                    logs / "prefect-server.log",
-                )
-        elif not api_healthy(api_url):
-            raise RuntimeError(f"PREFECT_API_URL={api_url} does not answer")
-        env["PREFECT_API_URL"] = api_url
-        console.print(f"Prefect UI: [bold]{api_url.removesuffix('/api')}[/bold]")
-        console.print(f"  (for the prefect CLI: export PREFECT_API_URL={api_url})")
+        else:
+            api = start_prefect_server(
+                home, env, started, console, host=host, port=port, database_url=database_url
+            )
+            record(home, started)
+            console.print(f"Prefect UI: [bold]{api.url.removesuffix('/api')}[/bold]")
+            console.print(f"  login: the contents of {auth_path(home)} (basic auth)")
+            console.print(
+                f"  for the prefect CLI: export PREFECT_API_URL={api.url} "
+                f'PREFECT_API_AUTH_STRING="$(cat {auth_path(home)})"'
+            )
+        env.update(api.env())
+
+        with prefect_client(api) as client:
+            apply_automations(client, load_automations())
+        # Before serve starts, nothing runs the served deployments on a server of this
+        # QT_HOME's own (what a dead `up` left running was stopped above): any run still
+        # unfinished there is dead. On a server named by PREFECT_API_URL only silence tells.
+        own = None if given else "it was running when its `up` stopped"
+        reconcile(api, settings, console, dead=dead, all_dead=own)
+        liveness = check_engine(api, settings, console)
+        if liveness is not None:
+            console.print(f"engine {liveness.describe()}")
 
         start(
             "the deployments (serve)",
@@ -292,10 +501,12 @@ def up(settings: Settings, *, port: int = 4200, console: Console | None = None) 
             logs / "serve.log",
             started,
         )
+        record(home, started)
         start_api(settings, env, logs, started, console)
-        run_first(api_url, console)
+        record(home, started)
+        run_first(api, settings.namespace, console)
         console.print(f"logs: {logs}; Ctrl-C stops everything this started")
-        follow_status(settings, console)
+        follow_status(settings, console, api)
     except KeyboardInterrupt:
         console.print("\nstopping...")
     except (RuntimeError, QuantumTraderError) as exc:
@@ -304,4 +515,5 @@ def up(settings: Settings, *, port: int = 4200, console: Console | None = None) 
     finally:
         with contextlib.suppress(KeyboardInterrupt):
             stop(started, console)
+            record_path(home).unlink(missing_ok=True)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,8 @@ from components.risk.emergency import EmergencyStop, EssStatus
 from components.settings import Settings
 from tasks.common import compute_task, io_task
 from tasks.runtime import runtime
+
+log = logging.getLogger(__name__)
 
 
 @io_task("measure_health", retries=0)
@@ -42,9 +45,26 @@ def measure_health(settings: Settings) -> HealthInputs:
         market_data_age_s=_market_data_age(settings, now),
         heartbeat_age_s=(now - heartbeat["at"]).total_seconds() if heartbeat else None,
         engine_fail_closed=heartbeat["report"].get("fail_closed") if heartbeat else None,
+        engine_down=_engine_down(settings, now),
         new_dead_letters=max(0, stats.dead_lettered - seen),
         model_issues=_model_issues(settings),
     )
+
+
+def _engine_down(settings: Settings, now: datetime) -> str | None:
+    """Why the engine's deployment is not running, as Prefect tells (None: it runs, is
+    between sessions, is not deployed, or Prefect cannot tell)."""
+    from prefect.client.orchestration import get_client
+
+    from tasks.liveness import engine_liveness
+
+    try:
+        with get_client(sync_client=True) as client:
+            verdict = engine_liveness(client, settings.namespace, now=now)
+    except Exception as exc:  # no Prefect API here: the heartbeat age still speaks
+        log.debug("engine liveness unknown: %s", exc)
+        return None
+    return verdict.reason if verdict.status.value == "down" else None
 
 
 def _model_issues(settings: Settings) -> list[str]:

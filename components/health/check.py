@@ -63,6 +63,10 @@ class HealthInputs(BaseModel):
     market_data_age_s: float | None = None
     heartbeat_age_s: float | None = Field(None, description="None: the engine never ran.")
     engine_fail_closed: str | None = Field(None, description="The last cycle's fail-closed.")
+    engine_down: str | None = Field(
+        None,
+        description="Why the engine is not running (None: running, between sessions, or unknown).",
+    )
     new_dead_letters: int = 0
     model_issues: list[str] = Field(default_factory=list, description="Model Supervisor's.")
 
@@ -109,6 +113,8 @@ def assess_health(inputs: HealthInputs, config: HealthConfig | None = None) -> H
         findings.append((HealthStatus.DEGRADED, "the engine has not run yet"))
     beat = inputs.heartbeat_age_s
     grade(beat, config.heartbeat_warn_s, config.heartbeat_critical_s, "engine heartbeat age", " s")
+    if inputs.engine_down:
+        findings.append((HealthStatus.DEGRADED, f"engine not running: {inputs.engine_down}"))
     if inputs.engine_fail_closed:
         reason = f"engine fails closed: {inputs.engine_fail_closed}"
         findings.append((HealthStatus.DEGRADED, reason))

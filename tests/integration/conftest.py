@@ -3,9 +3,22 @@ per session: a real API with its database, started once, ~20 s) against real Red
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import TypeVar
 
 import pytest
+import redis
+
+from components.engine import read_heartbeat
+from components.engine.lease import EngineLease
+from components.events import RedisEventBus
+from components.execution import Ledger
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +27,56 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# Research flows shrunk to seconds, for tests that run every deployment.
+SMALL_RESEARCH = {
+    "QT_EVOLUTION_POPULATION": "4",
+    "QT_EVOLUTION_GENERATIONS": "1",
+    "QT_EVOLUTION_HISTORY_BARS": "500",
+    "QT_EVOLUTION_SYMBOLS": "1",
+    "QT_CLM_HISTORY_BARS": "500",
+    "QT_CLM_TRAIN_BARS": "200",
+    "QT_CLM_EVAL_BARS": "50",
+}
+
+
+def wait_until(what: str, done: Callable[[], T | None], timeout_s: float) -> T:
+    """Poll ``done()`` every second until it returns something truthy; fail after
+    ``timeout_s`` naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := done()):
+        assert time.monotonic() < deadline, f"not within {timeout_s:.0f} s: {what}"
+        time.sleep(1)
+    return result
+
+
+def trading_session(client: redis.Redis, namespace: str, after: datetime) -> str | None:
+    """The engine session holding the lease, once a cycle ran after ``after``."""
+    holder = EngineLease(client, namespace=namespace).holder()
+    beat = read_heartbeat(client, namespace)
+    if holder is None or beat is None or beat["at"] <= after:
+        return None
+    return holder.session
+
+
+def assert_ledger_consistent(client: redis.Redis, namespace: str) -> None:
+    """No client order id filled twice; fills, events, cash and positions agree."""
+    ledger = Ledger(client, namespace=namespace)
+    fills = ledger.fills(limit=None)
+    events = RedisEventBus(client, namespace=namespace).tail("trade.executed", count=100_000)
+    per_order = Counter(e.payload.client_order_id for e in events)  # type: ignore[attr-defined]
+    assert all(n == 1 for n in per_order.values()), "a client order id filled twice"
+    assert sorted(per_order) == sorted(f.client_order_id for f in fills)
+
+    state = ledger.state()
+    cash = state.initial_cash - sum(f.signed_quantity * f.price + f.fee for f in fills)
+    assert math.isclose(state.cash, cash, rel_tol=1e-9, abs_tol=1e-6)
+    held: Counter[str] = Counter()
+    for fill in fills:
+        held[fill.symbol] += fill.signed_quantity
+    for symbol, quantity in held.items():
+        position = state.positions.get(symbol)
+        expected = position.quantity if position else 0.0
+        assert math.isclose(quantity, expected, rel_tol=1e-9, abs_tol=1e-9), symbol
+    assert set(state.positions) <= {s for s, q in held.items() if abs(q) > 1e-9}

@@ -30,6 +30,11 @@ def test_everything_within_bounds_is_healthy() -> None:
         ({"heartbeat_age_s": 400}, HealthStatus.DEGRADED, "heartbeat"),
         ({"heartbeat_age_s": 4_000}, HealthStatus.CRITICAL, "heartbeat"),
         ({"engine_fail_closed": "policy unreadable"}, HealthStatus.DEGRADED, "fails closed"),
+        (
+            {"engine_down": "last session crashed at 12:03:05: process gone"},
+            HealthStatus.DEGRADED,
+            "engine not running: last session crashed at 12:03:05: process gone",
+        ),
         ({"new_dead_letters": 2}, HealthStatus.DEGRADED, "dead letters"),
         ({"model_issues": ["one side 97%"]}, HealthStatus.DEGRADED, "model supervisor"),
     ],

@@ -4,16 +4,25 @@
 The clock is the one place a flow takes ``now`` from (through :func:`tasks.market.read_clock`
 or ``runtime(settings).clock``): the wall clock, the fixed time of ``QT_CLOCK``, or the
 demo's simulated clock handed in with :func:`use_market`.
+
+No split brain: the embedded Redis (``QT_REDIS_URL`` unset) is a store of this machine
+only. A flow run under a worker, or against a Prefect API on another machine, refuses it
+before anything is read or written (:func:`refuse_split_brain`): its decisions would go to
+a private store while the runs look Completed.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import redis
 
 from components.clock import Clock, make_clock
+from components.errors import ConfigurationError
 from components.events import RedisEventBus
 from components.market import MarketData, open_market
 from components.policy import PolicyStore
@@ -34,7 +43,15 @@ class Runtime:
 
 @lru_cache(maxsize=8)
 def runtime(settings: Settings) -> Runtime:
-    """The shared connections for ``settings`` (opened on first use in this process)."""
+    """The shared connections for ``settings`` (opened on first use in this process).
+
+    Raises
+    ------
+    ConfigurationError
+        ``QT_REDIS_URL`` is unset where the embedded Redis would split the brain.
+    """
+    if settings.redis_url is None:
+        refuse_split_brain()
     client = connect(settings)
     bus = RedisEventBus.connect(settings)
     attach_prefect_mirror(bus)
@@ -56,3 +73,69 @@ def use_market(settings: Settings, market: MarketData, clock: Clock | None = Non
     settings describe. Pass the clock to move it by hand (``advance_simulated_clock``)."""
     _markets[settings] = (market, clock or market)
     runtime.cache_clear()
+
+
+def refuse_split_brain() -> None:
+    """Refuse the embedded Redis in a flow run under a worker or against a remote API.
+
+    Raises
+    ------
+    ConfigurationError
+        One line naming ``QT_REDIS_URL`` and why this process cannot use its own store.
+    """
+    why = _distributed()
+    if why is not None:
+        raise ConfigurationError(
+            f"{why}, so the embedded Redis of this machine would be a private store (split "
+            "brain): set QT_REDIS_URL to the Redis server every machine shares"
+        )
+
+
+def _distributed() -> str | None:
+    """Why this process is part of a deployment beyond this machine, or None."""
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    if api_url and not _is_this_machine(urlsplit(api_url).hostname or ""):
+        return f"this runs against the Prefect API at {urlsplit(api_url).hostname}, another machine"
+    pool = _work_pool_of_this_flow_run()
+    if pool:
+        return f"this flow run runs under a worker of work pool {pool!r}"
+    return None
+
+
+def _is_this_machine(host: str) -> bool:
+    if host in ("localhost", socket.gethostname(), socket.getfqdn()):
+        return True
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    local = set()
+    for name in (socket.gethostname(), "localhost"):
+        try:
+            local |= {info[4][0] for info in socket.getaddrinfo(name, None)}
+        except OSError:
+            continue
+    return all(ipaddress.ip_address(a.split("%")[0]).is_loopback or a in local for a in addresses)
+
+
+def _work_pool_of_this_flow_run() -> str | None:
+    """The work pool of the flow run this process belongs to (None outside one, or when
+    it runs under ``serve``, which needs no pool)."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    flow_ctx = FlowRunContext.get()
+    if flow_ctx is not None and flow_ctx.flow_run is not None:
+        return flow_ctx.flow_run.work_pool_name
+    task_ctx = TaskRunContext.get()
+    run_id = task_ctx.task_run.flow_run_id if task_ctx is not None else None
+    return None if run_id is None else _work_pool_of(str(run_id))
+
+
+@lru_cache(maxsize=8)
+def _work_pool_of(flow_run_id: str) -> str | None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(flow_run_id).work_pool_name

@@ -10,6 +10,8 @@ runner. The time covers the whole run, starting the pool included::
     python benchmarks/bench_evolution.py            # lines for people
     python benchmarks/bench_evolution.py --json     # one JSON object for scripts
     python benchmarks/bench_evolution.py --serial   # also time the builtin map, for scale
+    python benchmarks/bench_evolution.py --dask 1,2 # also on 1 and 2 Dask workers (a local
+                                                    # cluster, 1 thread each), side by side
 
 Distinct genomes are scored once (the generator caches fitness by genome id), so
 "evaluations" counts genomes actually scored, fewer than population x generations.
@@ -23,6 +25,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from components.evolution import (
     BarArrays,
@@ -66,6 +69,29 @@ def timed_run(
     return time.perf_counter() - start, result
 
 
+def timed_dask_run(
+    config: GeneticConfig, data: BarArrays, *, workers: int
+) -> tuple[float, EvolutionResult]:
+    """Seconds for one whole run on a local Dask cluster of ``workers`` single-threaded
+    processes (the cluster's start included, as the pool's is above) and its result: the
+    fan-out prefect-dask's DaskTaskRunner does for the strategy-generation flow."""
+    from distributed import Client, LocalCluster
+
+    start = time.perf_counter()
+    with (
+        LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+
+        def dask_map(fn: Any, batches: Any) -> list[Any]:
+            return list(client.gather(client.map(fn, list(batches), pure=False)))
+
+        result = StrategyGenerator(config).run(data, map_fn=dask_map)
+    return time.perf_counter() - start, result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--population", type=int, default=64)
@@ -77,7 +103,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serial", action="store_true", help="also time the builtin map")
     parser.add_argument("--progress", action="store_true", help="a line per generation")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--dask",
+        default="",
+        metavar="N,M",
+        help="also run on local Dask clusters of these worker counts (needs the dask extra)",
+    )
     args = parser.parse_args(argv)
+    dask_workers = [int(n) for n in args.dask.split(",") if n.strip()]
 
     start = time.perf_counter()
     data = build_data(args.symbols, args.bars, seed=args.seed)
@@ -89,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         serial_s, serial = timed_run(config, data, workers=1, show=args.progress)
         if serial != result:
             print("the serial run differs from the parallel one", file=sys.stderr)
+            return 1
+
+    dask_s: dict[int, float] = {}
+    for workers in dask_workers:
+        dask_s[workers], on_dask = timed_dask_run(config, data, workers=workers)
+        if on_dask != result:
+            print(f"the run on {workers} Dask workers differs from the pool's", file=sys.stderr)
             return 1
 
     evaluations = len(result.evaluations)
@@ -109,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "genome_slots": args.population * args.generations,
         "rejected_by_gates": rejected,
         "serial_seconds": None if serial_s is None else round(serial_s, 2),
+        "dask_seconds": {str(n): round(t, 2) for n, t in dask_s.items()},
         "data_seconds": round(data_s, 2),
         "best_candidate": best[0].candidate_name if best else None,
         "best_fitness": round(best[0].fitness, 4) if best else None,
@@ -130,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         if serial_s is not None:
             print(f"  builtin map (one process): {serial_s:.1f} s")
+        for workers, seconds in dask_s.items():
+            print(
+                f"  Dask, {workers} worker{'s' if workers > 1 else ''}: {seconds:.1f} s "
+                f"({seconds / elapsed:.2f}x the {args.workers}-process pool; same best candidate)"
+            )
         if best:
             summary = best[0].summary()
             print(

@@ -1,6 +1,10 @@
 """strategy-generation (daily): breed strategy parameter sets with a seeded genetic
 search scored on walk-forward out-of-sample folds, put the best into shadow, and promote
-or retire shadow and live strategies on the evidence of their paper records."""
+or retire shadow and live strategies on the evidence of their paper records.
+
+The population's fitness fans out on the flow's task runner: a Dask cluster when
+``QT_DASK_ADDRESS`` names its scheduler, the local process pool otherwise; the same seed
+gives the same result on either."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.task_runners import ProcessPoolTaskRunner
 
 from components.events import Event
 from components.events.types import STRATEGY_PROMOTED
@@ -32,6 +35,7 @@ from tasks.evolution import (
     prefect_map,
     read_shadow_records,
     record_state_changes,
+    research_task_runner,
     save_evolution_run,
 )
 from tasks.market import read_clock
@@ -46,7 +50,7 @@ NAME = "strategy-generation"
     persist_result=False,
     log_prints=False,
     on_completion=[record_success],  # for the last-success metric
-    task_runner=ProcessPoolTaskRunner(),
+    task_runner=research_task_runner(),  # Dask at QT_DASK_ADDRESS, else local processes
 )
 def strategy_generation(
     population: int | None = None, generations: int | None = None, seed: int | None = None

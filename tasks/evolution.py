@@ -10,6 +10,7 @@ import pandas as pd
 
 from components.analytics import Analytics
 from components.engine.shadow import shadow_namespace
+from components.errors import ConfigurationError
 from components.events import RedisEventBus
 from components.evolution import (
     EvaluationBatch,
@@ -24,13 +25,36 @@ from components.evolution import (
 from components.market import validate_bars
 from components.policy import GlobalPolicy, StrategyState
 from components.redis import namespaced
-from components.settings import Settings
+from components.settings import Settings, load_settings
 from tasks.common import compute_task, io_task
 from tasks.runtime import runtime
 
 # One task evaluates a batch of genomes (the data travels once per batch, and a task per
 # genome would cost more in overhead than the backtests).
 evaluate_population_batch = compute_task("evaluate_population_batch")(evaluate_batch)
+
+
+def research_task_runner() -> Any:
+    """The task runner of the research flows: prefect-dask's ``DaskTaskRunner`` on the
+    scheduler at ``QT_DASK_ADDRESS`` when set (``pip install 'quantum-trader[dask]'``),
+    the local process pool otherwise. Chosen when the flow module is imported, i.e. in
+    the process that runs the flow, from its environment."""
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    try:
+        address = load_settings().dask_address
+    except ConfigurationError:  # the flow itself reports the bad setting when it starts
+        address = None
+    if address is None:
+        return ProcessPoolTaskRunner()
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigurationError(
+            "QT_DASK_ADDRESS is set but prefect-dask is not installed: "
+            "pip install 'quantum-trader[dask]'"
+        ) from None
+    return DaskTaskRunner(address=address)
 
 
 def prefect_map(

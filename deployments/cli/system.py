@@ -12,16 +12,29 @@ from deployments.cli._app import (
     settings,
 )
 
+# The options of the commands that start a Prefect server (up, server).
+PREFECT_PORT = typer.Option(4200, "--port", min=1, max=65535, help="Port of Prefect's API and UI.")
+PREFECT_HOST = typer.Option(
+    "127.0.0.1", "--host", help="Address Prefect's server listens on (0.0.0.0: other machines)."
+)
+PREFECT_DATABASE = typer.Option(
+    None,
+    "--database",
+    envvar="PREFECT_API_DATABASE_CONNECTION_URL",
+    show_envvar=False,
+    help="Prefect's database, e.g. postgresql+asyncpg://user:pw@host/db (default SQLite).",
+)
+
 
 @root.command("up")
 @handles_errors
 def up_command(
-    port: int = typer.Option(4200, "--port", min=1, max=65535, help="Port of the Prefect UI."),
+    port: int = PREFECT_PORT, host: str = PREFECT_HOST, database: str | None = PREFECT_DATABASE
 ) -> None:
     """Start the whole system on this machine; Ctrl-C stops it."""
     from deployments.up import up
 
-    raise typer.Exit(up(settings(), port=port, console=out))
+    raise typer.Exit(up(settings(), port=port, host=host, database_url=database, console=out))
 
 
 @root.command("demo")

@@ -77,6 +77,25 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def runs_flows(command: Callable[P, R]) -> Callable[P, R]:
+    """For a command that runs Prefect flows in this process: with no Prefect API
+    configured, it gets an authenticated temporary server that dies with it, even when
+    killed (Prefect's own temporary server has no auth and outlives a killed parent)."""
+
+    @wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from prefect.settings import PREFECT_API_URL
+
+        if PREFECT_API_URL.value():
+            return command(*args, **kwargs)
+        from deployments.prefect_server import temporary_server
+
+        with temporary_server():
+            return command(*args, **kwargs)
+
+    return wrapper
+
+
 def settings() -> Settings:
     return load_settings()
 

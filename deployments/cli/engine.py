@@ -8,6 +8,7 @@ from deployments.cli._app import (
     group,
     handles_errors,
     out,
+    runs_flows,
 )
 
 app = group("engine", help="Run the trading engine.")
@@ -15,6 +16,7 @@ app = group("engine", help="Run the trading engine.")
 
 @app.command("run")
 @handles_errors
+@runs_flows
 def engine_run(
     cycles: int | None = typer.Option(None, "--cycles", min=1, help="Stop after N cycles."),
     speed: float = typer.Option(

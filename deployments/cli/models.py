@@ -14,6 +14,7 @@ from deployments.cli._app import (
     out,
     print_json,
     root,
+    runs_flows,
     settings,
 )
 
@@ -22,6 +23,7 @@ app = group("models", help="Prediction models: versions, promotion, rollback.")
 
 @root.command("retrain")
 @handles_errors
+@runs_flows
 def retrain_command(as_json: bool = typer.Option(False, "--json")) -> None:
     """Retrain the prediction model now; promote the candidate only on evidence."""
     from flows.clm_retraining import clm_retraining

@@ -14,6 +14,7 @@ from deployments.cli._app import (
     out,
     print_json,
     root,
+    runs_flows,
     settings,
 )
 
@@ -115,6 +116,7 @@ def backtest_command(
 
 @root.command("evolve")
 @handles_errors
+@runs_flows
 def evolve_command(
     population: int | None = typer.Option(None, "--population", min=4),
     generations: int | None = typer.Option(None, "--generations", min=1),

@@ -9,6 +9,7 @@ from deployments.cli._app import (
     out,
     print_json,
     root,
+    runs_flows,
     settings,
 )
 
@@ -39,6 +40,7 @@ def up_command(
 
 @root.command("demo")
 @handles_errors
+@runs_flows
 def demo_command(
     hours: float = typer.Option(24, "--hours", min=0.5, max=24 * 14, help="Simulated hours."),
     seed: int = typer.Option(7, "--seed", min=0, help="Seed of the synthetic market."),

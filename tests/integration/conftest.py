@@ -3,11 +3,13 @@ per session: a real API with its database, started once, ~20 s) against real Red
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TypeVar
 
 import pytest
@@ -80,3 +82,20 @@ def assert_ledger_consistent(client: redis.Redis, namespace: str) -> None:
         expected = position.quantity if position else 0.0
         assert math.isclose(quantity, expected, rel_tol=1e-9, abs_tol=1e-9), symbol
     assert set(state.positions) <= {s for s, q in held.items() if abs(q) > 1e-9}
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found

@@ -31,6 +31,7 @@ from deployments.prefect_server import free_port
 from tests.integration.conftest import (
     SMALL_RESEARCH,
     assert_ledger_consistent,
+    descendants,
     trading_session,
     wait_until,
 )
@@ -72,23 +73,6 @@ def database() -> Iterator[str]:
         pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({exc})")
     yield f"postgresql+asyncpg://{PG['user']}@{PG['host']}:{PG['port']}/{name}"
     _pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def descendants(pid: int) -> set[int]:
-    """Every live process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 class Machines:

@@ -2,7 +2,8 @@
 workers standing for two machines (each its own QT_HOME), one shared Redis.
 
 `quantum-trader deploy` deploys everything; every scheduled deployment completes a run; one
-engine session trades; the worker holding it is killed with its runs (kill -9 of its
+engine session trades, and a second account deployed from the same prefect.yaml trades
+beside it in its own namespace; the worker holding the first engine is killed with its runs (kill -9 of its
 process group: a lost machine) and the other worker's next session trades within the
 liveness bound; the ledger stays consistent and no order fills twice; every decision is
 in the one shared Redis. Then a worker started without QT_REDIS_URL fails its run with the
@@ -26,7 +27,9 @@ import pytest
 import redis
 
 from components.engine.lease import EngineLease
+from components.events import RedisEventBus
 from components.policy import PolicyStore
+from components.redis import delete_namespace
 from deployments.prefect_server import free_port
 from tests.integration.conftest import (
     SMALL_RESEARCH,
@@ -124,6 +127,7 @@ def test_two_workers_one_redis_one_engine_that_survives_the_loss_of_its_worker(
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     machines = Machines(tmp_path)
+    account_b = f"{namespace}-b"
     port = free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     auth = f"cluster-test:{uuid.uuid4().hex}"
@@ -185,6 +189,28 @@ def test_two_workers_one_redis_one_engine_that_survives_the_loss_of_its_worker(
             epoch = datetime(2000, 1, 1, tzinfo=UTC)
             first = wait_until("an engine session trades",
                                lambda: trading_session(client, namespace, epoch), 300)  # fmt: skip
+            # A second account from the same prefect.yaml: deployments and an engine of its
+            # own, trading beside the first one's, in its own namespace only.
+            done = deploy({**deployer, "QT_NAMESPACE": account_b}, "--no-first-runs")
+            assert done.returncode == 0, done.stdout + done.stderr
+            with get_client(sync_client=True) as prefect:
+                engine_b = prefect.read_deployment_by_name(
+                    f"trading-engine/trading-engine-{account_b}"
+                )
+                assert engine_b.job_variables["env"]["QT_NAMESPACE"] == account_b
+                assert engine_b.concurrency_limit == 1
+            run_deployment(f"opportunity-ranking/opportunity-ranking-{account_b}", timeout=0)
+            run_deployment(f"trading-engine/trading-engine-{account_b}", timeout=0)
+            wait_until("both accounts' engines trade at once",
+                       lambda: trading_session(client, account_b, epoch)
+                       and trading_session(client, namespace, epoch), 300)  # fmt: skip
+            wait_until("account b ranks in its own namespace",
+                       lambda: PolicyStore(client, namespace=account_b).get().opp_rankings,
+                       300)  # fmt: skip
+            ours = {e.source for e in RedisEventBus(client, namespace=account_b).tail(
+                "opportunities.updated", count=100)}  # fmt: skip
+            assert ours == {"opportunity-ranking"}
+
             lease = EngineLease(client, namespace=namespace).holder()
             assert lease is not None
             holding = machines.running(lease.pid)
@@ -227,6 +253,7 @@ def test_two_workers_one_redis_one_engine_that_survives_the_loss_of_its_worker(
             assert not list((tmp_path / "machine-c").glob("redis*"))
     finally:
         machines.kill_all()
+        delete_namespace(client, account_b)
 
 
 def deploy(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:

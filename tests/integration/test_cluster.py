@@ -5,9 +5,9 @@ workers standing for two machines (each its own QT_HOME), one shared Redis.
 engine session trades, and a second account deployed from the same prefect.yaml trades
 beside it in its own namespace; the worker holding the first engine is killed with its
 runs (kill -9 of its process group: a lost machine) and the other worker's next session
-trades within the liveness bound; the ledger stays consistent and no order fills twice; every decision is
-in the one shared Redis. Then a worker started without QT_REDIS_URL fails its run with the
-one-line split-brain error and writes nothing.
+trades within the liveness bound; the ledger stays consistent and no order fills twice;
+every decision is in the one shared Redis. Then a worker started without QT_REDIS_URL
+fails its run with the one-line split-brain error and writes nothing.
 """
 
 from __future__ import annotations

@@ -198,7 +198,13 @@ def test_two_workers_one_redis_one_engine_that_survives_the_loss_of_its_worker(
                     f"trading-engine/trading-engine-{account_b}"
                 )
                 assert engine_b.job_variables["env"]["QT_NAMESPACE"] == account_b
-                assert engine_b.concurrency_limit == 1
+                limit = engine_b.global_concurrency_limit  # its own, not account a's
+                assert limit is not None and limit.limit == 1
+                engine_a = prefect.read_deployment_by_name(
+                    f"trading-engine/trading-engine-{namespace}"
+                )
+                assert engine_a.global_concurrency_limit is not None
+                assert engine_a.global_concurrency_limit.id != limit.id
             run_deployment(f"opportunity-ranking/opportunity-ranking-{account_b}", timeout=0)
             run_deployment(f"trading-engine/trading-engine-{account_b}", timeout=0)
             wait_until("both accounts' engines trade at once",

@@ -8,6 +8,11 @@ the best of several timed runs::
 
     python benchmarks/bench_backtest.py            # lines for people
     python benchmarks/bench_backtest.py --json     # one JSON object for scripts
+    python benchmarks/bench_backtest.py --grid     # run_grid vs run once per set (>= 20x)
+
+``--grid`` times ``Backtester.run_grid("sma_crossover", fast=5:50:5 x slow=20:200:20)`` on
+hourly bars against ``Backtester.run`` once per valid set (the anchor, in the same run),
+and checks that every set made the same trades both ways.
 
 Every timed run is a whole ``Backtester.run``: bar validation, the strategy's signals,
 the simulation, the metrics, and the trades frame (built on first access, so the timed
@@ -26,12 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from components.backtest import Backtester, BacktestResult
+from components.backtest import Backtester, BacktestResult, parse_grid
 from components.execution.costs import CostModel
 from components.strategies import Strategy, create_strategy
 
 TARGET_BARS_PER_S = 1_000_000.0
 TARGET_RATIO = 50.0
+TARGET_GRID_RATIO = 20.0
+GRID = ("fast=5:50:5", "slow=20:200:20")
 CASH = 10_000.0
 COMMISSION = 0.001  # 10 bps, on entries and exits
 
@@ -114,6 +121,61 @@ def same_trades(ours: BacktestResult, reference: pd.Series) -> bool:
     )
 
 
+def grid_benchmark(args: argparse.Namespace) -> int:
+    """``run_grid`` against ``run`` once per set, same bars, same run; same trades."""
+    bars = build_bars(args.grid_bars, seed=args.seed)
+    bars.index = pd.date_range("2022-01-01", periods=len(bars), freq="1h", tz="UTC")
+    costs = CostModel(fee_bps=COMMISSION * 10_000, slippage_bps=0, spread_bps=0)
+    backtester = Backtester(cash=CASH, cost_model=costs)
+    grid = parse_grid(list(GRID))
+
+    grid_s, result = best_of(args.repeats, lambda: backtester.run_grid("sma_crossover", grid, bars))
+    params = result.table[list(grid)].to_dict("records")
+
+    def one_by_one() -> list[BacktestResult]:
+        return [backtester.run(create_strategy("sma_crossover", p), bars) for p in params]
+
+    runs_s, runs = best_of(max(1, args.repeats // 2), one_by_one)
+    same = all(
+        np.array_equal(t.entry_bar, r.trade_arrays.entry_bar)
+        and np.array_equal(t.exit_bar, r.trade_arrays.exit_bar)
+        and np.allclose(t.pnl, r.trade_arrays.pnl, rtol=1e-9)
+        for t, r in zip(result.trades, runs, strict=True)
+    )
+    sets = result.sets
+    ratio = runs_s / grid_s
+    ok = bool(same and ratio >= TARGET_GRID_RATIO)
+    summary = {
+        "benchmark": "backtester-grid",
+        "grid": " ".join(GRID),
+        "bars": len(bars),
+        "sets": sets,
+        "skipped": result.skipped,
+        "grid_s": round(grid_s, 4),
+        "grid_sets_per_s": round(sets / grid_s, 1),
+        "run_per_set_s": round(runs_s, 4),
+        "run_sets_per_s": round(sets / runs_s, 1),
+        "speedup": round(ratio, 1),
+        "target_speedup": TARGET_GRID_RATIO,
+        "same_trades": same,
+        "ok": ok,
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(
+            f"grid: sma_crossover {' '.join(GRID)} on {len(bars):,} hourly bars: {sets} sets "
+            f"({result.skipped} skipped as invalid)"
+        )
+        print(
+            f"run_grid: {grid_s * 1e3:,.0f} ms = {sets / grid_s:,.0f} sets/s; anchor run once "
+            f"per set: {runs_s * 1e3:,.0f} ms = {sets / runs_s:,.0f} sets/s -> {ratio:,.1f}x "
+            f"(target >= {TARGET_GRID_RATIO:.0f}x); same trades for every set: "
+            f"{'yes' if same else 'NO'} -> {'OK' if ok else 'MISSED'}"
+        )
+    return 0 if ok else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
@@ -121,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--grid", action="store_true", help="run_grid vs run once per set")
+    parser.add_argument("--grid-bars", type=int, default=8_760, help="hourly bars (--grid)")
     args = parser.parse_args(argv)
+    if args.grid:
+        return grid_benchmark(args)
 
     bars = build_bars(args.bars, seed=args.seed)
     strategy = create_strategy("sma_crossover", {"fast": 10, "slow": 20, "long_only": True})

@@ -4,6 +4,7 @@
     result = backtester.run(create_strategy("sma_crossover"), bars)
     result.metrics.sharpe, result.equity, result.drawdown, result.trades
     portfolio = backtester.run_many(strategy, {"BTC/USDT": btc, "ETH/USDT": eth})
+    grid = backtester.run_grid("sma_crossover", parse_grid(["fast=5:50:5"]), bars).table
     check_no_lookahead(strategy, bars)    # LookaheadError if a signal peeks at later bars
     check_recursion(strategy, bars)       # UnstableSignalError if 500 bars of history differ
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
         PortfolioBacktestResult,
     )
     from components.backtest.config import BacktestConfig, SizingMode
+    from components.backtest.grid import GRID_METRICS, GridResult, parse_grid
     from components.backtest.lookahead import (
         LookaheadError,
         LookaheadReport,
@@ -40,11 +42,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_REASONS",
+    "GRID_METRICS",
     "SPREAD_COLUMN",
     "TRADE_COLUMNS",
     "BacktestConfig",
     "BacktestResult",
     "Backtester",
+    "GridResult",
     "LookaheadError",
     "LookaheadReport",
     "Metrics",
@@ -59,7 +63,10 @@ __all__ = [
     "check_recursion",
     "drawdown",
     "metrics_from_equity",
+    "parse_grid",
     "simulate",
 ]
 
-__getattr__ = lazy_exports(__name__, ("backtester", "config", "lookahead", "metrics", "simulation"))
+__getattr__ = lazy_exports(
+    __name__, ("backtester", "config", "grid", "lookahead", "metrics", "simulation")
+)

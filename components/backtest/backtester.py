@@ -14,7 +14,7 @@ each change of direction at the next bar's open through the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
@@ -24,6 +24,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from components.backtest.config import BacktestConfig, SizingMode
+from components.backtest.grid import GridResult, expand_grid, run_grid
 from components.backtest.metrics import YEAR, Metrics, metrics_from_equity
 from components.backtest.metrics import drawdown as drawdown_of
 from components.backtest.simulation import EXIT_REASONS, TradeArrays, simulate
@@ -323,6 +324,49 @@ class Backtester:
             for symbol, (direction, confidence) in signals.items()
         }
         return self._portfolio(strategy, results)
+
+    def run_grid(
+        self,
+        strategy_name: str,
+        grid: Mapping[str, Sequence[Any]],
+        bars: pd.DataFrame,
+        *,
+        symbol: str = "bars",
+        timeframe: str | None = None,
+        gaps: GapPolicy = "allow",
+    ) -> GridResult:
+        """Backtest every parameter set of ``grid`` (each param mapped to its values) for
+        ``strategy_name`` on ``bars`` at once; see :mod:`components.backtest.grid`.
+
+        Each set's trades equal :meth:`run`'s for that set; sets the strategy refuses
+        (``fast >= slow``, out of range) are skipped and counted.
+
+        Raises
+        ------
+        ConfigurationError
+            Unknown strategy or param, or an empty grid.
+        DataError
+            The bars break the contract (as :meth:`run`).
+
+        Example: ``Backtester().run_grid("sma_crossover", {"fast": [5, 10], "slow": [20, 40]},
+        bars).table``.
+        """
+        strategies, refused = expand_grid(strategy_name, grid)
+        clean, tf = _validated(bars, symbol, timeframe, gaps)
+        table, trades = run_grid(
+            strategies,
+            _columns(clean),
+            config=self._config_for(tf, self.config.cash),
+            spread_bps=_spreads(bars),
+            param_names=list(grid),
+        )
+        return GridResult(
+            strategy=strategy_name,
+            table=table,
+            trades=trades,
+            skipped=sum(refused.values()),
+            skip_reasons=MappingProxyType(dict(refused)),
+        )
 
     # --- assembling results ------------------------------------------------------------------
 

@@ -125,85 +125,192 @@ def simulate(
 
     Example: ``simulate(direction, confidence, o, h, l, c, config=BacktestConfig())``.
     """
+    return simulate_many(
+        np.asarray(direction)[np.newaxis, :],
+        np.asarray(confidence, dtype=np.float64)[np.newaxis, :],
+        open_,
+        high,
+        low,
+        close,
+        config=config,
+        spread_bps=spread_bps,
+    )[0]
+
+
+def simulate_many(
+    direction: npt.ArrayLike,
+    confidence: npt.ArrayLike,
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    *,
+    config: BacktestConfig,
+    spread_bps: FloatArray | None = None,
+) -> list[Simulation]:
+    """:func:`simulate` for many signal rows over the same bars at once (e.g. every
+    parameter set of a grid): ``direction`` and ``confidence`` are (rows x time); each
+    row's result equals :func:`simulate` of that row. The trades are found row by row
+    (a few small arrays each); the per-bar books of all rows are built in one pass.
+
+    Example: ``simulate_many(directions, confidences, o, h, l, c, config=BacktestConfig())``.
+    """
     n = close.size
-    cm = config.cost_model
     wanted = np.asarray(direction, dtype=np.int8)
     if not config.allow_short:
         wanted = np.maximum(wanted, 0)
-    held = np.zeros(n, dtype=np.int8)  # the side held during each bar
-    held[1:] = wanted[:-1]
+    held = np.zeros(wanted.shape, dtype=np.int8)  # the side held during each bar
+    held[:, 1:] = wanted[:, :-1]
+    conf = np.asarray(confidence, dtype=np.float64)
+    atr_values = atr(high, low, close, config.atr_period) if config.sizing == "risk" else None
+    plans = _plans(held, conf, open_, close, config, spread_bps, atr_values)
+    cash, position = _books(plans, n, config.cash)
+    equity = position * close
+    equity += cash
+    results = []
+    for r, plan in enumerate(plans):
+        trades = plan.trades
+        broke = np.flatnonzero(equity[r] <= 0)
+        if broke.size:
+            trades = _wipe_out(
+                trades, int(broke[0]), plan.before, close, config.cost_model, spread_bps
+            )
+            equity[r, broke[0] :] = 0.0
+            cash[r, broke[0] :] = 0.0
+            position[r, broke[0] :] = 0.0
+        exposure = float(trades.bars_held.sum()) / n if n else 0.0
+        results.append(
+            Simulation(
+                equity=equity[r],
+                cash=cash[r],
+                position=position[r],
+                trades=trades,
+                exposure=exposure,
+            )
+        )
+    return results
 
-    change = np.flatnonzero(held[1:] != held[:-1]) + 1
-    entry = change[held[change] != 0]
-    following = np.searchsorted(change, entry, side="right")
-    at_end = following >= change.size
-    exit_ = np.where(at_end, n - 1, change[np.minimum(following, max(change.size - 1, 0))])
-    side = held[entry]
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Plan:
+    """One row's trades, and the equity before and after each."""
+
+    trades: TradeArrays
+    before: FloatArray
+    after: FloatArray
+
+
+def _plans(
+    held: npt.NDArray[np.int8],
+    confidence: FloatArray,
+    open_: FloatArray,
+    close: FloatArray,
+    config: BacktestConfig,
+    spread_bps: FloatArray | None,
+    atr_values: FloatArray | None,
+) -> list[_Plan]:
+    """The trades of each row of held sides (rows x n): fills, sizes, fees and pnl, found
+    for all rows at once (rows are independent accounts over the same bars)."""
+    rows, n = held.shape
+    cm = config.cost_model
+    row_of, change = np.nonzero(held[:, 1:] != held[:, :-1])  # by row, then by bar
+    change = change + 1
+    flat = row_of * n + change
+    starts_entry = held[row_of, change] != 0
+    row, entry = row_of[starts_entry], change[starts_entry]
+    following = np.searchsorted(flat, row * n + entry, side="right")
+    nearest = np.minimum(following, max(flat.size - 1, 0))
+    has_exit = (following < flat.size) & (row_of[nearest] == row) if flat.size else following < 0
+    at_end = ~has_exit
+    exit_ = np.where(at_end, n - 1, change[nearest] if flat.size else n - 1)
+    side = held[row, entry]
 
     sign = side.astype(np.float64)
     entry_price = _fill(cm, sign, open_[entry], spread_bps, entry)
     last_close = close[-1] if n else np.nan
     exit_price = _fill(cm, -sign, np.where(at_end, last_close, open_[exit_]), spread_bps, exit_)
-    unit = _size_per_unit_equity(config, sign, entry, entry_price, confidence, high, low, close)
+    unit = _size_per_unit_equity(
+        config, sign, entry, entry_price, confidence[row, entry - 1], close, atr_values
+    )
     if config.sizing == "risk":  # an entry the sizer sizes at 0 is not taken
         taken = unit > 0
-        entry, exit_, at_end, side = entry[taken], exit_[taken], at_end[taken], side[taken]
+        row, entry, exit_, at_end, side = (
+            row[taken],
+            entry[taken],
+            exit_[taken],
+            at_end[taken],
+            side[taken],
+        )
         sign, unit = sign[taken], unit[taken]
         entry_price, exit_price = entry_price[taken], exit_price[taken]
 
     # The fee is linear in the notional (CostModel.fee), so the fee per unit of notional
     # turns each trade into a growth factor of the equity it started with.
     fee_rate = float(cm.fee(1.0))
-    growth = 1.0 + unit * (
-        sign * (exit_price - entry_price) - fee_rate * (entry_price + exit_price)
+    growth = np.maximum(
+        1.0 + unit * (sign * (exit_price - entry_price) - fee_rate * (entry_price + exit_price)),
+        0.0,
     )
-    after = config.cash * np.cumprod(np.maximum(growth, 0.0))
-    before = np.concatenate(([config.cash], after[:-1]))
+    bounds = np.searchsorted(row, np.arange(rows + 1))
+    after = np.empty_like(growth)
+    before = np.empty_like(growth)
+    for r in range(rows):  # each account compounds its own trades
+        a, b = bounds[r], bounds[r + 1]
+        after[a:b] = config.cash * np.cumprod(growth[a:b])
+        before[a:b] = config.cash
+        before[a + 1 : b] = after[a : b - 1]
     size = before * unit
     entry_fee = np.asarray(cm.fee(size * entry_price), dtype=np.float64)
     exit_fee = np.asarray(cm.fee(size * exit_price), dtype=np.float64)
     pnl = sign * size * (exit_price - entry_price) - entry_fee - exit_fee
     reason = np.where(at_end, _END, _SIGNAL).astype(np.int8)
+    columns = {
+        "direction": side,
+        "entry_bar": entry.astype(np.int64),
+        "exit_bar": exit_.astype(np.int64),
+        "entry_price": entry_price,
+        "exit_price": exit_price,
+        "size": size,
+        "entry_fee": entry_fee,
+        "exit_fee": exit_fee,
+        "pnl": pnl,
+        "exit_reason": reason,
+    }
+    plans = []
+    for r in range(rows):
+        part = slice(bounds[r], bounds[r + 1])
+        trades = TradeArrays(**{name: values[part] for name, values in columns.items()})
+        plans.append(_Plan(trades, before[part], after[part]))
+    return plans
 
-    # Per bar, the books stand still between fills: flat before the first trade, holding
-    # trade i from its entry bar up to (not including) its exit bar, flat after it until
-    # the next entry. Cut the bars into those stretches and repeat each one's values.
-    signed = sign * size
-    cuts = np.empty(2 * entry.size + 2, dtype=np.int64)
-    cuts[0], cuts[-1] = 0, n
-    cuts[1:-1:2], cuts[2:-1:2] = entry, exit_
-    lengths = np.diff(cuts)
-    flat_cash = np.concatenate(([config.cash], after))
-    stretch_cash = np.empty(lengths.size)
-    stretch_position = np.zeros(lengths.size)
-    stretch_cash[0::2] = flat_cash
-    stretch_cash[1::2] = before - entry_fee - signed * entry_price
-    stretch_position[1::2] = signed
-    cash = np.repeat(stretch_cash, lengths)
-    position = np.repeat(stretch_position, lengths)
-    equity = position * close
-    equity += cash
 
-    trades = TradeArrays(
-        direction=side,
-        entry_bar=entry.astype(np.int64),
-        exit_bar=exit_.astype(np.int64),
-        entry_price=entry_price,
-        exit_price=exit_price,
-        size=size,
-        entry_fee=entry_fee,
-        exit_fee=exit_fee,
-        pnl=pnl,
-        exit_reason=reason,
-    )
-    broke = np.flatnonzero(equity <= 0)
-    if broke.size:
-        trades = _wipe_out(trades, int(broke[0]), before, close, cm, spread_bps)
-        equity[broke[0] :] = 0.0
-        cash[broke[0] :] = 0.0
-        position[broke[0] :] = 0.0
-    exposure = float(trades.bars_held.sum()) / n if n else 0.0
-    return Simulation(equity=equity, cash=cash, position=position, trades=trades, exposure=exposure)
+def _books(plans: list[_Plan], n: int, cash0: float) -> tuple[FloatArray, FloatArray]:
+    """Cash and position after each bar of every row (rows x n), in one pass.
+
+    Per bar, the books stand still between fills: flat before the first trade, holding
+    trade i from its entry bar up to (not including) its exit bar, flat after it until
+    the next entry. Cut each row into those stretches and repeat each one's values.
+    """
+    lengths, cash_values, position_values = [], [], []
+    for plan in plans:
+        t = plan.trades
+        cuts = np.empty(2 * len(t) + 2, dtype=np.int64)
+        cuts[0], cuts[-1] = 0, n
+        cuts[1:-1:2], cuts[2:-1:2] = t.entry_bar, t.exit_bar
+        signed = t.direction * t.size
+        stretch_cash = np.empty(cuts.size - 1)
+        stretch_position = np.zeros(cuts.size - 1)
+        stretch_cash[0::2] = np.concatenate(([cash0], plan.after))
+        stretch_cash[1::2] = plan.before - t.entry_fee - signed * t.entry_price
+        stretch_position[1::2] = signed
+        lengths.append(np.diff(cuts))
+        cash_values.append(stretch_cash)
+        position_values.append(stretch_position)
+    rows = len(plans)
+    counts = np.concatenate(lengths)
+    cash = np.repeat(np.concatenate(cash_values), counts).reshape(rows, n)
+    position = np.repeat(np.concatenate(position_values), counts).reshape(rows, n)
+    return cash, position
 
 
 def _fill(
@@ -229,20 +336,20 @@ def _size_per_unit_equity(
     sign: FloatArray,
     entry: IntArray,
     entry_price: FloatArray,
-    confidence: npt.ArrayLike,
-    high: FloatArray,
-    low: FloatArray,
+    signal_confidence: FloatArray,
     close: FloatArray,
+    atr_values: FloatArray | None,
 ) -> FloatArray:
-    """Base units each trade buys (or sells short) per unit of equity at its entry."""
-    if config.sizing == "all_in":
+    """Base units each trade buys (or sells short) per unit of equity at its entry
+    (``signal_confidence``: each trade's confidence at its signal bar, ``entry - 1``)."""
+    if config.sizing == "all_in" or atr_values is None:
         return 1.0 / (entry_price * (1.0 + float(config.cost_model.fee(1.0))))
     signal_bar = entry - 1
     sizes = PositionSizer(config.sizer).size_arrays(
         equity=1.0,
         price=close[signal_bar],
-        atr=atr(high, low, close, config.atr_period)[signal_bar],
-        confidence=np.asarray(confidence, dtype=np.float64)[signal_bar],
+        atr=atr_values[signal_bar],
+        confidence=signal_confidence,
         max_risk_per_trade=config.max_risk_per_trade,
         direction=sign,
     )

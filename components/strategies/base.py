@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, NamedTuple, Self, TypeVar, cast
 
@@ -191,10 +191,37 @@ class Strategy(ABC, Generic[P]):
             return SignalArrays(np.zeros(shape, dtype=np.int8), np.zeros(shape))
         o, h, lo, c, v = (a[np.newaxis, :] if ndim == 1 else a for a in arrays)
         raw_direction, raw_confidence = self._signals(o, h, lo, c, v)
-        direction, confidence = _enforce_contract(raw_direction, raw_confidence, self.warmup)
+        direction, confidence = enforce_contract(raw_direction, raw_confidence, self.warmup)
         if ndim == 1:
             return SignalArrays(direction[0], confidence[0])
         return SignalArrays(direction, confidence)
+
+    @classmethod
+    def signal_grid(
+        cls,
+        strategies: Sequence[Strategy[Any]],
+        open: npt.ArrayLike,
+        high: npt.ArrayLike,
+        low: npt.ArrayLike,
+        close: npt.ArrayLike,
+        volume: npt.ArrayLike,
+        *,
+        with_confidence: bool = True,
+    ) -> SignalArrays:
+        """The signals of many parameter sets of this strategy over one series: each row
+        (sets x time) equals ``strategies[i].signal_arrays(...)`` on the 1-D arrays.
+
+        This default makes one call per set; a strategy whose sets share indicators
+        overrides it to compute each distinct indicator once for all sets. Without
+        ``with_confidence`` a strategy may leave the confidence out (1 wherever the
+        direction is not 0): the caller sizes without it.
+
+        Example: ``SmaCrossoverStrategy.signal_grid([s1, s2], o, h, l, c, v).direction``.
+        """
+        rows = [s.signal_arrays(open, high, low, close, volume) for s in strategies]
+        return SignalArrays(
+            np.vstack([r.direction for r in rows]), np.vstack([r.confidence for r in rows])
+        )
 
     def signals(self, bars: pd.DataFrame) -> pd.DataFrame:
         """Per-bar ``direction`` (int8) and ``confidence`` (float64), indexed like ``bars``.
@@ -320,16 +347,25 @@ def _number(value: float) -> str:
     return str(int(value)) if math.isfinite(value) and value == int(value) else f"{value:g}"
 
 
-def _enforce_contract(
-    raw_direction: npt.NDArray[Any], raw_confidence: FloatArray, warmup: int
+def enforce_contract(
+    raw_direction: npt.NDArray[Any],
+    raw_confidence: FloatArray | None,
+    warmup: int | npt.NDArray[np.int64],
 ) -> tuple[Int8Array, FloatArray]:
     """int8 direction in {-1, 0, 1}, 0 before ``warmup - 1``; confidence in [0, 1], 0
-    where the direction is 0, never NaN."""
+    where the direction is 0, never NaN (``None``: 1 wherever the direction is not 0).
+    ``warmup`` may be one per row (a grid's sets)."""
     raw = np.asarray(raw_direction)
     if raw.dtype.kind == "f":
         raw = np.nan_to_num(raw, nan=0.0)
     direction = np.sign(raw).astype(np.int8)
-    direction[..., bar_index(direction.shape[-1]) < warmup - 1] = 0
+    if isinstance(warmup, int | np.integer):
+        direction[..., bar_index(direction.shape[-1]) < warmup - 1] = 0
+    else:  # one warm-up per row (a grid's parameter sets)
+        early = bar_index(direction.shape[-1]) < (np.asarray(warmup) - 1)[:, np.newaxis]
+        direction[early] = 0
+    if raw_confidence is None:
+        return direction, np.abs(direction).astype(np.float64)
     confidence = np.nan_to_num(raw_confidence.astype(np.float64), nan=0.0, posinf=1.0, neginf=0.0)
     np.clip(confidence, 0.0, 1.0, out=confidence)
     confidence[direction == 0] = 0.0

@@ -19,7 +19,7 @@ import os
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
@@ -29,7 +29,7 @@ from components.config import ENV_PREFIX, NESTED, Flat, ModuleMode, SettingName,
 from components.engine.config import EngineConfig, OrchestratorConfig
 from components.errors import ConfigurationError
 from components.events.config import BusConfig
-from components.execution.config import PaperConfig
+from components.execution.config import ExchangeConfig, PaperConfig
 from components.market.config import MarketConfig
 from components.policy.config import Guardrails, PolicyDefaults, RiskLimits, RiskMode
 from components.portfolio.config import BalancerConfig
@@ -109,6 +109,15 @@ class Settings(BaseSettings):
     bus: BusConfig = BusConfig()
     msc: MSCConfig = MSCConfig()
     ranker: Annotated[RankerConfig, Flat(prefix="RANK_")] = RankerConfig()
+    exchange: ExchangeConfig = ExchangeConfig()
+
+    # --- real markets (issue 13): where orders go, what imported files may hold ------------
+    execution: Literal["paper", "exchange"] = Field(
+        "paper", description="paper (simulated fills, the default) or exchange (ccxt)."
+    )
+    data_gaps: Literal["refuse", "allow", "ffill"] = Field(
+        "allow", description="Missing bars in imported files: refuse, allow or forward-fill."
+    )
 
     # --- Continuous Learning Manager -------------------------------------------------------------
     clm_model_name: str = Field("price_direction", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -47,6 +47,7 @@ from components.events.bus import EventBus
 from components.execution import (
     Bar,
     BarUpdate,
+    Broker,
     Ledger,
     PaperBroker,
     PositionAction,
@@ -152,7 +153,7 @@ class TradingEngine:
         market: MarketData,
         store: PolicyStore,
         ledger: Ledger,
-        broker: PaperBroker,
+        broker: Broker,
         ess: EmergencyStop,
         guard: RiskGuard,
         sizer: PositionSizer,
@@ -198,6 +199,7 @@ class TradingEngine:
         built-ins or to the Strategy Generator's stored candidates, and shadow strategies
         trade in a :class:`ShadowBook` of their own."""
         from components.evolution import EvolutionStore
+        from components.execution.exchange import broker_for
         from components.redis import connect
         from components.sizing import SizingConfig
 
@@ -219,7 +221,9 @@ class TradingEngine:
             market=market,
             store=PolicyStore(client, namespace=settings.namespace, settings=settings, bus=bus),
             ledger=ledger,
-            broker=PaperBroker(ledger, settings.paper.costs, settings.paper.broker),
+            broker=broker_for(
+                settings, ledger, PaperBroker(ledger, settings.paper.costs, settings.paper.broker)
+            ),
             ess=EmergencyStop(client, namespace=settings.namespace, bus=bus, config=ess_config),
             guard=RiskGuard(settings.risk),
             sizer=PositionSizer(SizingConfig()),

@@ -132,8 +132,15 @@ class Broker(Protocol):
         """Cancel every open order (of ``symbol``); returns the ids cancelled."""
         ...
 
-    def on_bar(self, symbol: str, bar: BarLike, at: datetime) -> list[Fill]:
-        """Process a closed bar of ``symbol`` opening at ``at``; returns the new fills."""
+    def on_bar(
+        self, symbol: str, bar: BarLike, at: datetime, *, atr: float | None = None
+    ) -> list[Fill]:
+        """Process a closed bar of ``symbol`` opening at ``at`` (``atr``: its ATR, for
+        default stops); returns the new fills."""
+        ...
+
+    def on_bars(self, updates: Sequence[BarUpdate]) -> list[Fill]:
+        """:meth:`on_bar` for the newest bar of many symbols (an engine cycle's)."""
         ...
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from components.config import ComponentConfig, Flat
 
@@ -97,3 +97,17 @@ class PaperConfig(ComponentConfig):
     initial_cash: float = Field(10_000.0, gt=0, le=1e12, description="Quote currency.")
     costs: Annotated[CostModel, Flat(prefix="PAPER_")] = CostModel()
     broker: Annotated[BrokerConfig, Flat(prefix="PAPER_")] = BrokerConfig()
+
+
+class ExchangeConfig(ComponentConfig):
+    """Which exchange the :class:`~components.execution.exchange.ExchangeBroker` trades on,
+    and how (``settings.exchange``: ``QT_EXCHANGE__ID`` or ``QT_EXCHANGE_ID``, ...).
+
+    >>> ExchangeConfig(id="binance", sandbox=True)
+    """
+
+    id: str = Field("binance", pattern=r"^[a-z0-9_]+$", description="ccxt exchange id.")
+    sandbox: bool = Field(True, description="Trade on the exchange's testnet (the default).")
+    api_key: SecretStr | None = Field(None, description="API key (secret, never logged).")
+    api_secret: SecretStr | None = Field(None, description="API secret (never logged).")
+    timeout_ms: int = Field(10_000, ge=100, le=120_000, description="HTTP timeout.")

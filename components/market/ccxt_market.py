@@ -17,6 +17,7 @@ Errors from the exchange are sorted by what the caller can do about them: ccxt's
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +44,27 @@ TEMPORARY_ERROR_NAMES = frozenset(
 
 _MS = 1_000  # us per ms
 _TICKER_TOLERANCE = timedelta(minutes=1)
+
+
+def ccxt_exchange_class(exchange_id: str, *, purpose: str) -> Any:
+    """The ccxt class of ``exchange_id`` (ccxt imported only now: it is the ``live`` extra).
+
+    Raises
+    ------
+    ConfigurationError
+        ccxt is not installed (the message says how to get it, naming ``purpose``), or it
+        has no such exchange.
+    """
+    try:
+        ccxt = importlib.import_module("ccxt")
+    except ImportError:
+        raise ConfigurationError(
+            f"{purpose} needs ccxt: pip install 'quantum-trader[live]'"
+        ) from None
+    exchange_class = getattr(ccxt, exchange_id, None)
+    if exchange_class is None:
+        raise ConfigurationError(f"ccxt has no exchange {exchange_id!r}")
+    return exchange_class
 
 
 def is_temporary(exc: BaseException) -> bool:

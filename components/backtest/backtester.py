@@ -30,6 +30,7 @@ from components.backtest.metrics import drawdown as drawdown_of
 from components.backtest.simulation import EXIT_REASONS, TradeArrays, simulate
 from components.errors import ConfigurationError, DataError
 from components.execution.costs import CostModel
+from components.execution.exits import ExitRules
 from components.indicators import FloatArray
 from components.market.base import BAR_COLUMNS
 from components.market.validation import (
@@ -176,9 +177,12 @@ class Backtester:
     ----------
     config
         A whole :class:`BacktestConfig`; the keyword options below override its fields.
-    cash, cost_model, sizing, sizer, max_risk_per_trade, atr_period, allow_short, periods_per_year
+    cash, cost_model, sizing, sizer, max_risk_per_trade, atr_period, allow_short
         Fields of :class:`BacktestConfig` (``None`` keeps the config's value; the defaults:
         10,000 cash, ``CostModel()``, all-in sizing, shorts allowed).
+    periods_per_year, exits
+        Also fields of :class:`BacktestConfig`; ``exits`` (stop-loss, take-profit, trailing
+        stop: :class:`~components.execution.exits.ExitRules`) is off by default.
 
     Raises
     ------
@@ -200,6 +204,7 @@ class Backtester:
         atr_period: int | None = None,
         allow_short: bool | None = None,
         periods_per_year: float | None = None,
+        exits: ExitRules | None = None,
     ) -> None:
         options = {
             "cash": cash,
@@ -210,6 +215,7 @@ class Backtester:
             "atr_period": atr_period,
             "allow_short": allow_short,
             "periods_per_year": periods_per_year,
+            "exits": exits,
         }
         given = {name: value for name, value in options.items() if value is not None}
         base = (config or BacktestConfig()).model_dump()

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.execution.costs import CostModel
+from components.execution.exits import ExitRules
 from components.sizing import SizingConfig
 
 if TYPE_CHECKING:
@@ -43,14 +44,20 @@ class BacktestConfig(BaseModel):
         14, ge=1, le=1_000, description="Bars of the ATR the risk sizing reads."
     )
     allow_short: bool = Field(True, description="False: a short signal means flat.")
+    exits: ExitRules | None = Field(
+        None,
+        description="Stop-loss, take-profit and trailing stop, as the paper broker applies "
+        "them (components.execution.exits); None: trades end on signals only.",
+    )
     periods_per_year: float | None = Field(
         None, gt=0, description="Bars per year for the metrics; None = from the bar spacing."
     )
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> BacktestConfig:
-        """Cash, costs and risk as the paper broker and the policy defaults have them:
-        ``QT_PAPER_INITIAL_CASH``, the ``QT_PAPER_*`` costs and ``QT_MAX_RISK_PER_TRADE``;
+        """Cash, costs, exits and risk as the paper broker and the policy defaults have
+        them: ``QT_PAPER_INITIAL_CASH``, the ``QT_PAPER_*`` costs and stops (the one exit
+        model, so a backtest exits as paper trading does) and ``QT_MAX_RISK_PER_TRADE``;
         ``overrides`` win.
 
         Example: ``BacktestConfig.from_settings(load_settings(), sizing="risk")``.
@@ -59,5 +66,6 @@ class BacktestConfig(BaseModel):
             "cost_model": settings.paper.costs,
             "cash": settings.paper.initial_cash,
             "max_risk_per_trade": settings.policy.max_risk_per_trade,
+            "exits": settings.paper.broker.exit_rules,
         }
         return cls(**{**values, **overrides})

@@ -41,14 +41,17 @@ import numpy.typing as npt
 
 from components.backtest.config import BacktestConfig
 from components.execution.costs import CostModel, fill_price
+from components.execution.exits import ExitReason, entry_levels, exit_along
 from components.indicators import FloatArray, atr
 from components.sizing import PositionSizer
 
 IntArray = npt.NDArray[np.int64]
 
-EXIT_REASONS: tuple[str, ...] = ("signal", "end", "ruin")
-"""Why a trade closed: the signal changed, the data ended, or the account was wiped out."""
+EXIT_REASONS: tuple[str, ...] = ("signal", "end", "ruin", *(r.value for r in ExitReason))
+"""Why a trade closed: the signal changed, the data ended, the account was wiped out, or
+an exit of :mod:`components.execution.exits` fired (stop-loss, take-profit, trailing)."""
 _SIGNAL, _END, _RUIN = (np.int8(i) for i in range(3))
+_EXIT_CODE = {reason: np.int8(EXIT_REASONS.index(reason.value)) for reason in ExitReason}
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -163,7 +166,8 @@ def simulate_many(
     held[:, 1:] = wanted[:, :-1]
     conf = np.asarray(confidence, dtype=np.float64)
     atr_values = atr(high, low, close, config.atr_period) if config.sizing == "risk" else None
-    plans = _plans(held, conf, open_, close, config, spread_bps, atr_values)
+    exit_atr = atr(high, low, close, config.atr_period) if config.exits is not None else None
+    plans = _plans(held, conf, open_, high, low, close, config, spread_bps, atr_values, exit_atr)
     cash, position = _books(plans, n, config.cash)
     equity = position * close
     equity += cash
@@ -204,10 +208,13 @@ def _plans(
     held: npt.NDArray[np.int8],
     confidence: FloatArray,
     open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
     close: FloatArray,
     config: BacktestConfig,
     spread_bps: FloatArray | None,
     atr_values: FloatArray | None,
+    exit_atr: FloatArray | None,
 ) -> list[_Plan]:
     """The trades of each row of held sides (rows x n): fills, sizes, fees and pnl, found
     for all rows at once (rows are independent accounts over the same bars)."""
@@ -229,6 +236,12 @@ def _plans(
     entry_price = _fill(cm, sign, open_[entry], spread_bps, entry)
     last_close = close[-1] if n else np.nan
     exit_price = _fill(cm, -sign, np.where(at_end, last_close, open_[exit_]), spread_bps, exit_)
+    reason = np.where(at_end, _END, _SIGNAL).astype(np.int8)
+    if exit_atr is not None and config.exits is not None:
+        _apply_exits(
+            side, entry, exit_, at_end, entry_price, exit_price, reason,
+            open_, high, low, exit_atr, config, spread_bps,
+        )  # fmt: skip
     unit = _size_per_unit_equity(
         config, sign, entry, entry_price, confidence[row, entry - 1], close, atr_values
     )
@@ -241,6 +254,7 @@ def _plans(
             at_end[taken],
             side[taken],
         )
+        reason = reason[taken]
         sign, unit = sign[taken], unit[taken]
         entry_price, exit_price = entry_price[taken], exit_price[taken]
 
@@ -263,7 +277,6 @@ def _plans(
     entry_fee = np.asarray(cm.fee(size * entry_price), dtype=np.float64)
     exit_fee = np.asarray(cm.fee(size * exit_price), dtype=np.float64)
     pnl = sign * size * (exit_price - entry_price) - entry_fee - exit_fee
-    reason = np.where(at_end, _END, _SIGNAL).astype(np.int8)
     columns = {
         "direction": side,
         "entry_bar": entry.astype(np.int64),
@@ -282,6 +295,56 @@ def _plans(
         trades = TradeArrays(**{name: values[part] for name, values in columns.items()})
         plans.append(_Plan(trades, before[part], after[part]))
     return plans
+
+
+def _apply_exits(
+    side: npt.NDArray[np.int8],
+    entry: IntArray,
+    exit_: IntArray,
+    at_end: npt.NDArray[np.bool_],
+    entry_price: FloatArray,
+    exit_price: FloatArray,
+    reason: npt.NDArray[np.int8],
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    exit_atr: FloatArray,
+    config: BacktestConfig,
+    spread_bps: FloatArray | None,
+) -> None:
+    """End each trade where the one exit model (:func:`exit_along`, the paper broker's)
+    closes it first, in place: its bars run from the entry bar (the rest of it follows
+    the fill at the open) to the last bar it is held; the levels come from the fill price
+    and the entry bar's ATR. After an exit the account stays flat until the signal
+    changes again."""
+    rules = config.exits
+    if rules is None:
+        return
+    n = open_.size
+    for i in range(entry.size):
+        sign, first = int(side[i]), int(entry[i])
+        last = n - 1 if at_end[i] else int(exit_[i]) - 1
+        levels = entry_levels(
+            sign, entry_price=float(entry_price[i]), atr=float(exit_atr[first]), rules=rules
+        )
+        bars = slice(first, last + 1)
+        path = exit_along(
+            sign,
+            levels,
+            open_=open_[bars],
+            high=high[bars],
+            low=low[bars],
+            atr=exit_atr[bars],
+            rules=rules,
+            cost_model=config.cost_model,
+            spread_bps=None if spread_bps is None else spread_bps[bars],
+        )
+        if path.bar is None or path.decision is None:
+            continue
+        exit_[i] = first + path.bar
+        at_end[i] = False
+        exit_price[i] = path.decision.price
+        reason[i] = _EXIT_CODE[path.decision.reason]
 
 
 def _books(plans: list[_Plan], n: int, cash0: float) -> tuple[FloatArray, FloatArray]:

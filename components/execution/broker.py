@@ -29,6 +29,7 @@ Each fill publishes ``trade.executed`` in the same Lua script that changes the l
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections import deque
@@ -42,15 +43,12 @@ import pandas as pd
 
 from components.errors import DataError
 from components.execution.config import BrokerConfig
-from components.execution.costs import (
-    CostModel,
-    limit_fill_price,
-    stop_exit_price,
-    take_profit_exit_price,
-)
+from components.execution.costs import CostModel, limit_fill_price
+from components.execution.exits import ExitLevels, entry_levels, exit_along
 from components.execution.ledger import BarView, Ledger
 from components.execution.models import Fill, FillReason, Order, OrderAck, Position
 from components.indicators import atr as average_true_range
+from components.redis import namespaced
 from components.trading.types import OrderIntent, OrderType, Side
 
 log = logging.getLogger(__name__)
@@ -337,7 +335,9 @@ class PaperBroker:
                     fills.append(fill)
         # The position as this bar left it: read again only if an order of it filled.
         position = self.ledger.position(symbol) if fills else view.positions.get(symbol)
-        exit_fill = self._check_exits(position, ohlc, at, spread)
+        if atr is None and self.config.trailing_atr is not None:
+            atr = self._atr(symbol)
+        exit_fill = self._check_exits(position, ohlc, at, spread, atr)
         if exit_fill is not None:
             fills.append(exit_fill)
         return fills
@@ -356,12 +356,9 @@ class PaperBroker:
             if math.isnan(price):
                 return None
         default_sl = default_tp = None
-        if atr is not None and math.isfinite(atr) and atr > 0 and not order.reduce_only:
-            default_sl = price - sign * self.config.stop_loss_atr * atr
-            default_tp = price + sign * self.config.take_profit_atr * atr
-            # a level at or below zero means "none" (a huge ATR on a cheap coin)
-            default_sl = default_sl if default_sl > 0 else None
-            default_tp = default_tp if default_tp > 0 else None
+        if not order.reduce_only:
+            defaults = entry_levels(sign, entry_price=price, atr=atr, rules=self.config.exit_rules)
+            default_sl, default_tp = defaults.stop_loss, defaults.take_profit
         result = self.ledger.apply_fill(
             client_order_id=order.client_order_id,
             symbol=order.symbol,
@@ -381,29 +378,42 @@ class PaperBroker:
         return result.fill if result.status == "filled" else None
 
     def _check_exits(
-        self, position: Position | None, bar: Bar, at: datetime, spread: float
+        self, position: Position | None, bar: Bar, at: datetime, spread: float, atr: float | None
     ) -> Fill | None:
+        """The one exit model (:func:`~components.execution.exits.exit_along`) on this bar;
+        a trailing stop that moved is kept for the next bar (only when trailing is on: one
+        read and, when it moves, one write per symbol holding a position)."""
         if position is None:
             return None
-        sign = position.sign
-        ohl = {"open_": bar.open, "high": bar.high, "low": bar.low}
-        if position.stop_loss is not None:
-            reference = float(stop_exit_price(sign, position.stop_loss, **ohl))
-            if not math.isnan(reference):
-                price = reference
-                if self.config.slip_stops:
-                    price = float(self.cost_model.fill_price(-sign, reference, spread_bps=spread))
-                return self._exit(position, price, at, FillReason.STOP_LOSS)
-        if position.take_profit is not None:
-            price = float(take_profit_exit_price(sign, position.take_profit, **ohl))
-            if not math.isnan(price):
-                return self._exit(position, price, at, FillReason.TAKE_PROFIT)
+        rules = self.config.exit_rules
+        symbol = position.symbol
+        trail_key = namespaced(self.ledger.namespace, "ledger", "trail")
+        trailing = None
+        if rules.trailing_atr is not None:
+            trailing = _trailing(self.ledger.client.hget(trail_key, symbol), position.id)
+        levels = ExitLevels(position.stop_loss, position.take_profit, trailing)
+        path = exit_along(
+            position.sign,
+            levels,
+            open_=bar.open,
+            high=bar.high,
+            low=bar.low,
+            atr=math.nan if atr is None else atr,
+            rules=rules,
+            cost_model=self.cost_model,
+            spread_bps=spread,
+        )
+        if path.decision is not None:
+            return self._exit(position, path.decision.price, at, FillReason(path.decision.reason))
+        if path.levels.trailing_stop is not None and path.levels.trailing_stop != trailing:
+            value = json.dumps({"position": position.id, "level": path.levels.trailing_stop})
+            self.ledger.client.hset(trail_key, symbol, value)
         return None
 
     def _exit(
         self, position: Position, price: float, at: datetime, reason: FillReason
     ) -> Fill | None:
-        suffix = "sl" if reason is FillReason.STOP_LOSS else "tp"
+        suffix = {FillReason.TAKE_PROFIT: "tp", FillReason.TRAILING_STOP: "ts"}.get(reason, "sl")
         quantity = abs(position.quantity)
         result = self.ledger.apply_fill(
             client_order_id=f"{position.id}:{suffix}",
@@ -437,3 +447,11 @@ class PaperBroker:
         values = average_true_range(high, low, close, n=min(self.config.atr_period, len(history)))
         value = float(values[-1])
         return value if math.isfinite(value) and value > 0 else None
+
+
+def _trailing(raw: Any, position_id: str) -> float | None:
+    """The stored trailing stop of ``position_id`` (one of an earlier position: none)."""
+    if not raw:
+        return None
+    stored = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    return float(stored["level"]) if stored.get("position") == position_id else None

@@ -12,6 +12,7 @@ from components.config import ComponentConfig, Flat
 
 if TYPE_CHECKING:
     from components.execution.costs import ArrayLike
+    from components.execution.exits import ExitRules
 
 
 class CostModel(ComponentConfig):
@@ -86,9 +87,24 @@ class BrokerConfig(ComponentConfig):
     slip_stops: bool = Field(
         True, description="A triggered stop pays spread and slippage like a market order."
     )
+    trailing_atr: float | None = Field(
+        None, gt=0, le=50, description="Trailing stop distance in ATRs; None: no trailing."
+    )
     source: str = Field(
         "paper-broker", min_length=1, max_length=64, description="Source of its events."
     )
+
+    @property
+    def exit_rules(self) -> ExitRules:
+        """These knobs as the one exit model's rules (the backtester takes the same)."""
+        from components.execution.exits import ExitRules
+
+        return ExitRules(
+            stop_loss_atr=self.stop_loss_atr,
+            take_profit_atr=self.take_profit_atr,
+            trailing_atr=self.trailing_atr,
+            slip_stops=self.slip_stops,
+        )
 
 
 class PaperConfig(ComponentConfig):

@@ -27,11 +27,13 @@ class _Record(BaseModel):
 
 
 class FillReason(StrEnum):
-    """Why a fill happened: an order, or a position's stop-loss or take-profit."""
+    """Why a fill happened: an order, or a position's stop-loss, take-profit or trailing
+    stop (:mod:`components.execution.exits`)."""
 
     ORDER = "order"
     STOP_LOSS = "stop_loss"
     TAKE_PROFIT = "take_profit"
+    TRAILING_STOP = "trailing_stop"
 
 
 class Order(_Record):

@@ -159,6 +159,12 @@ class RecordedBinance(BaseAdapter):
     def _GET_24hr(self, params: dict[str, str]) -> tuple[int, Any]:
         return 200, recorded("ticker_24hr_BTCUSDT.json")
 
+    def _GET_klines(self, params: dict[str, str]) -> tuple[int, Any]:
+        start = int(params.get("startTime", 0))
+        end = int(params.get("endTime", 2**62))
+        rows = [k for k in recorded("klines_BTCUSDT_1h.json") if start <= k[0] <= end]
+        return 200, rows[: int(params.get("limit", 500))]
+
     def _lookup(self, params: dict[str, str]) -> dict[str, Any] | None:
         if "origClientOrderId" in params:
             cid = params["origClientOrderId"]
@@ -184,3 +190,13 @@ def _response(request: requests.PreparedRequest, status: int, payload: Any) -> r
     response.request = request
     response.reason = "OK" if status < 400 else "Bad Request"
     return response
+
+
+def replayed(exchange_class: Any, replay: RecordedBinance) -> Any:
+    """A ccxt exchange object of ``exchange_class`` (public endpoints only) whose HTTP goes
+    to ``replay``."""
+    exchange = exchange_class(
+        {"enableRateLimit": False, "options": {"defaultType": "spot", "fetchMarkets": ["spot"]}}
+    )
+    exchange.session.mount("https://", replay)
+    return exchange

@@ -172,16 +172,15 @@ def simulate_many(
     equity = position * close
     equity += cash
     results = []
+    ruined = np.asarray((equity <= 0).any(axis=1))
     for r, plan in enumerate(plans):
         trades = plan.trades
-        broke = np.flatnonzero(equity[r] <= 0)
-        if broke.size:
-            trades = _wipe_out(
-                trades, int(broke[0]), plan.before, close, config.cost_model, spread_bps
-            )
-            equity[r, broke[0] :] = 0.0
-            cash[r, broke[0] :] = 0.0
-            position[r, broke[0] :] = 0.0
+        if ruined[r]:  # the account was wiped out at its first bar at or below zero
+            broke = int(np.argmax(equity[r] <= 0))
+            trades = _wipe_out(trades, broke, plan.before, close, config.cost_model, spread_bps)
+            equity[r, broke:] = 0.0
+            cash[r, broke:] = 0.0
+            position[r, broke:] = 0.0
         exposure = float(trades.bars_held.sum()) / n if n else 0.0
         results.append(
             Simulation(

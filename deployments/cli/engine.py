@@ -1,14 +1,17 @@
-"""quantum-trader engine run."""
+"""quantum-trader engine run|reconcile."""
 
 from __future__ import annotations
 
 import typer
 
 from deployments.cli._app import (
+    fail,
     group,
     handles_errors,
     out,
+    print_json,
     runs_flows,
+    settings,
 )
 
 app = group("engine", help="Run the trading engine.")
@@ -36,3 +39,49 @@ def engine_run(
     out.print(
         f"engine {result['ended']}: {result['cycles']} cycles, {result['orders']} orders placed"
     )
+
+
+@app.command("reconcile")
+@handles_errors
+def engine_reconcile(
+    adopt: bool = typer.Option(False, "--adopt", help="The ledger takes the exchange's state."),
+    flatten: bool = typer.Option(
+        False, "--flatten", help="Cancel the exchange's open orders, sell, flatten the ledger."
+    ),
+    symbols: list[str] = typer.Option([], "--symbols", help="Also check these balances."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Compare the exchange's open orders and balances with the ledger (QT_EXECUTION=exchange);
+    a mismatch refuses every order until --adopt or --flatten."""
+    from components.execution import Ledger
+    from components.execution import exchange as exchange_module
+    from components.redis import connect
+
+    if adopt and flatten:
+        fail("choose --adopt or --flatten, not both")
+    config = settings()
+    if config.execution != "exchange":
+        fail("nothing to reconcile: paper trading (set QT_EXECUTION=exchange)")
+    exchange_config = exchange_module.ExchangeConfig.from_settings(config)
+    if exchange_config.api_key is None or exchange_config.api_secret is None:
+        fail("engine reconcile needs QT_EXCHANGE_API_KEY and QT_EXCHANGE_API_SECRET")
+    ledger = Ledger(
+        connect(config), namespace=config.namespace, initial_cash=config.paper_initial_cash
+    )
+    broker = exchange_module.ExchangeBroker(exchange_module.open_exchange(exchange_config), ledger)
+    action = broker.adopt if adopt else broker.flatten if flatten else broker.reconcile
+    report = action(symbols=symbols)
+    if as_json:
+        print_json(report.model_dump(mode="json") | {"ok": report.ok})
+    elif report.ok:
+        out.print(report.describe())
+    else:
+        for mismatch in report.mismatches:
+            out.print(f"{report.action}: {mismatch.detail}")
+    if report.action == "check" and not report.ok:
+        fail(
+            f"trading refused: {len(report.mismatches)} mismatch(es) with {report.exchange}; "
+            "run `quantum-trader engine reconcile --adopt` (the ledger takes the exchange's "
+            "state) or `--flatten` (cancel, sell, flat)",
+            code=1,
+        )

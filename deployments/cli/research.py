@@ -58,9 +58,19 @@ def backtest_command(
     timeframe: str = typer.Option("1h", "--timeframe"),
     bars: int = typer.Option(8_760, "--bars", min=100, help="Bars per symbol (synthetic)."),
     as_json: bool = typer.Option(False, "--json"),
+    grid: bool = typer.Option(
+        False, "--grid", help="Search a parameter grid: --grid fast=5:50:5 slow=20:200:20"
+    ),
+    grid_specs: list[str] | None = typer.Argument(
+        None, metavar="[NAME=START:STOP:STEP|NAME=A,B ...]", help="The grid (with --grid)."
+    ),
 ) -> None:
-    """Backtest a strategy (the engine's own code) and chart its equity and drawdown."""
+    """Backtest a strategy (the engine's own code) and chart its equity and drawdown; with
+    --grid, every parameter set of a grid at once, ranked by Sharpe."""
     config = settings()
+    if grid or grid_specs:
+        _backtest_grid(strategy, grid_specs or [], data, symbols[0], timeframe, bars, as_json)
+        return
     chosen = _resolve_strategy(strategy, params)  # a wrong name fails before the heavy imports
 
     from pathlib import Path
@@ -185,3 +195,61 @@ def evolve_command(
     out.print(table)
     shadow = ", ".join(result["shadow"]) or "none (no candidate cleared the bar)"
     out.print(f"entered shadow trading: {shadow}")
+
+
+def _backtest_grid(
+    strategy: str,
+    specs: list[str],
+    data: str,
+    symbol: str,
+    timeframe: str,
+    bars: int,
+    as_json: bool,
+) -> None:
+    """``backtest --grid``: Backtester.run_grid on one symbol, the best sets by Sharpe."""
+    import time
+    from pathlib import Path
+
+    from components.backtest import BacktestConfig, Backtester, parse_grid
+    from components.clock import make_clock
+    from components.errors import ConfigurationError
+    from components.market import FileMarket, SyntheticMarket
+
+    if not specs:
+        raise ConfigurationError("--grid needs the grid, e.g. --grid fast=5:50:5 slow=20:200:20")
+    config = settings()
+    market: Any = (
+        SyntheticMarket(seed=config.market_seed, clock=make_clock(config.clock))
+        if data == "synthetic"
+        else FileMarket(Path(data))
+    )
+    frame = market.bars(symbol, timeframe, limit=bars)
+    started = time.perf_counter()
+    result = Backtester(BacktestConfig.from_settings(config)).run_grid(
+        strategy, parse_grid(specs), frame, symbol=symbol, timeframe=timeframe
+    )
+    seconds = time.perf_counter() - started
+    ranked = result.table.sort_values("sharpe", ascending=False, kind="stable")
+    if as_json:
+        print_json(
+            {
+                "strategy": strategy,
+                "symbol": symbol,
+                "sets": result.sets,
+                "skipped": result.skipped,
+                "skip_reasons": dict(result.skip_reasons),
+                "seconds": round(seconds, 4),
+                "table": ranked.to_dict("records"),
+            }
+        )
+        return
+    table = Table(title=f"{strategy} on {symbol} ({timeframe}): best of {result.sets} sets")
+    for column in ranked.columns:
+        table.add_column(str(column))
+    for row in ranked.head(10).itertuples(index=False):
+        table.add_row(*(f"{v:,.4f}" if isinstance(v, float) else str(v) for v in row))
+    out.print(table)
+    out.print(
+        f"{result.sets} sets in {seconds:.2f} s ({result.sets / seconds:,.0f} sets/s); "
+        f"{result.skipped} skipped as invalid"
+    )

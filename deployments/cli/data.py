@@ -88,7 +88,7 @@ def data_download(
     )
     stop = pd.Timestamp(until) if until else pd.Timestamp.now(tz="UTC")
     stop = stop.tz_localize("UTC") if stop.tzinfo is None else stop
-    exchange_class = ccxt_exchange_class(exchange_id or config.exchange_id, purpose="data download")
+    exchange_class = ccxt_exchange_class(exchange_id or config.exchange.id, purpose="data download")
     exchange = exchange_class(
         {"enableRateLimit": True, "options": {"defaultType": "spot", "fetchMarkets": ["spot"]}}
     )

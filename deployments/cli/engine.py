@@ -62,11 +62,11 @@ def engine_reconcile(
     config = settings()
     if config.execution != "exchange":
         fail("nothing to reconcile: paper trading (set QT_EXECUTION=exchange)")
-    exchange_config = exchange_module.ExchangeConfig.from_settings(config)
+    exchange_config = config.exchange
     if exchange_config.api_key is None or exchange_config.api_secret is None:
         fail("engine reconcile needs QT_EXCHANGE_API_KEY and QT_EXCHANGE_API_SECRET")
     ledger = Ledger(
-        connect(config), namespace=config.namespace, initial_cash=config.paper_initial_cash
+        connect(config), namespace=config.namespace, initial_cash=config.paper.initial_cash
     )
     broker = exchange_module.ExchangeBroker(exchange_module.open_exchange(exchange_config), ledger)
     action = broker.adopt if adopt else broker.flatten if flatten else broker.reconcile

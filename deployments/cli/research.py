@@ -219,7 +219,7 @@ def _backtest_grid(
         raise ConfigurationError("--grid needs the grid, e.g. --grid fast=5:50:5 slow=20:200:20")
     config = settings()
     market: Any = (
-        SyntheticMarket(seed=config.market_seed, clock=make_clock(config.clock))
+        SyntheticMarket(seed=config.market.seed, clock=make_clock(config.clock))
         if data == "synthetic"
         else FileMarket(Path(data))
     )

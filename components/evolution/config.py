@@ -154,7 +154,12 @@ class GeneticConfig(BaseModel):
 
         Example: ``GeneticConfig.from_settings(load_settings(), generations=5)``.
         """
-        backtest = BacktestConfig.from_settings(settings, allow_short=settings.engine.allow_short)
+        # Candidates are still scored on signal exits only (exits=None): with the paper
+        # broker's stops the small searches of the research flow find no candidate worth
+        # shadowing; scoring with the one exit model waits for a search tuned to it.
+        backtest = BacktestConfig.from_settings(
+            settings, allow_short=settings.engine.allow_short, exits=None
+        )
         values: dict[str, Any] = {
             "backtest": backtest,
             "engine_history_bars": settings.engine.history_bars,

@@ -151,9 +151,21 @@ def record_path(home: Path) -> Path:
 
 
 def record(home: Path, started: Started) -> None:
-    """Write which processes this ``up`` runs (for the next one, should this one die)."""
+    """Write which processes this ``up`` runs, and whether it owns the embedded Redis (for
+    the next one, should this one die)."""
     children = {name: p.pid for name, p in started.processes}
-    record_path(home).write_text(json.dumps({"pid": os.getpid(), "children": children}))
+    owns_redis = started.redis_home is not None
+    record_path(home).write_text(
+        json.dumps({"pid": os.getpid(), "children": children, "redis": owns_redis})
+    )
+
+
+def owned_redis(home: Path) -> bool:
+    """Whether the ``up`` recorded in ``home`` (alive or dead) started the embedded Redis."""
+    try:
+        return bool(json.loads(record_path(home).read_text()).get("redis"))
+    except (OSError, ValueError):
+        return False
 
 
 def _alive(pid: int) -> bool:
@@ -454,10 +466,13 @@ def up(
         env["QT_MARKET_FOLDER"] = str(settings.market.folder.expanduser().resolve())
     try:
         home.mkdir(parents=True, exist_ok=True)
+        # The embedded Redis is ours to stop if we start it, or if the `up` that started it
+        # died (its leftovers are ours now).
+        inherited = owned_redis(home)
         dead = clear_leftovers(home, console)
-        record(home, started)
-        if settings.redis_url is None and not embedded_socket_path(home).exists():
+        if settings.redis_url is None and (inherited or not embedded_socket_path(home).exists()):
             started.redis_home = home
+        record(home, started)
         connect(settings)
         console.print(f"Redis: {settings.redacted_redis_url()} (namespace {settings.namespace})")
 

@@ -1,0 +1,72 @@
+"""What `up` does about a previous `up` of the same QT_HOME: refuse a live one; stop what
+a dead one left running, name the flow runs that died with it, inherit its Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from deployments.up import Started, clear_leftovers, owned_redis, record, record_path
+
+
+def sleeper(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"],
+                            env=env, start_new_session=True)  # fmt: skip
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_dead_ups_children_are_stopped_and_their_flow_runs_named(tmp_path: Path) -> None:
+    run_id = str(uuid.uuid4())
+    serve = sleeper({**os.environ, "PREFECT__FLOW_RUN_ID": run_id})
+    server = sleeper()
+    record_path(tmp_path).write_text(json.dumps({
+        "pid": dead_pid(), "children": {"serve": serve.pid, "server": server.pid},
+        "redis": True,
+    }))  # fmt: skip
+    time.sleep(0.2)  # the children have exec'd: their environment is readable
+
+    assert owned_redis(tmp_path)
+    dead = clear_leftovers(tmp_path, Console(file=open(os.devnull, "w")))  # noqa: SIM115
+
+    assert list(dead) == [run_id]
+    assert serve.wait(timeout=10) == -9 and server.wait(timeout=10) == -9
+    assert not record_path(tmp_path).exists()
+
+
+def test_a_live_up_of_the_same_home_is_refused(tmp_path: Path) -> None:
+    other = sleeper()
+    try:
+        record_path(tmp_path).write_text(json.dumps({"pid": other.pid, "children": {}}))
+        with pytest.raises(RuntimeError, match="another `quantum-trader up` runs"):
+            clear_leftovers(tmp_path, Console(file=open(os.devnull, "w")))  # noqa: SIM115
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_the_record_says_which_processes_and_whether_it_owns_the_redis(tmp_path: Path) -> None:
+    child = sleeper()
+    try:
+        started = Started(processes=[("serve", child)])  # type: ignore[list-item]
+        record(tmp_path, started)
+        assert json.loads(record_path(tmp_path).read_text())["children"] == {"serve": child.pid}
+        assert not owned_redis(tmp_path)
+        started.redis_home = tmp_path
+        record(tmp_path, started)
+        assert owned_redis(tmp_path)
+    finally:
+        child.kill()
+        child.wait()

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         for workers, seconds in dask_s.items():
             print(
                 f"  Dask, {workers} worker{'s' if workers > 1 else ''}: {seconds:.1f} s "
-                f"({seconds / elapsed:.2f}x the {args.workers}-process pool; same best candidate)"
+                f"({seconds / elapsed:.2f}x the {args.workers}-process pool; the same result)"
             )
         if best:
             summary = best[0].summary()

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from fractions import Fraction
 from typing import Any, Protocol, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -446,8 +447,8 @@ def _clears(record: ShadowRecord, config: PromotionConfig) -> bool:
         return False
     if config.promote_return is None:
         return True
-    total = record.total_return
-    return total is not None and total >= config.promote_return
+    sign = _compare_return(record, config.promote_return)
+    return sign is not None and sign >= 0
 
 
 def _breach(record: ShadowRecord, config: PromotionConfig) -> str | None:
@@ -455,10 +456,23 @@ def _breach(record: ShadowRecord, config: PromotionConfig) -> str | None:
     sharpe = record.sharpe
     if sharpe is not None and sharpe < config.retire_sharpe:
         return f"sharpe {sharpe:.3f} < retire_sharpe {config.retire_sharpe:g}"
-    total = record.total_return
-    if config.retire_return is not None and total is not None and total < config.retire_return:
-        return f"return {total:.2%} < retire_return {config.retire_return:.2%}"
+    floor = config.retire_return
+    if floor is not None and _compare_return(record, floor) == -1:
+        return f"return {record.total_return:.2%} < retire_return {floor:.2%}"
     return None
+
+
+def _compare_return(record: ShadowRecord, threshold: float) -> int | None:
+    """The sign (-1, 0, 1) of ``pnl / capital - threshold``, computed exactly, or ``None``
+    when the return is unknown (no capital, a PnL that is not finite).
+
+    The float quotient can round across a threshold: a loss of ``-5e-324`` on 10,000 of
+    capital divides to ``-0.0``, which a plain ``>= 0.0`` takes for a return of zero.
+    """
+    if record.capital is None or not math.isfinite(record.pnl):
+        return None
+    gap = Fraction(record.pnl) - Fraction(threshold) * Fraction(record.capital)
+    return (gap > 0) - (gap < 0)
 
 
 def _figures(record: ShadowRecord, config: PromotionConfig) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import redis
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -174,6 +174,7 @@ def test_a_shadow_strategy_clearing_the_thresholds_goes_live_with_evidence() -> 
         record(sharpe=None),  # no Sharpe yet
         record(capital=None),  # no capital: the return is unknown
         record(pnl=-100.0),  # a loss, above the floor
+        record(pnl=-5e-324),  # a loss too small for pnl / capital: still a loss
     ],
 )
 def test_a_shadow_strategy_without_enough_evidence_stays_in_shadow(evidence: ShadowRecord) -> None:
@@ -185,6 +186,7 @@ def test_a_shadow_strategy_without_enough_evidence_stays_in_shadow(evidence: Sha
     [
         (record(sharpe=-0.5), "sharpe -0.500 < retire_sharpe 0"),
         (record(pnl=-800.0, sharpe=0.1), "return -8.00% < retire_return -5.00%"),
+        (record(pnl=-500.0000001, sharpe=0.1), "< retire_return -5.00%"),  # just below
     ],
 )
 def test_a_shadow_strategy_below_the_floor_is_retired(evidence: ShadowRecord, needle: str) -> None:
@@ -252,6 +254,7 @@ def test_the_config_refuses_inconsistent_periods_and_floors() -> None:
     sharpe=st.none() | st.floats(-5, 5),
     pnl=st.floats(-2_000, 2_000),
 )
+@example(days=10, trades=40, sharpe=1.5, pnl=-5e-324)  # the quotient underflows to -0.0
 def test_nothing_goes_live_without_time_trades_sharpe_and_return(
     days: float, trades: int, sharpe: float | None, pnl: float
 ) -> None:

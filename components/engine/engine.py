@@ -188,7 +188,6 @@ class TradingEngine:
         self._strategies: dict[str, Strategy[Any] | None] = {}
         self._running: list[tuple[str, Strategy[Any]]] = []  # as the last policy read said
         self._books: dict[tuple[str, ...], SignalBook] = {}
-        self._last_closed: datetime | None = None
         self._bar = timeframe_delta(self.config.timeframe).to_pytimedelta()
 
     @classmethod
@@ -290,7 +289,7 @@ class TradingEngine:
             now=now,
             last_data_at=last_data_at,
             health=health.status.value if health is not None else None,
-            closed_trade_pnls=self._closed_pnls(),
+            closed_trades=self.ledger.closed_positions(limit=100),
         )
         status = self.ess.status()
         report = dict(
@@ -366,14 +365,6 @@ class TradingEngine:
         for symbol, reason in read.skipped.items():
             log.warning("skipping %s this cycle: %s", symbol, reason)
         return read
-
-    def _closed_pnls(self) -> list[float]:
-        """Net PnL of the positions closed since the last cycle (for the ESS loss streak)."""
-        closed = self.ledger.closed_positions(limit=100)
-        fresh = [c for c in closed if self._last_closed is None or c.closed_at > self._last_closed]
-        if closed:
-            self._last_closed = max(c.closed_at for c in closed)
-        return [c.realized_pnl for c in sorted(fresh, key=lambda c: c.closed_at)]
 
     def _strategy(self, name: str) -> Strategy[Any] | None:
         if name not in self._strategies:

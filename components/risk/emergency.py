@@ -25,7 +25,9 @@ Recovery
 Storage (under the namespace ``ns``)::
 
     ns:ess                         hash: state, reason, since, tripped_by, by, and what
-                                   evaluations remember (equity peak, day start, streak)
+                                   evaluations remember (equity peak, day start, streak,
+                                   and the cursor: the id of the newest closed trade
+                                   counted, so a restarted engine never counts one twice)
     ns:events:ess.state_changed    the event stream every transition appends to
 
 Each transition is one Lua script that checks the state it starts from, writes the new
@@ -38,10 +40,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -86,6 +88,19 @@ class Trip(StrEnum):
 SOFT_TRIPS = frozenset({Trip.DAILY_LOSS, Trip.CONSECUTIVE_LOSSES, Trip.STALE_DATA})
 
 
+class TradeOutcome(Protocol):
+    """What the ESS needs of a closed trade (the ledger's ``ClosedPosition`` is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def closed_at(self) -> datetime: ...
+
+    @property
+    def realized_pnl(self) -> float: ...
+
+
 class EssStatus(BaseModel):
     """The stored state of the ESS and what its evaluations remember.
 
@@ -109,6 +124,7 @@ class EssStatus(BaseModel):
     loss_streak: int = Field(0, ge=0)
     losses_locked_until: AwareDatetime | None = None
     evaluated_at: AwareDatetime | None = None
+    trades_cursor: str | None = None
 
     @property
     def drawdown(self) -> float:
@@ -263,7 +279,7 @@ class EmergencyStop:
         now: datetime,
         last_data_at: datetime | None = None,
         health: str | None = None,
-        closed_trade_pnls: Iterable[float] = (),
+        closed_trades: Sequence[TradeOutcome] = (),
     ) -> EssState:
         """Update the equity peak, the day's start equity and the loss streak; trip or
         recover as the module docstring says; return the state afterwards.
@@ -278,14 +294,17 @@ class EmergencyStop:
             Close time of the newest bar received; ``None`` skips the stale-data check.
         health:
             ``"HEALTHY"``, ``"DEGRADED"`` or ``"CRITICAL"`` (or ``None``: unknown).
-        closed_trade_pnls:
-            Realised PnL of each trade closed *since the previous evaluation*, oldest
-            first; each is counted once.
+        closed_trades:
+            The most recent closed trades, newest first (the ledger's
+            ``closed_positions()``); they may repeat what an earlier evaluation, of this
+            process or of one before a restart, has seen. Only those newer than the stored
+            cursor count towards the loss streak, and the cursor moves in the same write
+            as the streak, so each trade is counted exactly once.
 
         Raises
         ------
         DataError
-            ``equity`` or a PnL is not a finite number.
+            ``equity`` or a trade's PnL is not a finite number.
         ConfigurationError
             ``now`` or ``last_data_at`` is naive, or ``health`` is not a known level.
         TemporaryError
@@ -296,10 +315,13 @@ class EmergencyStop:
         """
         if not math.isfinite(equity):
             raise DataError(f"equity={equity!r} must be a finite number")
-        pnls = [float(p) for p in closed_trade_pnls]
-        bad = [p for p in pnls if not math.isfinite(p)]
+        trades = list(closed_trades)
+        bad = [t for t in trades if not math.isfinite(t.realized_pnl)]
         if bad:
-            raise DataError(f"closed_trade_pnls holds {bad[0]!r}; every PnL must be finite")
+            raise DataError(
+                f"closed trade {bad[0].id!r} has realized_pnl={bad[0].realized_pnl!r}; "
+                "every PnL must be finite"
+            )
         _check_aware("now", now)
         if last_data_at is not None:
             _check_aware("last_data_at", last_data_at)
@@ -309,7 +331,7 @@ class EmergencyStop:
             )
         for _ in range(_MAX_ATTEMPTS):
             status = self.status()
-            memory = self._remember(status, equity, now, pnls)
+            memory = self._remember(status, equity, now, trades)
             conditions = self._conditions(memory, now, last_data_at, health)
             target, trip, reason, by = self._decide(status, conditions, now)
             outcome = self._write(status.state, target, memory, trip, reason, by, now)
@@ -444,9 +466,10 @@ class EmergencyStop:
         raise TemporaryError("the ESS state kept changing; try again")
 
     def _remember(
-        self, status: EssStatus, equity: float, now: datetime, pnls: list[float]
+        self, status: EssStatus, equity: float, now: datetime, trades: list[TradeOutcome]
     ) -> dict[str, str]:
         """The memory fields after this evaluation (written with it)."""
+        pnls = [t.realized_pnl for t in reversed(_unseen(status, trades))]  # oldest first
         peak = equity if status.peak_equity is None else max(status.peak_equity, equity)
         today = now.astimezone(UTC).date()
         day_start = (
@@ -464,7 +487,7 @@ class EmergencyStop:
                     streak = 0  # the lock consumes the streak
             else:
                 streak = 0
-        return {
+        memory = {
             "peak_equity": repr(peak),
             "day": today.isoformat(),
             "day_start_equity": repr(day_start),
@@ -473,6 +496,9 @@ class EmergencyStop:
             "losses_locked_until": locked_until.isoformat() if locked_until else "",
             "evaluated_at": now.isoformat(),
         }
+        if trades:
+            memory["trades_cursor"] = trades[0].id
+        return memory
 
     def _conditions(
         self,
@@ -621,6 +647,22 @@ class EmergencyStop:
 
 
 _ESS = RiskCheck.EMERGENCY_STOP
+
+
+def _unseen(status: EssStatus, trades: list[TradeOutcome]) -> list[TradeOutcome]:
+    """The trades of ``trades`` (newest first) past the stored cursor, newest first.
+
+    The cursor is the id of the newest trade counted. When it is not among ``trades``, it
+    is older than all of them (it fell out of the window), so all are new. A state written
+    before cursors existed has none: the trades closed by its last evaluation were counted
+    then, so only later ones are new.
+    """
+    if status.trades_cursor is not None:
+        ids = [t.id for t in trades]
+        return trades[: ids.index(status.trades_cursor)] if status.trades_cursor in ids else trades
+    if status.evaluated_at is not None:
+        return [t for t in trades if t.closed_at > status.evaluated_at]
+    return trades
 
 
 def _check_aware(name: str, value: datetime) -> None:

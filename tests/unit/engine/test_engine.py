@@ -256,3 +256,35 @@ def test_going_defensive_makes_the_balancer_cut_gross_exposure(
     marks = {s: float(synthetic.bars(s, "5m", limit=1)["close"].iloc[-1]) for s in symbols}
     after = engine.ledger.snapshot(marks)
     assert after.gross_exposure <= 0.3 * after.equity * 1.05
+
+
+def test_a_relaunched_engine_never_shows_the_ess_a_closed_trade_twice(
+    settings: Settings, client: redis.Redis, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    from components.execution.models import ClosedPosition
+
+    synthetic, clock = market
+    engine = TradingEngine.from_settings(settings, synthetic)
+    for n in range(3):  # three real losing trades, already closed
+        loss = ClosedPosition(
+            id=f"loss-{n}",
+            symbol="BTC/USDT",
+            direction="long",
+            average_price=100.0,
+            exit_price=99.0,
+            realized_pnl=-1.0,
+            fees=0.0,
+            opened_at=START - timedelta(hours=2),
+            closed_at=START - timedelta(hours=1, minutes=-n),
+            exit_order_id=f"exit-{n}",
+        )
+        client.lpush(engine.ledger.keys["closed"], loss.model_dump_json())
+    run(engine, clock, 2)
+    assert engine.ess.status().loss_streak == 3
+
+    for first in (2, 4, 6):  # three relaunches
+        relaunched = TradingEngine.from_settings(settings, synthetic)
+        reports = run(relaunched, clock, 2, first=first)
+
+    assert relaunched.ess.status().loss_streak == 3
+    assert all(r.ess_state == "ACTIVE" for r in reports)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
@@ -45,6 +46,26 @@ class Clock:
     def advance(self, delta: timedelta) -> datetime:
         self.now += delta
         return self.now
+
+
+@dataclass(frozen=True)
+class Trade:
+    id: str
+    closed_at: datetime
+    realized_pnl: float
+
+
+class Trades:
+    """A ledger's closed trades, handed to the ESS newest first as the ledger does."""
+
+    def __init__(self) -> None:
+        self.closed: list[Trade] = []
+
+    def close(self, *pnls: float) -> list[Trade]:
+        for pnl in pnls:
+            n = len(self.closed)
+            self.closed.insert(0, Trade(f"t{n}", T0 + timedelta(minutes=n), pnl))
+        return list(self.closed)
 
 
 @pytest.fixture
@@ -108,11 +129,53 @@ def test_a_daily_loss_of_3_percent_reduces(ess: EmergencyStop) -> None:
 def test_five_losing_trades_in_a_row_reduce_and_a_win_resets_the_streak(
     ess: EmergencyStop,
 ) -> None:
-    ess.evaluate(equity=10_000.0, now=T0, closed_trade_pnls=[-1, -1, -1, -1])
-    assert ess.evaluate(equity=10_000.0, now=T0, closed_trade_pnls=[5, -1, -1]) is ACTIVE
+    trades = Trades()
+    ess.evaluate(equity=10_000.0, now=T0, closed_trades=trades.close(-1, -1, -1, -1))
+    assert ess.evaluate(equity=10_000.0, now=T0, closed_trades=trades.close(5, -1, -1)) is ACTIVE
     assert ess.status().loss_streak == 2
-    assert ess.evaluate(equity=10_000.0, now=T0, closed_trade_pnls=[-1, -1, -1]) is REDUCING
+    assert ess.evaluate(equity=10_000.0, now=T0, closed_trades=trades.close(-1, -1, -1)) is REDUCING
     assert ess.status().tripped_by is Trip.CONSECUTIVE_LOSSES
+
+
+def test_trades_handed_again_after_a_restart_are_not_counted_twice(
+    make_ess: Callable[..., EmergencyStop],
+) -> None:
+    trades = Trades()
+    make_ess().evaluate(equity=10_000.0, now=T0, closed_trades=trades.close(-1, -1, -1))
+    for _ in range(3):  # three relaunches, each handed the same trades
+        relaunched = make_ess()
+        assert relaunched.evaluate(equity=10_000.0, now=T0, closed_trades=trades.closed) is ACTIVE
+        assert relaunched.status().loss_streak == 3
+    assert relaunched.status().trades_cursor == "t2"
+    assert make_ess().evaluate(equity=10_000.0, now=T0, closed_trades=trades.close(-1)) is ACTIVE
+    assert make_ess().evaluate(equity=10_000.0, now=T0, closed_trades=trades.close(-1)) is REDUCING
+
+
+def test_a_cursor_older_than_every_trade_handed_counts_them_all(ess: EmergencyStop) -> None:
+    trades = Trades()
+    ess.evaluate(equity=10_000.0, now=T0, closed_trades=trades.close(5))
+    trades.close(-1, -1, -1, -1, -1, -1)
+    window = trades.closed[:4]  # the cursor (t0) fell out of the window read
+
+    ess.evaluate(equity=10_000.0, now=T0, closed_trades=window)
+
+    assert ess.status().loss_streak == 4
+    assert ess.status().trades_cursor == "t6"
+
+
+def test_a_state_without_a_cursor_counts_only_trades_after_its_last_evaluation(
+    client: redis.Redis, namespace: str, ess: EmergencyStop
+) -> None:
+    trades = Trades()
+    trades.close(-1, -1, -1)  # closed at T0, T0+1min, T0+2min: counted before cursors existed
+    client.hset(
+        f"{namespace}:ess",
+        mapping={"loss_streak": "3", "evaluated_at": (T0 + timedelta(minutes=2)).isoformat()},
+    )
+
+    ess.evaluate(equity=10_000.0, now=T0 + timedelta(hours=1), closed_trades=trades.close(-1))
+
+    assert ess.status().loss_streak == 4
 
 
 def test_market_data_older_than_n_bars_reduces(ess: EmergencyStop) -> None:
@@ -163,7 +226,7 @@ def test_a_manual_transition_needs_who_and_why(
     ("kwargs", "error"),
     [
         ({"equity": float("nan")}, DataError),
-        ({"closed_trade_pnls": [1.0, float("inf")]}, DataError),
+        ({"closed_trades": [Trade("b", T0, float("inf")), Trade("a", T0, 1.0)]}, DataError),
         ({"now": datetime(2026, 1, 1)}, ConfigurationError),
         ({"health": "ON_FIRE"}, ConfigurationError),
     ],
@@ -213,7 +276,7 @@ def test_a_soft_trip_recovers_after_the_cool_down_once_its_condition_cleared(
 
 
 def test_consecutive_losses_cool_down_then_recover(ess: EmergencyStop) -> None:
-    ess.evaluate(equity=10_000.0, now=T0, closed_trade_pnls=[-1.0] * 5)
+    ess.evaluate(equity=10_000.0, now=T0, closed_trades=Trades().close(*[-1.0] * 5))
     assert ess.evaluate(equity=10_000.0, now=T0 + timedelta(minutes=20)) is REDUCING
     assert ess.evaluate(equity=10_000.0, now=T0 + timedelta(minutes=30)) is ACTIVE
 
@@ -269,7 +332,7 @@ def test_halting_twice_is_one_transition_with_one_event(
 def test_every_transition_has_its_event(
     ess: EmergencyStop, client: redis.Redis, namespace: str, clock: Clock
 ) -> None:
-    ess.evaluate(equity=10_000.0, now=T0, closed_trade_pnls=[-1.0] * 5)  # -> REDUCING
+    ess.evaluate(equity=10_000.0, now=T0, closed_trades=Trades().close(*[-1.0] * 5))  # -> REDUCING
     ess.evaluate(equity=10_000.0, now=T0 + timedelta(hours=1))  # -> ACTIVE (cool-down)
     ess.evaluate(equity=10_000.0, now=T0 + timedelta(hours=1), health="CRITICAL")  # HALTED
     ess.resume(by="ops", reason="checked")  # -> ACTIVE

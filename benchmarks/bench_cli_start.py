@@ -39,7 +39,7 @@ WRONG = {
 
 def seed(settings: Settings) -> None:
     """An account that has traded and holds positions, the way the engine leaves it."""
-    from components.engine import TradingEngine
+    from components.engine import build_engine
     from components.events import RedisEventBus
     from components.market import ManualClock, open_market
     from components.policy import PolicyStore
@@ -51,7 +51,7 @@ def seed(settings: Settings) -> None:
         by="bench",
         reason="seed",
     )
-    engine = TradingEngine.from_settings(settings, market, bus=RedisEventBus.connect(settings))
+    engine = build_engine(settings, market, bus=RedisEventBus.connect(settings))
     for cycle in range(20):
         engine.run_cycle(cycle)
         clock.advance(timedelta(minutes=5))

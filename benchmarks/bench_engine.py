@@ -50,7 +50,7 @@ from benchmarks.common import (
     rss_mb,
     scratch_settings,
 )
-from components.engine import TradingEngine, read_heartbeat
+from components.engine import build_engine, read_heartbeat
 from components.market import ManualClock, SimulatedClock, SyntheticMarket, default_symbols
 from components.policy import PolicyStore
 from components.redis import connect
@@ -92,7 +92,7 @@ class EngineRun:
         self.clock = ManualClock(START)
         market = SyntheticMarket(symbols=default_symbols(symbols), clock=self.clock)
         open_up(settings, market.symbols())
-        self.engine = TradingEngine.from_settings(settings, market)
+        self.engine = build_engine(settings, market)
         self.counter = count_commands(self.engine.ledger.client)
         self.durations: list[float] = []
         self.cycle = 0

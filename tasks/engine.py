@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from components.engine import TradingEngine
+from components.engine import TradingEngine, build_engine
 from components.engine.lease import EngineLease, LeaseHolder
 from components.engine.sim_clock import engine_clock
 from components.errors import ConfigurationError
@@ -32,7 +32,7 @@ def engine_for(settings: Settings, speed: float) -> TradingEngine:
         if speed != 1:
             clock = engine_clock(rt.client, settings.namespace, speed=speed, start=rt.clock)
             market = open_market(settings.market, clock=clock)
-        _engines[key] = TradingEngine.from_settings(settings, market, bus=rt.bus)
+        _engines[key] = build_engine(settings, market, bus=rt.bus)
     return _engines[key]
 
 

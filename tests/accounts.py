@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from components.engine import TradingEngine
+from components.engine import TradingEngine, build_engine
 from components.events import RedisEventBus
 from components.market import ManualClock, MarketData, open_market
 from components.policy import PolicyStore
@@ -33,7 +33,7 @@ def traded_account(settings: Settings, *, cycles: int = 20, symbols: int = 8) ->
         by="tests",
         reason="let the engine trade",
     )
-    engine = TradingEngine.from_settings(settings, market, bus=RedisEventBus.connect(settings))
+    engine = build_engine(settings, market, bus=RedisEventBus.connect(settings))
     for cycle in range(cycles):
         engine.run_cycle(cycle)
         clock.advance(timedelta(minutes=5))

@@ -26,7 +26,6 @@ so a new engine object continues where the last one stopped.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -37,8 +36,10 @@ import pandas as pd
 import redis
 from pydantic import BaseModel, ConfigDict, Field
 
+from components.clock import Clock
 from components.engine.config import EngineConfig, OrchestratorConfig
-from components.engine.heartbeat import heartbeat_key, read_heartbeat
+from components.engine.heartbeat import HeartbeatWriter, read_heartbeat
+from components.engine.intents import IntentPlanner
 from components.engine.orchestrator import select_signals
 from components.engine.shadow import ShadowBook
 from components.engine.signals import BookUpdate, SignalBook
@@ -49,7 +50,6 @@ from components.execution import (
     BarUpdate,
     Broker,
     Ledger,
-    PaperBroker,
     PositionAction,
     assess_positions,
 )
@@ -64,8 +64,7 @@ from components.portfolio import PortfolioBalancer
 from components.risk.decision import RiskDecision, publish_rejection
 from components.risk.emergency import EmergencyStop, EssState, EssStatus
 from components.risk.guard import RiskGuard
-from components.settings import ModuleMode
-from components.sizing import PositionSizer
+from components.settings import ModuleMode, Settings
 from components.strategies import Strategy, create_strategy
 from components.trading.types import OrderIntent, PortfolioView, PositionView, Side, Signal
 
@@ -141,7 +140,7 @@ def registry_resolver(name: str) -> Strategy[Any] | None:
 class TradingEngine:
     """One trading cycle at a time; see the module docstring.
 
-    >>> engine = TradingEngine.from_settings(settings, market)
+    >>> engine = build_engine(settings, market)  # components.engine.factory
     >>> engine.run_cycle(0).summary()
     """
 
@@ -156,7 +155,7 @@ class TradingEngine:
         broker: Broker,
         ess: EmergencyStop,
         guard: RiskGuard,
-        sizer: PositionSizer,
+        planner: IntentPlanner,
         bus: EventBus | None = None,
         config: EngineConfig | None = None,
         orchestrator: OrchestratorConfig | None = None,
@@ -164,6 +163,7 @@ class TradingEngine:
         shadow_book: ShadowBook | None = None,
         balancer: PortfolioBalancer | None = None,
         balancer_mode: ModuleMode = ModuleMode.ENFORCED,
+        wall_clock: Clock | None = None,
     ) -> None:
         self._r: Any = client
         self.namespace = namespace
@@ -173,7 +173,7 @@ class TradingEngine:
         self.broker = broker
         self.ess = ess
         self.guard = guard
-        self.sizer = sizer
+        self.planner = planner
         self.bus = bus
         self.config = config or EngineConfig()
         self.orchestrator = orchestrator or OrchestratorConfig()
@@ -182,7 +182,7 @@ class TradingEngine:
         self.balancer = balancer
         self.balancer_mode = balancer_mode
         self.health = HealthStore(client, namespace=namespace)
-        self._heartbeat_key = heartbeat_key(namespace)
+        self.heartbeat = HeartbeatWriter(client, namespace, clock=wall_clock)
         self._telemetry = Telemetry(client, namespace=namespace)
         self._policy: GlobalPolicy | None = None
         self._strategies: dict[str, Strategy[Any] | None] = {}
@@ -192,55 +192,12 @@ class TradingEngine:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, market: MarketData, *, bus: EventBus | None = None
+        cls, settings: Settings, market: MarketData, *, bus: EventBus | None = None
     ) -> TradingEngine:
-        """An engine on the configured Redis, trading ``market``; strategies resolve to the
-        built-ins or to the Strategy Generator's stored candidates, and shadow strategies
-        trade in a :class:`ShadowBook` of their own."""
-        from components.evolution import EvolutionStore
-        from components.execution.exchange import broker_for
-        from components.redis import connect
-        from components.sizing import SizingConfig
+        """The engine :func:`~components.engine.factory.build_engine` wires from ``settings``."""
+        from components.engine.factory import build_engine
 
-        client = connect(settings)
-        config = settings.engine
-        ledger = Ledger(
-            client,
-            namespace=settings.namespace,
-            initial_cash=settings.paper.initial_cash,
-            stream_maxlen=settings.bus.stream_maxlen,
-            bus=bus,
-        )
-        ledger.initialize()
-        bar = timeframe_delta(config.timeframe).to_pytimedelta()
-        ess_config = settings.ess.model_copy(update={"bar_length": bar})
-        return cls(
-            client=client,
-            namespace=settings.namespace,
-            market=market,
-            store=PolicyStore(client, namespace=settings.namespace, settings=settings, bus=bus),
-            ledger=ledger,
-            broker=broker_for(
-                settings, ledger, PaperBroker(ledger, settings.paper.costs, settings.paper.broker)
-            ),
-            ess=EmergencyStop(client, namespace=settings.namespace, bus=bus, config=ess_config),
-            guard=RiskGuard(settings.risk),
-            sizer=PositionSizer(SizingConfig()),
-            bus=bus,
-            config=config,
-            orchestrator=settings.orchestrator,
-            resolve_strategy=EvolutionStore(client, namespace=settings.namespace).resolve_strategy,
-            balancer=PortfolioBalancer(settings.balancer),
-            balancer_mode=settings.balancer.mode,
-            shadow_book=ShadowBook(
-                client,
-                namespace=settings.namespace,
-                capital=settings.shadow_capital,
-                cost_model=settings.paper.costs,
-                broker_config=settings.paper.broker.model_copy(update={"source": "shadow"}),
-                stream_maxlen=settings.bus.stream_maxlen,
-            ),
-        )
+        return build_engine(settings, market, bus=bus)
 
     # --- the cycle ----------------------------------------------------------------------
     def run_cycle(self, cycle: int) -> CycleReport:
@@ -311,7 +268,7 @@ class TradingEngine:
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
             signals, chosen = self._signals(policy, books, atrs, portfolio)
-            intents = self._intents(chosen.accepted, portfolio, policy, now)
+            intents = self.planner.plan(chosen.accepted, portfolio, policy, now)
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
             intents += self._rebalance(policy, portfolio, marks, now)
@@ -330,7 +287,11 @@ class TradingEngine:
             fail_closed=fail_closed,
             duration_ms=(time.perf_counter() - started) * 1000,
         )
-        self._heartbeat(result)
+        self.heartbeat.write(
+            cycle=cycle,
+            market_at=now,
+            report=result.model_dump_json(exclude={"orders", "skipped"}),
+        )
         self._telemetry.record_cycle(
             at=now,
             seconds=result.duration_ms / 1000,
@@ -436,80 +397,6 @@ class TradingEngine:
                     )
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
         return signals, chosen
-
-    def _intents(
-        self,
-        signals: list[Signal],
-        portfolio: PortfolioView,
-        policy: GlobalPolicy,
-        now: datetime,
-    ) -> list[tuple[OrderIntent, float | None]]:
-        """Order intents (with their stop distance) for the accepted signals, in their
-        order; every entry is sized in one vectorised pass."""
-        plan: list[tuple[Signal, str, int, float]] = []  # signal, stamp, direction, held
-        for signal in signals:
-            held = portfolio.positions.get(signal.symbol)
-            quantity = held.quantity if held is not None else 0.0
-            wanted = signal.direction if (signal.direction >= 0 or self.config.allow_short) else 0
-            stamp = f"{signal.strategy}:{signal.symbol}:{signal.at:%Y%m%dT%H%M}"
-            if quantity and (wanted == 0 or math.copysign(1, quantity) != wanted):
-                plan.append((signal, stamp, 0, quantity))  # close; re-enter on a later bar
-            elif not quantity and wanted != 0:
-                plan.append((signal, stamp, wanted, 0.0))  # open
-            # else: already positioned, or nothing to do
-        entries = [(signal, wanted) for signal, _, wanted, _ in plan if wanted]
-        sizes = iter(
-            self.sizer.size_many(
-                equity=portfolio.equity,
-                price=[signal.price for signal, _ in entries],
-                atr=[signal.atr or 0.0 for signal, _ in entries],
-                confidence=[signal.confidence for signal, _ in entries],
-                max_risk_per_trade=policy.max_risk_per_trade,
-                direction=[wanted for _, wanted in entries],
-            )
-        )
-        intents: list[tuple[OrderIntent, float | None]] = []
-        for signal, stamp, wanted, quantity in plan:
-            if not wanted:
-                side = Side.SELL if quantity > 0 else Side.BUY
-                close = self._intent(
-                    f"{stamp}:close", signal, side, abs(quantity), now, reduce_only=True
-                )
-                intents.append((close, None))
-                continue
-            size = next(sizes)
-            if size.is_zero:
-                log.info("%s %s: no size (%s)", signal.strategy, signal.symbol, size.reason)
-                continue
-            side = Side.BUY if wanted > 0 else Side.SELL
-            intent = self._intent(
-                f"{stamp}:open", signal, side, size.quantity, now, stop_loss=size.stop_price
-            )
-            intents.append((intent, size.stop_distance))
-        return intents
-
-    def _intent(
-        self,
-        client_order_id: str,
-        signal: Signal,
-        side: Side,
-        quantity: float,
-        now: datetime,
-        *,
-        reduce_only: bool = False,
-        stop_loss: float | None = None,
-    ) -> OrderIntent:
-        return OrderIntent(
-            client_order_id=client_order_id,
-            symbol=signal.symbol,
-            side=side,
-            quantity=quantity,
-            reference_price=signal.price,
-            strategy=signal.strategy,
-            reduce_only=reduce_only,
-            stop_loss=stop_loss,
-            created_at=signal.at,
-        )
 
     def _manage(
         self,
@@ -656,18 +543,7 @@ class TradingEngine:
         )
         if self.shadow_book is None or not names:
             return 0
-        return self.shadow_book.trade(signals, bars, atrs, policy, now, self._intents, names)
-
-    def _heartbeat(self, report: CycleReport) -> None:
-        self._r.hset(
-            self._heartbeat_key,
-            mapping={
-                "at": datetime.now(report.at.tzinfo).isoformat(),
-                "market_at": report.at.isoformat(),
-                "cycle": report.cycle,
-                "report": report.model_dump_json(exclude={"orders", "skipped"}),
-            },
-        )
+        return self.shadow_book.trade(signals, bars, atrs, policy, now, names)
 
 
 def _newest_bars(blocks: list[BarBlock], atrs: Mapping[str, float | None]) -> list[BarUpdate]:

@@ -3,7 +3,8 @@
 A strategy in ``strategy_states`` as ``shadow`` never places a real order. The engine
 hands its signals (as the orchestrator chose them) to the :class:`ShadowBook`, which
 keeps one paper account per shadow strategy in its own namespace,
-``<namespace>.shadow.<strategy>``: the same Ledger, PaperBroker, sizing and next-bar fills
+``<namespace>.shadow.<strategy>``: the same Ledger, PaperBroker, :class:`IntentPlanner`
+(sizing) and next-bar fills
 as the real account, so what a shadow strategy would have earned is measured exactly the
 way its live trading would be. Analytics on that namespace gives its record for the
 promotion review.
@@ -12,15 +13,16 @@ promotion review.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 import redis
 
+from components.engine.intents import IntentPlanner
 from components.execution import BarUpdate, BrokerConfig, CostModel, Ledger, PaperBroker
-from components.trading.types import OrderIntent, PortfolioView, Signal
+from components.policy.model import GlobalPolicy
+from components.trading.types import Signal
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +32,11 @@ def shadow_namespace(namespace: str, strategy: str) -> str:
     return f"{namespace}.shadow.{strategy}"
 
 
-IntentMaker = Callable[[list[Signal], PortfolioView, Any, datetime], list[tuple[OrderIntent, Any]]]
-
-
 class ShadowBook:
     """Paper accounts of the shadow strategies (see the module docstring).
 
-    >>> book = ShadowBook(client, namespace="qt", capital=10_000)
-    >>> book.trade(shadow_signals, bars, policy, now, make_intents)
+    >>> book = ShadowBook(client, namespace="qt", capital=10_000, planner=planner)
+    >>> book.trade(shadow_signals, bars, atrs, policy, now, ["sma_cross"])
     """
 
     def __init__(
@@ -46,6 +45,7 @@ class ShadowBook:
         *,
         namespace: str,
         capital: float,
+        planner: IntentPlanner,
         cost_model: CostModel | None = None,
         broker_config: BrokerConfig | None = None,
         stream_maxlen: int = 100_000,
@@ -53,6 +53,7 @@ class ShadowBook:
         self.client = client
         self.namespace = namespace
         self.capital = capital
+        self.planner = planner
         self.cost_model = cost_model or CostModel()
         self.broker_config = broker_config or BrokerConfig(source="shadow")
         self.stream_maxlen = stream_maxlen
@@ -76,9 +77,8 @@ class ShadowBook:
         signals: list[Signal],
         bars: Mapping[str, pd.DataFrame],
         atrs: Mapping[str, float | None],
-        policy: Any,
+        policy: GlobalPolicy,
         now: datetime,
-        make_intents: IntentMaker,
         strategies: list[str],
     ) -> int:
         """Fill what the newest bars fill in each shadow account, then place the orders
@@ -107,7 +107,7 @@ class ShadowBook:
             held = {s: f for s in active if (f := bars.get(s)) is not None}
             marks = {s: float(f["close"].iloc[-1]) for s, f in held.items()}
             portfolio = ledger.snapshot(marks)
-            for intent, _ in make_intents(chosen, portfolio, policy, now):
+            for intent, _ in self.planner.plan(chosen, portfolio, policy, now):
                 if broker.submit(intent).accepted:
                     placed += 1
         return placed

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from components.engine import TradingEngine
+from components.engine import build_engine
 from components.market import ManualClock, SyntheticMarket
 from components.policy import PolicyStore
 from components.settings import Settings, load_settings
@@ -81,7 +81,7 @@ def test_candidates_enter_shadow_and_a_later_engine_run_trades_them_on_paper(
         by="tests",
         reason="only shadow strategies",
     )
-    engine = TradingEngine.from_settings(settings, market)
+    engine = build_engine(settings, market)
     reports = []
     for cycle in range(60):
         reports.append(engine.run_cycle(cycle))

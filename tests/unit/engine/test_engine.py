@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import redis
 
-from components.engine import TradingEngine
+from components.engine import TradingEngine, build_engine
 from components.errors import TemporaryError
 from components.events import RedisEventBus
 from components.market import BarBlock, BlockRead, ManualClock, SyntheticMarket
@@ -50,7 +50,7 @@ def test_engine_trades_the_universe_through_the_broker(
     synthetic, clock = market
     open_up(settings, synthetic)
     bus = RedisEventBus(client, namespace=settings.namespace)
-    engine = TradingEngine.from_settings(settings, synthetic, bus=bus)
+    engine = build_engine(settings, synthetic, bus=bus)
 
     reports = run(engine, clock, 40)
 
@@ -70,13 +70,13 @@ def test_a_restarted_engine_places_no_order_twice(
 ) -> None:
     synthetic, clock = market
     open_up(settings, synthetic)
-    first = TradingEngine.from_settings(settings, synthetic)
+    first = build_engine(settings, synthetic)
     reports = run(first, clock, 12)
     placed = {o.client_order_id for r in reports for o in r.orders if o.outcome == "submitted"}
     assert placed
 
     clock.set(START)  # a new engine that re-derives every decision of those cycles
-    again = run(TradingEngine.from_settings(settings, synthetic), clock, 12)
+    again = run(build_engine(settings, synthetic), clock, 12)
 
     assert not [
         o
@@ -93,7 +93,7 @@ def test_unreadable_policy_means_no_new_orders_and_says_why(
 ) -> None:
     synthetic, clock = market
     open_up(settings, synthetic)
-    engine = TradingEngine.from_settings(settings, synthetic)
+    engine = build_engine(settings, synthetic)
     client.hset(f"{settings.namespace}:policy", "version", "2")  # version moved, and:
     client.hset(f"{settings.namespace}:policy", "max_positions", "not json")
 
@@ -109,7 +109,7 @@ def test_halted_ess_places_nothing_and_resume_trades_again(
 ) -> None:
     synthetic, clock = market
     open_up(settings, synthetic)
-    engine = TradingEngine.from_settings(settings, synthetic)
+    engine = build_engine(settings, synthetic)
     engine.ess.halt("test", by="tests")
 
     halted = run(engine, clock, 20)
@@ -156,7 +156,7 @@ def test_bad_bars_skip_that_symbol_with_the_reason_and_the_rest_trade(
     clock = ManualClock(START)
     synthetic = BrokenSymbolMarket(seed=7, clock=clock)
     open_up(settings, synthetic)
-    engine = TradingEngine.from_settings(settings, synthetic)
+    engine = build_engine(settings, synthetic)
 
     reports = run(engine, clock, 30)
 
@@ -174,7 +174,7 @@ def test_redis_gone_is_a_temporary_error_and_places_nothing(tmp_path: Path) -> N
         clock = ManualClock(START)
         synthetic = SyntheticMarket(seed=7, clock=clock)
         open_up(settings, synthetic)
-        engine = TradingEngine.from_settings(settings, synthetic)
+        engine = build_engine(settings, synthetic)
         run(engine, clock, 3)
         stop_embedded(home)
 
@@ -201,7 +201,7 @@ def test_a_shadow_strategy_trades_only_its_own_paper_account(
         by="tests",
         reason="breakout on trial",
     )
-    engine = TradingEngine.from_settings(settings, synthetic)
+    engine = build_engine(settings, synthetic)
 
     reports = run(engine, clock, 40)
 
@@ -230,7 +230,7 @@ def test_going_defensive_makes_the_balancer_cut_gross_exposure(
         by="tests",
         reason="two symbols",
     )
-    engine = TradingEngine.from_settings(settings, synthetic)
+    engine = build_engine(settings, synthetic)
     engine.config = engine.config.model_copy(update={"manage_positions": False})
     for symbol in symbols:  # 20% of equity each: under the 25% cap and NORMAL 70% gross
         price = float(synthetic.bars(symbol, "5m", limit=1)["close"].iloc[-1])

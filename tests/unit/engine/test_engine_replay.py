@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import redis
 
-from components.engine import EngineConfig, TradingEngine
+from components.engine import EngineConfig, TradingEngine, build_engine
 from components.market import ManualClock, SyntheticMarket, Ticker, default_symbols
 from components.policy import PolicyStore
 from components.redis import delete_namespace
@@ -68,7 +68,7 @@ def engine_on(settings: Settings, market: Any, *, incremental: bool) -> TradingE
         by="tests",
         reason="trade the whole universe",
     )
-    engine = TradingEngine.from_settings(settings, market)
+    engine = build_engine(settings, market)
     engine.config = EngineConfig(**{**engine.config.model_dump(), "incremental": incremental})
     return engine
 

@@ -1,0 +1,104 @@
+"""From accepted signals to order intents: what the real account and every shadow account
+would order, sized by the Trading Mathematician.
+
+The engine and the :class:`~components.engine.shadow.ShadowBook` both hold one
+:class:`IntentPlanner`, so a shadow strategy is sized and stamped exactly as it would be live.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime
+
+from components.policy.model import GlobalPolicy
+from components.sizing import PositionSizer
+from components.trading.types import OrderIntent, PortfolioView, Side, Signal
+
+log = logging.getLogger(__name__)
+
+PlannedIntent = tuple[OrderIntent, float | None]
+"""An order intent with the stop distance it was sized for (None for closes)."""
+
+
+class IntentPlanner:
+    """Order intents for accepted signals (see the module docstring).
+
+    >>> planner = IntentPlanner(PositionSizer(SizingConfig()), allow_short=False)
+    >>> planner.plan(signals, portfolio, policy, now)
+    """
+
+    def __init__(self, sizer: PositionSizer, *, allow_short: bool = False) -> None:
+        self.sizer = sizer
+        self.allow_short = allow_short
+
+    def plan(
+        self,
+        signals: list[Signal],
+        portfolio: PortfolioView,
+        policy: GlobalPolicy,
+        now: datetime,
+    ) -> list[PlannedIntent]:
+        """Order intents (with their stop distance) for the accepted signals, in their
+        order; every entry is sized in one vectorised pass."""
+        plan: list[tuple[Signal, str, int, float]] = []  # signal, stamp, direction, held
+        for signal in signals:
+            held = portfolio.positions.get(signal.symbol)
+            quantity = held.quantity if held is not None else 0.0
+            wanted = signal.direction if (signal.direction >= 0 or self.allow_short) else 0
+            stamp = f"{signal.strategy}:{signal.symbol}:{signal.at:%Y%m%dT%H%M}"
+            if quantity and (wanted == 0 or math.copysign(1, quantity) != wanted):
+                plan.append((signal, stamp, 0, quantity))  # close; re-enter on a later bar
+            elif not quantity and wanted != 0:
+                plan.append((signal, stamp, wanted, 0.0))  # open
+            # else: already positioned, or nothing to do
+        entries = [(signal, wanted) for signal, _, wanted, _ in plan if wanted]
+        sizes = iter(
+            self.sizer.size_many(
+                equity=portfolio.equity,
+                price=[signal.price for signal, _ in entries],
+                atr=[signal.atr or 0.0 for signal, _ in entries],
+                confidence=[signal.confidence for signal, _ in entries],
+                max_risk_per_trade=policy.max_risk_per_trade,
+                direction=[wanted for _, wanted in entries],
+            )
+        )
+        intents: list[PlannedIntent] = []
+        for signal, stamp, wanted, quantity in plan:
+            if not wanted:
+                side = Side.SELL if quantity > 0 else Side.BUY
+                close = _intent(f"{stamp}:close", signal, side, abs(quantity), reduce_only=True)
+                intents.append((close, None))
+                continue
+            size = next(sizes)
+            if size.is_zero:
+                log.info("%s %s: no size (%s)", signal.strategy, signal.symbol, size.reason)
+                continue
+            side = Side.BUY if wanted > 0 else Side.SELL
+            intent = _intent(
+                f"{stamp}:open", signal, side, size.quantity, stop_loss=size.stop_price
+            )
+            intents.append((intent, size.stop_distance))
+        return intents
+
+
+def _intent(
+    client_order_id: str,
+    signal: Signal,
+    side: Side,
+    quantity: float,
+    *,
+    reduce_only: bool = False,
+    stop_loss: float | None = None,
+) -> OrderIntent:
+    return OrderIntent(
+        client_order_id=client_order_id,
+        symbol=signal.symbol,
+        side=side,
+        quantity=quantity,
+        reference_price=signal.price,
+        strategy=signal.strategy,
+        reduce_only=reduce_only,
+        stop_loss=stop_loss,
+        created_at=signal.at,
+    )

@@ -264,7 +264,7 @@ def test_a_relaunched_engine_never_shows_the_ess_a_closed_trade_twice(
     from components.execution.models import ClosedPosition
 
     synthetic, clock = market
-    engine = TradingEngine.from_settings(settings, synthetic)
+    engine = build_engine(settings, synthetic)
     for n in range(3):  # three real losing trades, already closed
         loss = ClosedPosition(
             id=f"loss-{n}",
@@ -283,7 +283,7 @@ def test_a_relaunched_engine_never_shows_the_ess_a_closed_trade_twice(
     assert engine.ess.status().loss_streak == 3
 
     for first in (2, 4, 6):  # three relaunches
-        relaunched = TradingEngine.from_settings(settings, synthetic)
+        relaunched = build_engine(settings, synthetic)
         reports = run(relaunched, clock, 2, first=first)
 
     assert relaunched.ess.status().loss_streak == 3

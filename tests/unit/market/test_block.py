@@ -63,6 +63,26 @@ def test_a_window_grown_cycle_by_cycle_equals_one_made_afresh(steps: list[int], 
         np.testing.assert_array_equal(grown.values, made.values)
 
 
+@pytest.mark.parametrize(("timeframe", "limit"), [("1m", 500), ("5m", 300), ("1h", 100)])
+def test_a_cached_block_across_midnight_equals_each_symbols_bars_made_alone(
+    timeframe: str, limit: int
+) -> None:
+    """The vectorised, cached path (one block for all symbols, grown cycle by cycle over
+    two midnights) gives each symbol exactly the bars a fresh market makes for it alone."""
+    symbols = SYMBOLS[:3] + SYMBOLS[-3:]  # majors and derived profiles
+    clock = ManualClock(START - timedelta(minutes=50))  # 22:10, the day before
+    market = SyntheticMarket(seed=11, symbols=symbols, clock=clock)
+    for minutes in (0, 5, 35, 60, 1, 90, 24 * 60 - 25, 5):  # crosses 00:00 twice
+        clock.advance(timedelta(minutes=minutes))
+        (block,) = market.bars_block(symbols, timeframe, limit=limit).blocks
+        for symbol in symbols:
+            alone = SyntheticMarket(seed=11, symbols=[symbol], clock=ManualClock(clock.now()))
+            frame = alone.bars(symbol, timeframe, limit=limit)
+
+            assert block.index.equals(frame.index), (symbol, clock.now())
+            np.testing.assert_array_equal(block.frame(symbol).to_numpy(), frame.to_numpy())
+
+
 def test_blocks_are_read_only_so_no_caller_can_change_the_market() -> None:
     (block,) = market_at(START).bars_block(SYMBOLS, "5m", limit=50).blocks
 

@@ -14,7 +14,9 @@ Each :meth:`TradingEngine.run_cycle` at market time ``now``:
    intents (sized by the Trading Mathematician) and adds the position-management actions
    (close, reduce, trail the stop);
 6. puts each intent through the RiskGuard, then the Emergency Stop, and only then the
-   broker; every refusal publishes ``order.rejected``;
+   broker; a refusal publishes ``order.rejected`` once, not again each cycle the same
+   intent is refused for the same reason (:mod:`components.engine.refusals`), with the
+   signal's id as its correlation id;
 7. writes a heartbeat.
 
 Client order ids are derived from the decision (strategy, symbol, signal bar, action), so
@@ -41,6 +43,7 @@ from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import HeartbeatWriter, read_heartbeat
 from components.engine.intents import IntentPlanner
 from components.engine.orchestrator import select_signals
+from components.engine.refusals import StandingRefusals
 from components.engine.shadow import ShadowBook
 from components.engine.signals import BookUpdate, SignalBook
 from components.errors import QuantumTraderError, TemporaryError
@@ -61,7 +64,7 @@ from components.monitoring import Telemetry
 from components.policy.model import GlobalPolicy, StrategyState
 from components.policy.store import PolicyStore
 from components.portfolio import PortfolioBalancer
-from components.risk.decision import RiskDecision, publish_rejection
+from components.risk.decision import RiskCheck, RiskDecision, publish_rejection
 from components.risk.emergency import EmergencyStop, EssState, EssStatus
 from components.risk.guard import RiskGuard
 from components.settings import ModuleMode, Settings
@@ -183,6 +186,7 @@ class TradingEngine:
         self.balancer_mode = balancer_mode
         self.health = HealthStore(client, namespace=namespace)
         self.heartbeat = HeartbeatWriter(client, namespace, clock=wall_clock)
+        self.refusals = StandingRefusals(client, namespace=namespace)
         self._telemetry = Telemetry(client, namespace=namespace)
         self._policy: GlobalPolicy | None = None
         self._strategies: dict[str, Strategy[Any] | None] = {}
@@ -481,16 +485,15 @@ class TradingEngine:
         """RiskGuard, then the Emergency Stop, then the broker, one intent at a time; each
         accepted order counts against the limits of the next."""
         outcomes: list[OrderOutcome] = []
+        denials: list[RiskDecision] = []
         view = portfolio
         for intent, stop_distance in intents:
             decision = self.guard.check(intent, view, policy, stop_distance=stop_distance)
             if decision.approved:
                 decision = self.ess.gate(decision.intent, view, status=status)
-                source = "emergency_stop"
-            else:
-                source = "risk_guard"
             if not decision.approved:
-                outcomes.append(self._denied(intent, decision, source))
+                denials.append(decision)
+                outcomes.append(_outcome(intent, "denied", decision.check, decision.reason))
                 continue
             ack = self.broker.submit(decision.intent)
             if ack.duplicate:
@@ -501,12 +504,17 @@ class TradingEngine:
             else:
                 outcome = "rejected_by_broker"
             outcomes.append(_outcome(decision.intent, outcome, decision.check, ack.reason))
+        self._announce(denials)
         return outcomes
 
-    def _denied(self, intent: OrderIntent, decision: RiskDecision, source: str) -> OrderOutcome:
-        if self.bus is not None:
-            publish_rejection(decision, self.bus, source=source)
-        return _outcome(intent, "denied", decision.check, decision.reason)
+    def _announce(self, denials: list[RiskDecision]) -> None:
+        """One ``order.rejected`` per refused intent until its reason changes."""
+        if self.bus is None:
+            return
+        for decision in self.refusals.news(denials):
+            ess = decision.check is RiskCheck.EMERGENCY_STOP
+            publish_rejection(decision, self.bus, source="emergency_stop" if ess else "risk_guard")
+        self.refusals.stand(denials)
 
     def _halt(self, portfolio: PortfolioView, status: EssStatus) -> list[OrderOutcome]:
         actions = self.ess.on_halt(portfolio, status=status)

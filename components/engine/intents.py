@@ -46,7 +46,7 @@ class IntentPlanner:
             held = portfolio.positions.get(signal.symbol)
             quantity = held.quantity if held is not None else 0.0
             wanted = signal.direction if (signal.direction >= 0 or self.allow_short) else 0
-            stamp = f"{signal.strategy}:{signal.symbol}:{signal.at:%Y%m%dT%H%M}"
+            stamp = signal.id
             if quantity and (wanted == 0 or math.copysign(1, quantity) != wanted):
                 plan.append((signal, stamp, 0, quantity))  # close; re-enter on a later bar
             elif not quantity and wanted != 0:
@@ -101,4 +101,5 @@ def _intent(
         reduce_only=reduce_only,
         stop_loss=stop_loss,
         created_at=signal.at,
+        correlation_id=signal.id,
     )

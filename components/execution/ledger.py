@@ -490,7 +490,7 @@ class Ledger:
                 },
                 source=self.source,
                 occurred_at=order.created_at,
-                correlation_id=coid,
+                correlation_id=order.correlation_id or coid,
             )
             args += [item for pair in encode_event(event).items() for item in pair]
         keys = [self.keys[k] for k in ("acks", "orders", "fills", "account")]

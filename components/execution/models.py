@@ -58,6 +58,7 @@ class Order(_Record):
     created_at: datetime
     eligible_after: datetime
     seq: int = Field(0, ge=0)
+    correlation_id: str | None = Field(None, max_length=256)
 
     @classmethod
     def from_intent(cls, intent: OrderIntent, *, eligible_after: datetime) -> Order:
@@ -78,6 +79,7 @@ class Order(_Record):
             take_profit=intent.take_profit,
             created_at=intent.created_at,
             eligible_after=eligible_after,
+            correlation_id=intent.correlation_id,
         )
 
     def may_fill_on(self, at: datetime) -> bool:

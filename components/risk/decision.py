@@ -119,7 +119,8 @@ def publish_rejection(
 ) -> Event | None:
     """Publish ``order.rejected`` for a deny; approvals and resizes publish nothing.
 
-    Returns the event published, or ``None``.
+    Its correlation id is ``correlation_id``, else the intent's (the signal that caused
+    it), else its client order id. Returns the event published, or ``None``.
 
     >>> publish_rejection(guard.check(intent, portfolio, policy), bus, source="engine")
     """
@@ -138,7 +139,7 @@ def publish_rejection(
             strategy=intent.strategy,
         ),
         source=source,
-        correlation_id=correlation_id,
+        correlation_id=correlation_id or intent.correlation_id or intent.client_order_id,
     )
     bus.publish(event)
     return event

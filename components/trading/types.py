@@ -39,6 +39,12 @@ class Signal(BaseModel):
         None, ge=0, description="ATR at the signal bar, for stops and sizing."
     )
 
+    @property
+    def id(self) -> str:
+        """The signal's name, its strategy, symbol and bar (``"trend:BTC/USDT:20260302T0005"``):
+        the correlation id of the orders and events it causes."""
+        return f"{self.strategy}:{self.symbol}:{self.at:%Y%m%dT%H%M}"
+
 
 class OrderIntent(BaseModel):
     """An order someone wants placed; the broker fills it no earlier than the next bar.
@@ -62,6 +68,9 @@ class OrderIntent(BaseModel):
     stop_loss: float | None = Field(None, gt=0)
     take_profit: float | None = Field(None, gt=0)
     created_at: datetime
+    correlation_id: str | None = Field(
+        None, max_length=256, description="What caused the order (a signal's id)."
+    )
 
     @property
     def signed_quantity(self) -> float:

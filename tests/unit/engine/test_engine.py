@@ -288,3 +288,32 @@ def test_a_relaunched_engine_never_shows_the_ess_a_closed_trade_twice(
 
     assert relaunched.ess.status().loss_streak == 3
     assert all(r.ess_state == "ACTIVE" for r in reports)
+
+
+def test_an_intent_refused_every_cycle_is_announced_once_with_its_signal_id(
+    settings: Settings, client: redis.Redis, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    from components.risk import RiskConfig, RiskGuard
+
+    synthetic, clock = market
+    open_up(settings, synthetic)
+    bus = RedisEventBus(client, namespace=settings.namespace)
+    engine = build_engine(settings, synthetic, bus=bus)
+    engine.guard = RiskGuard(RiskConfig(min_notional=1e9))  # refuses every order
+
+    reports = []
+    for n in range(60):  # a cycle a minute: each 5-minute bar's intents come back 5 times
+        if n == 30:
+            engine = build_engine(settings, synthetic, bus=bus)  # a relaunch
+            engine.guard = RiskGuard(RiskConfig(min_notional=1e9))
+        reports.append(engine.run_cycle(n))
+        clock.advance(timedelta(minutes=1))
+
+    denied = [o for r in reports for o in r.orders if o.outcome == "denied"]
+    refused = {o.client_order_id for o in denied}
+    assert len(denied) > len(refused), "the same intents should come back cycle after cycle"
+    events = bus.tail("order.rejected", count=10_000)
+    assert sorted(e.payload.client_order_id for e in events) == sorted(refused)  # type: ignore[attr-defined]
+    for event in events:
+        signal_id = event.payload.client_order_id.removesuffix(":open")  # type: ignore[attr-defined]
+        assert event.correlation_id == signal_id

@@ -238,12 +238,13 @@ def test_without_an_atr_given_the_broker_uses_the_atr_of_the_bars_it_has_seen(
 def test_a_reduce_only_order_with_nothing_to_reduce_is_refused_with_an_event(
     broker: PaperBroker, client: redis.Redis, namespace: str
 ) -> None:
-    ack = broker.submit(make_intent("r1", Side.SELL, reduce_only=True))
+    ack = broker.submit(make_intent("r1", Side.SELL, reduce_only=True, correlation_id="sig-1"))
     assert not ack.accepted
     assert "reduce-only" in ack.reason
     assert broker.submit(make_intent("r1", Side.SELL, reduce_only=True)).duplicate
     [event] = RedisEventBus(client, namespace=namespace).tail("order.rejected")
     assert event.payload.check == "reduce_only"  # type: ignore[attr-defined]
+    assert event.correlation_id == "sig-1"  # the signal that caused the order
     assert broker.on_bar(SYMBOL, make_bar(100.0), bar_at(1)) == []
 
 

@@ -15,6 +15,7 @@ from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.learning import retrain_model
 from tasks.market import fetch_bars, read_clock
+from tasks.modules import module_mode, watched
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy
 
@@ -25,12 +26,12 @@ NAME = "clm-retraining"
     name=NAME,
     persist_result=False,
     log_prints=False,
-    on_completion=[record_success],  # for the last-success metric
+    **watched(record_success),  # last-success metric; self-healing (tasks.modules)
 )
 def clm_retraining() -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.clm_mode
+    mode = module_mode(settings, "clm")
     if mode is ModuleMode.OFF:
         log.info("QT_CLM_MODE=OFF: not retraining")
         return {"mode": mode.value}

@@ -1,6 +1,8 @@
-"""health-check (every minute): measure Redis, the bus, market data and the engine, store
-the verdict, and announce ``health.status_changed`` only when it changes. A CRITICAL
-verdict's Prefect event triggers the emergency-response deployment (prefect.yaml)."""
+"""health-check (every minute): hold back in OBSERVE the decision modules whose flows keep
+failing (and let go those that run well again), measure Redis, the bus, market data and
+the engine, store the verdict, and announce ``health.status_changed`` only when it
+changes. A CRITICAL verdict's Prefect event triggers the emergency-response deployment
+(prefect.yaml)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from prefect import flow, get_run_logger
 
 from components.settings import load_settings
 from tasks.health import judge_health, measure_health, record_health
+from tasks.modules import heal_modules
 from tasks.monitoring import record_success
 
 NAME = "health-check"
@@ -24,12 +27,21 @@ NAME = "health-check"
 def health_check() -> dict[str, Any]:
     settings = load_settings()
     log = get_run_logger()
+    changes = heal_modules(settings)
+    for change in changes:
+        log.warning("module %s: %s -> %s (%s)", change.module, change.previous.value,
+                    change.mode.value, change.reason)  # fmt: skip
     inputs = measure_health(settings)
     verdict = judge_health(settings, inputs)
     record, changed = record_health(settings, verdict.status, verdict.reasons, verdict.checks)
     message = f"health {record.status.value}: {'; '.join(record.reasons) or 'all checks pass'}"
     (log.warning if changed else log.info)(message + (" (changed)" if changed else ""))
-    return {"status": record.status.value, "changed": changed, "reasons": record.reasons}
+    return {
+        "status": record.status.value,
+        "changed": changed,
+        "reasons": record.reasons,
+        "modules": [change.model_dump(mode="json") for change in changes],
+    }
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from tasks.analytics import read_performance
 from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.market import fetch_bars, read_clock
+from tasks.modules import module_mode, watched
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.regime import (
@@ -33,13 +34,13 @@ NAME = "msc-evaluation"
     name=NAME,
     persist_result=False,
     log_prints=False,
-    on_completion=[record_success],  # for the last-success metric
+    **watched(record_success),  # last-success metric; self-healing (tasks.modules)
 )
 def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
     """One evaluation of the Meta Strategy Controller."""
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.msc.mode
+    mode = module_mode(settings, "msc")
     if mode is ModuleMode.OFF:
         log.info("QT_MSC_MODE=OFF: not evaluating")
         return {"mode": mode.value}

@@ -13,6 +13,7 @@ from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_table
 from tasks.events import publish_event
 from tasks.market import fetch_bars, fetch_tickers, read_clock
+from tasks.modules import module_mode, watched
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.ranking import ranker_config, save_ranking, score_symbols
@@ -24,13 +25,13 @@ NAME = "opportunity-ranking"
     name=NAME,
     persist_result=False,
     log_prints=False,
-    on_completion=[record_success],  # for the last-success metric
+    **watched(record_success),  # last-success metric; self-healing (tasks.modules)
 )
 def opportunity_ranking(timeframe: str | None = None) -> dict[str, Any]:
     """Rank the market's symbols for trading opportunity."""
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.ranker.mode
+    mode = module_mode(settings, "ranker")
     if mode is ModuleMode.OFF:
         log.info("QT_RANKER_MODE=OFF: not ranking")
         return {"mode": mode.value}

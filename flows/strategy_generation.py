@@ -39,6 +39,7 @@ from tasks.evolution import (
     save_evolution_run,
 )
 from tasks.market import read_clock
+from tasks.modules import module_mode, watched
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 
@@ -49,7 +50,7 @@ NAME = "strategy-generation"
     name=NAME,
     persist_result=False,
     log_prints=False,
-    on_completion=[record_success],  # for the last-success metric
+    **watched(record_success),  # last-success metric; self-healing (tasks.modules)
     task_runner=research_task_runner(),  # Dask at QT_DASK_ADDRESS, else local processes
 )
 def strategy_generation(
@@ -58,7 +59,7 @@ def strategy_generation(
     """One search, then the shadow entry and the promotion review."""
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.generator_mode
+    mode = module_mode(settings, "generator")
     if mode is ModuleMode.OFF:
         log.info("QT_GENERATOR_MODE=OFF: not searching")
         return {"mode": mode.value}

@@ -15,6 +15,7 @@ from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
 from tasks.ledger import open_position_symbols
 from tasks.market import read_clock
+from tasks.modules import module_mode, watched
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
 from tasks.ranking import choose_universe, load_ranking
@@ -26,13 +27,13 @@ NAME = "universe-refresh"
     name=NAME,
     persist_result=False,
     log_prints=False,
-    on_completion=[record_success],  # for the last-success metric
+    **watched(record_success),  # last-success metric; self-healing (tasks.modules)
 )
 def universe_refresh() -> dict[str, Any]:
     """Refresh ``active_universe`` from the latest opportunity ranking."""
     settings = load_settings()
     log = get_run_logger()
-    mode = settings.universe.mode
+    mode = module_mode(settings, "universe")
     if mode is ModuleMode.OFF:
         log.info("QT_UNIVERSE_MODE=OFF: not refreshing")
         return {"mode": mode.value}

@@ -48,6 +48,7 @@ def measure_health(settings: Settings) -> HealthInputs:
         engine_down=_engine_down(settings, now),
         new_dead_letters=max(0, stats.dead_lettered - seen),
         model_issues=_model_issues(settings),
+        modules_held_back=_modules_held_back(settings),
     )
 
 
@@ -65,6 +66,16 @@ def _engine_down(settings: Settings, now: datetime) -> str | None:
         log.debug("engine liveness unknown: %s", exc)
         return None
     return verdict.reason if verdict.status.value == "down" else None
+
+
+def _modules_held_back(settings: Settings) -> dict[str, str]:
+    from tasks.modules import modes_store
+
+    return {
+        status.module: status.override.reason
+        for status in modes_store(settings).statuses(settings)
+        if status.override is not None and status.effective is not status.configured
+    }
 
 
 def _model_issues(settings: Settings) -> list[str]:

@@ -2,8 +2,9 @@
 
 :func:`alert_for` turns an event into an :class:`Alert`, or None for the events nobody
 needs to be told about: the Emergency Stop tripping or resuming, the policy's emergency
-flag set or cleared, health turning CRITICAL or recovering from it, and a strategy or a
-model promoted (or retired, or rolled back).
+flag set or cleared, health turning CRITICAL or recovering from it, a strategy or a
+model promoted (or retired, or rolled back), and a decision module held back in OBSERVE
+after failing (or let go again).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from components.events.types import (
     ESS_STATE_CHANGED,
     HEALTH_STATUS_CHANGED,
     MODEL_PROMOTED,
+    MODULE_MODE_CHANGED,
     POLICY_UPDATED,
     STRATEGY_PROMOTED,
 )
@@ -29,6 +31,7 @@ ALERT_TYPES = (
     HEALTH_STATUS_CHANGED,
     STRATEGY_PROMOTED,
     MODEL_PROMOTED,
+    MODULE_MODE_CHANGED,
 )
 _SEVERITY = {"ACTIVE": 0, "REDUCING": 1, "HALTED": 2}
 
@@ -83,6 +86,13 @@ def alert_for(event: Event, *, namespace: str) -> Alert | None:
             f"previous version: {payload.previous_version or 'none'}"
             + (f"; {_evidence(payload.metrics)}" if payload.metrics else ""),
             Level.INFO,
+        )
+    elif event.type == MODULE_MODE_CHANGED:
+        held_back = payload.mode != payload.configured
+        found = (
+            f"Module {payload.module}: {payload.previous} -> {payload.mode}",
+            f"{payload.reason} (by {payload.by})",
+            Level.WARNING if held_back else Level.SUCCESS,
         )
     if found is None:
         return None

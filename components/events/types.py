@@ -23,6 +23,7 @@ MODEL_PROMOTED = "model.promoted"
 TRADE_EXECUTED = "trade.executed"
 ORDER_REJECTED = "order.rejected"
 ESS_STATE_CHANGED = "ess.state_changed"
+MODULE_MODE_CHANGED = "module.mode_changed"
 
 DecisionMode = Literal["enforced", "observe"]
 
@@ -122,6 +123,18 @@ class EssStateChanged(_Payload):
     by: str
 
 
+class ModuleModeChanged(_Payload):
+    """A decision module's effective mode changed: the health check held it back after
+    failed runs, let it go after good ones, or a person restored it."""
+
+    module: str
+    previous: Literal["OFF", "OBSERVE", "ENFORCED"]
+    mode: Literal["OFF", "OBSERVE", "ENFORCED"]
+    configured: Literal["OFF", "OBSERVE", "ENFORCED"]
+    reason: str
+    by: str
+
+
 _TYPES: dict[str, type[BaseModel]] = {
     POLICY_UPDATED: PolicyUpdated,
     OPPORTUNITIES_UPDATED: OpportunitiesUpdated,
@@ -133,6 +146,7 @@ _TYPES: dict[str, type[BaseModel]] = {
     TRADE_EXECUTED: TradeExecuted,
     ORDER_REJECTED: OrderRejected,
     ESS_STATE_CHANGED: EssStateChanged,
+    MODULE_MODE_CHANGED: ModuleModeChanged,
 }
 for _type, _model in _TYPES.items():
     register_event_type(_type, _model)

@@ -36,6 +36,12 @@ class HealthConfig(BaseModel):
     heartbeat_warn_s: float = Field(300, gt=0, description="Since the engine's last cycle.")
     heartbeat_critical_s: float = Field(1_800, gt=0)
     dead_letters_warn: int = Field(1, ge=1, description="New dead letters since the last check.")
+    module_failures_to_observe: int = Field(
+        3, ge=1, le=100, description="Failed runs in a row that put a module into OBSERVE."
+    )
+    module_good_runs_to_restore: int = Field(
+        3, ge=1, le=100, description="Good runs in OBSERVE that give it its mode back."
+    )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> HealthConfig:
@@ -69,6 +75,9 @@ class HealthInputs(BaseModel):
     )
     new_dead_letters: int = 0
     model_issues: list[str] = Field(default_factory=list, description="Model Supervisor's.")
+    modules_held_back: dict[str, str] = Field(
+        default_factory=dict, description="Modules the health check holds in OBSERVE, and why."
+    )
 
 
 class HealthAssessment(BaseModel):
@@ -123,6 +132,10 @@ def assess_health(inputs: HealthInputs, config: HealthConfig | None = None) -> H
 
     findings += [
         (HealthStatus.DEGRADED, f"model supervisor: {issue}") for issue in inputs.model_issues
+    ]
+    findings += [
+        (HealthStatus.DEGRADED, f"module {name} held in OBSERVE: {why}")
+        for name, why in sorted(inputs.modules_held_back.items())
     ]
     status = max((s for s, _ in findings), key=_ORDER.__getitem__, default=HealthStatus.HEALTHY)
     return HealthAssessment(

@@ -114,7 +114,7 @@ def record_health(
     store = HealthStore(rt.client, namespace=settings.namespace)
     record, event = store.record(status, now=rt.clock.now(), reasons=reasons, checks=checks)
     if event is not None:
-        rt.bus.notify_mirrors([event])  # the Prefect event that can trigger emergency-response
+        rt.bus.notify_written([event])  # the Prefect event that can trigger emergency-response
     return record, event is not None
 
 

@@ -63,7 +63,7 @@ def supervise_model(settings: Settings, bars: dict[str, pd.DataFrame], *, now: d
                 HealthStatus.DEGRADED, now=now, reasons=reasons, source="model-supervisor"
             )
             if event is not None:
-                runtime(settings).bus.notify_mirrors([event])
+                runtime(settings).bus.notify_written([event])
         if verdict.retrain_requested:
             request_retrain(settings)
     return verdict

@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from components.backtest.config import BacktestConfig
+from components.execution.accounting import realised_pnl
 from components.execution.costs import CostModel, fill_price
 from components.execution.exits import ExitReason, entry_levels, exit_along
 from components.indicators import FloatArray, atr
@@ -275,7 +276,10 @@ def _plans(
     size = before * unit
     entry_fee = np.asarray(cm.fee(size * entry_price), dtype=np.float64)
     exit_fee = np.asarray(cm.fee(size * exit_price), dtype=np.float64)
-    pnl = sign * size * (exit_price - entry_price) - entry_fee - exit_fee
+    # The one accounting model (the ledger's): the entry opens, the exit closes it all.
+    held = sign * size
+    opened = realised_pnl(np.zeros_like(held), entry_price, held, entry_price, entry_fee)
+    pnl = opened + realised_pnl(held, entry_price, -held, exit_price, exit_fee)
     columns = {
         "direction": side,
         "entry_bar": entry.astype(np.int64),

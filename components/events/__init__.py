@@ -24,19 +24,28 @@ if TYPE_CHECKING:
     from components.events.memory_bus import InMemoryEventBus
     from components.events.models import (
         Event,
-        decode_event,
-        encode_event,
         event_to_json,
         event_types,
         payload_model,
         register_event_type,
-        stored_event,
     )
-    from components.events.redis_bus import RedisEventBus, dead_letter_key, stream_key
+    from components.events.redis_bus import RedisEventBus
+    from components.events.streams import (
+        LUA_EMIT,
+        add_events,
+        dead_letter_key,
+        decode_event,
+        encode_event,
+        event_args,
+        stats_key,
+        stored_event,
+        stream_key,
+    )
 
 
 __all__ = [
     "ALL_TYPES",
+    "LUA_EMIT",
     "BusConfig",
     "BusStats",
     "Event",
@@ -46,16 +55,19 @@ __all__ = [
     "InMemoryEventBus",
     "Mirror",
     "RedisEventBus",
+    "add_events",
     "dead_letter_key",
     "decode_event",
     "encode_event",
+    "event_args",
     "event_to_json",
     "event_types",
     "payload_model",
     "register_event_type",
+    "stats_key",
     "stored_event",
     "stream_key",
     "types",
 ]
 
-__getattr__ = lazy_exports(__name__, ("models", "bus", "memory_bus", "redis_bus"))
+__getattr__ = lazy_exports(__name__, ("models", "streams", "bus", "memory_bus", "redis_bus"))

@@ -111,9 +111,17 @@ class EventBus(ABC):
         """Call ``mirror(event)`` after every publish (failures are logged, never raised)."""
         self._mirrors.append(mirror)
 
+    def notify_written(self, events: Sequence[Event]) -> None:
+        """Events an atomic writer (a ledger, PolicyStore or ESS script, through
+        :data:`~components.events.streams.LUA_EMIT`) already put on the Redis streams of
+        this namespace: a bus that reads those streams only mirrors them; one that does not
+        (in-memory) also delivers them to its subscribers, as if published here."""
+        if events:
+            self._store(events)
+            self.notify_mirrors(events)
+
     def notify_mirrors(self, events: Iterable[Event]) -> None:
-        """Hand events to the mirrors; also used for events another atomic writer (the
-        PolicyStore's script) put on the stream."""
+        """Hand events to the mirrors (after a publish, or :meth:`notify_written`)."""
         for mirror in self._mirrors:
             for event in events:
                 try:

@@ -5,9 +5,8 @@ pydantic model registered for its ``type``::
 
     event = Event.create("policy.updated", {"version": 3, ...}, source="ops")
 
-On a Redis stream an event is stored as the flat fields of :func:`encode_event`, which
-:func:`decode_event` reads back; the PolicyStore writes the same fields from its Lua
-script, so every reader sees one format.
+How an event is stored on a Redis stream (keys, fields, trimming) is
+:mod:`components.events.streams`' alone.
 """
 
 from __future__ import annotations
@@ -118,64 +117,7 @@ class Event(BaseModel):
                 correlation_id=correlation_id,
             )
         except ValidationError as exc:
-            raise DataError(f"{event_type} event: {_first_error(exc)}") from None
-
-
-def encode_event(event: Event) -> dict[str, str]:
-    """The flat string fields an event is stored as on a stream."""
-    return {
-        "id": event.id,
-        "type": event.type,
-        "source": event.source,
-        "at": event.occurred_at.isoformat(),
-        "cid": event.correlation_id or "",
-        "payload": event.payload.model_dump_json(),
-    }
-
-
-def decode_event(fields: dict[str, str]) -> Event:
-    """Read an event back from its stream fields.
-
-    Raises
-    ------
-    DataError
-        A field is missing, the type is unknown, or the payload does not fit its model.
-    """
-    try:
-        event_type = fields["type"]
-        model = payload_model(event_type)
-        payload = model.model_validate_json(fields["payload"])
-        return Event.model_construct(
-            id=fields["id"],
-            type=event_type,
-            source=fields["source"],
-            occurred_at=datetime.fromisoformat(fields["at"]),
-            payload=payload,
-            correlation_id=fields.get("cid") or None,
-        )
-    except KeyError as exc:
-        raise DataError(f"stream entry has no {exc.args[0]!r} field") from None
-    except ValidationError as exc:
-        raise DataError(f"{fields.get('type')} event payload: {_first_error(exc)}") from None
-    except ValueError as exc:
-        raise DataError(f"stream entry is malformed: {exc}") from None
-
-
-def stored_event(
-    event_id: str,
-    event_type: str,
-    *,
-    source: str,
-    at: str,
-    payload: str,
-    correlation_id: str | None = None,
-) -> Event:
-    """The event a Lua script wrote to its stream from these parts (the fields of
-    :func:`encode_event`), e.g. to hand it to the bus's mirrors afterwards."""
-    return decode_event(
-        {"id": event_id, "type": event_type, "source": source, "at": at,
-         "cid": correlation_id or "", "payload": payload}
-    )  # fmt: skip
+            raise DataError(f"{event_type} event: {first_error(exc)}") from None
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -184,7 +126,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
     return data
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     location = ".".join(str(part) for part in error["loc"]) or "payload"
     return f"{location}: {error['msg']} (got {error.get('input')!r})"

@@ -1,11 +1,7 @@
 """The EventBus on Redis Streams: one stream per event type, consumer groups, at-least-once.
 
-Keys (under the namespace ``ns``)::
-
-    ns:events:<type>        one stream per event type, trimmed to ~stream_maxlen entries
-    ns:events:deadletter    events a group gave up on, with the group, error and attempts
-    ns:events:stats         counters shared by every process: published, delivered, ...,
-                            and dead_lettered:<type> per event type
+Keys and fields: :mod:`components.events.streams` (one stream per event type, a
+dead-letter stream, shared counters).
 
 Delivery: a consumer reads new entries with XREADGROUP, acks each after its handler
 succeeds, retries a failed one after a backoff (XCLAIM to itself, so the server counts the
@@ -31,23 +27,16 @@ import redis
 
 from components.errors import DataError
 from components.events.bus import BusConfig, BusStats, EventBus, GroupStats
-from components.events.models import Event, decode_event, encode_event, event_types
-from components.redis import namespaced
+from components.events.models import Event, event_types
+from components.events.streams import (
+    add_events,
+    dead_letter_key,
+    decode_event,
+    stats_key,
+    stream_key,
+)
 
 log = logging.getLogger(__name__)
-
-
-def stream_key(namespace: str, event_type: str) -> str:
-    """The stream that holds events of ``event_type``."""
-    return namespaced(namespace, "events", event_type)
-
-
-def dead_letter_key(namespace: str) -> str:
-    return namespaced(namespace, "events", "deadletter")
-
-
-def stats_key(namespace: str) -> str:
-    return namespaced(namespace, "events", "stats")
 
 
 def _entry_order(entry_id: str) -> tuple[int, int]:
@@ -103,17 +92,14 @@ class RedisEventBus(EventBus):
 
     # --- publishing -------------------------------------------------------------------
     def _store(self, events: Sequence[Event]) -> None:
-        maxlen = self.config.stream_maxlen
         pipe = self._r.pipeline(transaction=False)
-        for event in events:
-            pipe.xadd(
-                self._stream(event.type),
-                encode_event(event),
-                maxlen=maxlen,
-                approximate=True,
-            )
-        pipe.hincrby(self._stats_key, "published", len(events))
+        add_events(pipe, self.namespace, events, maxlen=self.config.stream_maxlen)
         pipe.execute()
+
+    def notify_written(self, events: Sequence[Event]) -> None:
+        """Events a script already put on the streams: consumers read them there; only the
+        mirrors are told."""
+        self.notify_mirrors(events)
 
     # --- consuming --------------------------------------------------------------------
     def _create_groups(

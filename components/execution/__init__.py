@@ -5,6 +5,7 @@ broker = PaperBroker(ledger, settings.paper.costs)
 broker.submit(intent)                                  # OrderAck
 broker.on_bar("BTC/USDT", bars.iloc[-1], bars.index[-1])   # [Fill, ...]
 ledger.snapshot(marks)                                 # PortfolioView
+apply_fill(position, Execution(...))                   # the one accounting model
 """
 
 from typing import TYPE_CHECKING
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 from components._lazy import lazy_exports
 
 if TYPE_CHECKING:
+    from components.execution.accounting import Applied, Execution, apply_fill, realised_pnl
     from components.execution.broker import (
         Bar,
         BarLike,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_INITIAL_CASH",
     "KEEP",
+    "Applied",
     "Bar",
     "BarLike",
     "BarUpdate",
@@ -61,6 +64,7 @@ __all__ = [
     "BrokerConfig",
     "ClosedPosition",
     "CostModel",
+    "Execution",
     "Fill",
     "FillReason",
     "FillResult",
@@ -74,16 +78,20 @@ __all__ = [
     "PositionAssessment",
     "PositionClass",
     "PositionConfig",
+    "apply_fill",
     "assess_position",
     "assess_positions",
     "fee",
     "fill_price",
     "limit_fill_price",
     "may_scale_in",
+    "realised_pnl",
     "spread_bps_of",
     "stop_exit_price",
     "take_profit_exit_price",
 ]
 
 # lightest first: the ledger needs no pandas
-__getattr__ = lazy_exports(__name__, ("models", "ledger", "costs", "broker", "positions"))
+__getattr__ = lazy_exports(
+    __name__, ("models", "accounting", "ledger", "costs", "broker", "positions")
+)

@@ -29,7 +29,6 @@ Each fill publishes ``trade.executed`` in the same Lua script that changes the l
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections import deque
@@ -45,10 +44,16 @@ from components.errors import DataError
 from components.execution.config import BrokerConfig
 from components.execution.costs import CostModel, limit_fill_price
 from components.execution.exits import ExitLevels, entry_levels, exit_along
-from components.execution.ledger import BarView, Ledger
-from components.execution.models import Fill, FillReason, Order, OrderAck, Position
+from components.execution.ledger import BarView, Ledger, TrailingStop
+from components.execution.models import (
+    Fill,
+    FillReason,
+    FillResult,
+    Order,
+    OrderAck,
+    Position,
+)
 from components.indicators import atr as average_true_range
-from components.redis import namespaced
 from components.trading.types import OrderIntent, OrderType, Side
 
 log = logging.getLogger(__name__)
@@ -299,16 +304,17 @@ class PaperBroker:
             orders.setdefault(order.symbol, []).append(order)
         fills: list[Fill] = []
         marks: dict[str, datetime] = {}
+        trailing: dict[str, TrailingStop] = {}  # the trailing stops that moved
         for update, ohlc in checked:
             symbol, at = update.symbol, update.at
             last, _ = view.last_bars[symbol]
             if last is not None and at < last:
                 log.debug("%s bar at %s: older than the last processed (%s)", symbol, at, last)
                 continue
-            fills += self._process_bar(update, ohlc, orders.get(symbol, []), view, last)
+            fills += self._process_bar(update, ohlc, orders.get(symbol, []), view, trailing)
             marks[symbol] = max(at, marks.get(symbol, at))
             self._remember(symbol, ohlc, at, last)
-        self.ledger.mark_bars(marks)
+        self.ledger.mark_bars(marks, trailing)
         return fills
 
     def _process_bar(
@@ -317,34 +323,38 @@ class PaperBroker:
         ohlc: Bar,
         orders: list[Order],
         view: BarView,
-        last: datetime | None,
+        trailing: dict[str, TrailingStop],
     ) -> list[Fill]:
         """Fill what one bar fills: eligible open orders of its symbol (in submission
-        order), then the position's stop-loss or take-profit."""
+        order), then the position's stop-loss or take-profit. A trailing stop that moved
+        goes into ``trailing`` (written with the bar marks)."""
         symbol, at, atr = update.symbol, update.at, update.atr
         spread = self.cost_model.spread_for(
             update.spread_bps if update.spread_bps is not None else ohlc.spread_bps
         )
         fills: list[Fill] = []
+        position = view.positions.get(symbol)
         for order in orders:
             if order.may_fill_on(at):
                 if atr is None and not order.reduce_only:
                     atr = self._atr(symbol)  # only when a fill may need default stops
-                fill = self._fill_order(order, ohlc, at, spread, atr)
-                if fill is not None:
-                    fills.append(fill)
-        # The position as this bar left it: read again only if an order of it filled.
-        position = self.ledger.position(symbol) if fills else view.positions.get(symbol)
+                result = self._fill_order(order, ohlc, at, spread, atr)
+                if result is not None and result.status == "filled" and result.fill is not None:
+                    fills.append(result.fill)
+                    position = result.position  # as this fill left it
         if atr is None and self.config.trailing_atr is not None:
             atr = self._atr(symbol)
-        exit_fill = self._check_exits(position, ohlc, at, spread, atr)
+        stored = trailing.get(symbol) or view.trailing.get(symbol)
+        exit_fill, moved = self._check_exits(position, stored, ohlc, at, spread, atr)
         if exit_fill is not None:
             fills.append(exit_fill)
+        if moved is not None:
+            trailing[symbol] = moved
         return fills
 
     def _fill_order(
         self, order: Order, bar: Bar, at: datetime, spread: float, atr: float | None
-    ) -> Fill | None:
+    ) -> FillResult | None:
         sign = order.side.sign
         if order.type is OrderType.MARKET:
             price = float(self.cost_model.fill_price(sign, bar.open, spread_bps=spread))
@@ -359,7 +369,7 @@ class PaperBroker:
         if not order.reduce_only:
             defaults = entry_levels(sign, entry_price=price, atr=atr, rules=self.config.exit_rules)
             default_sl, default_tp = defaults.stop_loss, defaults.take_profit
-        result = self.ledger.apply_fill(
+        return self.ledger.apply_fill(
             client_order_id=order.client_order_id,
             symbol=order.symbol,
             side=order.side,
@@ -375,22 +385,26 @@ class PaperBroker:
             default_take_profit=default_tp,
             require_open_order=True,
         )
-        return result.fill if result.status == "filled" else None
 
     def _check_exits(
-        self, position: Position | None, bar: Bar, at: datetime, spread: float, atr: float | None
-    ) -> Fill | None:
-        """The one exit model (:func:`~components.execution.exits.exit_along`) on this bar;
-        a trailing stop that moved is kept for the next bar (only when trailing is on: one
-        read and, when it moves, one write per symbol holding a position)."""
+        self,
+        position: Position | None,
+        stored: TrailingStop | None,
+        bar: Bar,
+        at: datetime,
+        spread: float,
+        atr: float | None,
+    ) -> tuple[Fill | None, TrailingStop | None]:
+        """The one exit model (:func:`~components.execution.exits.exit_along`) on this bar:
+        (the exit fill, if one fired; the trailing stop, if it moved and is kept for the
+        next bar). ``stored`` is the trailing stop kept so far (an older position's counts
+        for nothing)."""
         if position is None:
-            return None
+            return None, None
         rules = self.config.exit_rules
-        symbol = position.symbol
-        trail_key = namespaced(self.ledger.namespace, "ledger", "trail")
         trailing = None
-        if rules.trailing_atr is not None:
-            trailing = _trailing(self.ledger.client.hget(trail_key, symbol), position.id)
+        if rules.trailing_atr is not None and stored is not None:
+            trailing = stored.level if stored.position_id == position.id else None
         levels = ExitLevels(position.stop_loss, position.take_profit, trailing)
         path = exit_along(
             position.sign,
@@ -404,11 +418,12 @@ class PaperBroker:
             spread_bps=spread,
         )
         if path.decision is not None:
-            return self._exit(position, path.decision.price, at, FillReason(path.decision.reason))
-        if path.levels.trailing_stop is not None and path.levels.trailing_stop != trailing:
-            value = json.dumps({"position": position.id, "level": path.levels.trailing_stop})
-            self.ledger.client.hset(trail_key, symbol, value)
-        return None
+            reason = FillReason(path.decision.reason)
+            return self._exit(position, path.decision.price, at, reason), None
+        moved = path.levels.trailing_stop
+        if moved is not None and moved != trailing:
+            return None, TrailingStop(position.id, moved)
+        return None, None
 
     def _exit(
         self, position: Position, price: float, at: datetime, reason: FillReason
@@ -447,11 +462,3 @@ class PaperBroker:
         values = average_true_range(high, low, close, n=min(self.config.atr_period, len(history)))
         value = float(values[-1])
         return value if math.isfinite(value) and value > 0 else None
-
-
-def _trailing(raw: Any, position_id: str) -> float | None:
-    """The stored trailing stop of ``position_id`` (one of an earlier position: none)."""
-    if not raw:
-        return None
-    stored = json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
-    return float(stored["level"]) if stored.get("position") == position_id else None

@@ -12,27 +12,23 @@ Keys (under the namespace ``ns``)::
     ns:ledger:closed      list: closed positions (JSON), newest first, trimmed
     ns:ledger:bars        hash: symbol -> open time (epoch us) of the last bar processed
     ns:ledger:bar_step    hash: symbol -> spacing (us) of the last two bars processed
+    ns:ledger:trail       hash: symbol -> trailing stop of its position (JSON: position, level)
     ns:events:trade.executed / ns:events:order.rejected   the event streams
 
 Every change is one Lua script, so it happens whole or not at all and concurrent
-writers (several processes filling different symbols) lose nothing. Applying a fill
-moves cash, updates the position and realised PnL, removes the filled order, records
-the fill and appends its ``trade.executed`` event, in one script; it is idempotent by
-client order id (a second fill for an id returns the first). Numbers are stored as
-round-trip text (``%.17g``), so a new :class:`Ledger` on the same namespace, in this
-process or another, reads exactly the same state.
-
-Accounting (signed quantity ``q``, average price ``a``; a fill of signed quantity ``d``
-at price ``p`` with fee ``f``):
-
-- cash changes by ``-d * p - f``;
-- opening or adding: ``a`` becomes the quantity-weighted average; the fill realises
-  ``-f`` (a fee is a realised cost when paid);
-- reducing: ``min(|d|, |q|) * (p - a) * sign(q) - f`` is realised; ``a`` is unchanged;
-- going through zero closes the position (into ``ns:ledger:closed``) and opens the rest
-  in the new direction at ``p``, with the fee split pro rata.
-
-So ``equity = cash + sum(q * mark) = initial_cash + realized_pnl + unrealized_pnl``.
+writers (several processes filling different symbols) lose nothing. The accounting is
+Python's (:func:`components.execution.accounting.apply_fill`, the one model the backtester
+shares); the scripts only compare and write. Applying a fill computes the position after
+it, the closed position (if any), the fill record and its ``trade.executed`` event from
+the position as last seen, and one script checks that the stored position is still that
+one and then writes them all, moves cash and the account totals, and removes the filled
+order; if another writer moved the position in between, the script writes nothing and
+the fill is computed again. It is idempotent by client order id (a second fill for an id
+returns the first). Events go on their streams through
+:data:`components.events.streams.LUA_EMIT`. Numbers are stored as round-trip text, so a
+new :class:`Ledger` on the same namespace, in this process or another, reads exactly the
+same state: ``equity = cash + sum(q * mark) = initial_cash + realized_pnl +
+unrealized_pnl``.
 """
 
 from __future__ import annotations
@@ -41,18 +37,19 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Literal, cast
 
 import redis
 
 from components.errors import DataError, TemporaryError
 from components.events.bus import EventBus
-from components.events.models import Event, encode_event, new_event_id, stored_event
-from components.events.redis_bus import stats_key, stream_key
-from components.events.types import ORDER_REJECTED, TRADE_EXECUTED
+from components.events.models import Event, new_event_id
+from components.events.streams import LUA_EMIT, event_args, stats_key, stream_key
+from components.events.types import ORDER_REJECTED, TRADE_EXECUTED, TradeExecuted
+from components.execution.accounting import Execution, apply_fill
 from components.execution.models import (
     ClosedPosition,
     Fill,
@@ -72,179 +69,77 @@ DEFAULT_INITIAL_CASH = 10_000.0
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
-# Shared Lua helpers: numbers as shortest round-trip text, optional values as JSON null.
-_LUA_HELPERS = (
-    LUA_NUM
-    + r"""
-local function opt_num(x) if x == nil then return 'null' end return num(x) end
-local function opt_text(s) if s == nil or s == '' then return 'null' end return cjson.encode(s) end
-local function arg_num(s) if s == '' then return nil end return tonumber(s) end
-local function present(v) if v == cjson.null then return nil end return v end
-local function decode_position(raw)
-  local pos = cjson.decode(raw)
-  pos.stop_loss = present(pos.stop_loss)
-  pos.take_profit = present(pos.take_profit)
-  pos.strategy = present(pos.strategy)
-  return pos
-end
-local function encode_position(pos)
-  return '{"id":' .. cjson.encode(pos.id) .. ',"symbol":' .. cjson.encode(pos.symbol)
-    .. ',"quantity":' .. num(pos.quantity) .. ',"average_price":' .. num(pos.average_price)
-    .. ',"realized_pnl":' .. num(pos.realized_pnl) .. ',"fees":' .. num(pos.fees)
-    .. ',"stop_loss":' .. opt_num(pos.stop_loss) .. ',"take_profit":'
-    .. opt_num(pos.take_profit) .. ',"strategy":' .. opt_text(pos.strategy)
-    .. ',"opened_at":' .. cjson.encode(pos.opened_at) .. ',"updated_at":'
-    .. cjson.encode(pos.updated_at) .. '}'
-end
-"""
-)
+# The scripts only compare and write: every number and record they store was computed in
+# Python (components.execution.accounting); the account totals are sums kept as round-trip
+# text (LUA_NUM). A script finding the position other than Python computed from answers
+# 'moved' with the current one, and Python computes again.
 
-# KEYS: account, positions, orders, fills, fill log, closed, trade stream, rejected stream,
-#       bus stats
-# ARGV: 1 client order id, 2 symbol, 3 side sign, 4 quantity, 5 price, 6 fee, 7 filled at,
-#       8 strategy, 9 reduce only, 10 position id it must trade against ('' = any),
-#       11 stop loss, 12 take profit (explicit, '' = none), 13 default stop loss,
-#       14 default take profit, 15 reason, 16 must be an open order, 17 event id,
-#       18 source, 19 stream maxlen, 20 initial cash, 21 closed kept, 22 rejected event id
+# KEYS: account, positions, orders, fills, fill log, closed, event stream, bus stats
+# ARGV: 1 client order id, 2 symbol, 3 must be an open order ('1'/'0'), 4 the position text
+#       Python computed from ('' = none), 5 what to write: 'fill', 'refuse' (a reduce-only
+#       order that would grow: drop the order, publish order.rejected) or 'none';
+#   fill:   6 position text after ('' = flat), 7 closed position text ('' = none),
+#           8 closed kept, 9 initial cash, 10 signed quantity * price, 11 fee, 12 realised,
+#           13 fill text, 14-20 the trade.executed event (LUA_EMIT's arguments)
+#   refuse: 6-12 the order.rejected event
 _FILL_SCRIPT = (
-    _LUA_HELPERS
+    LUA_NUM
+    + LUA_EMIT
     + r"""
 local coid, symbol = ARGV[1], ARGV[2]
 local previous = redis.call('HGET', KEYS[4], coid)
 if previous then return {'duplicate', previous} end
-if ARGV[16] == '1' and redis.call('HEXISTS', KEYS[3], coid) == 0 then
+if ARGV[3] == '1' and redis.call('HEXISTS', KEYS[3], coid) == 0 then
   return {'skipped', 'order ' .. coid .. ' is not open (cancelled, or never accepted)'}
 end
-local sign, qty = tonumber(ARGV[3]), tonumber(ARGV[4])
-local price, fee = tonumber(ARGV[5]), tonumber(ARGV[6])
-local at, strategy, reason = ARGV[7], ARGV[8], ARGV[15]
-local side = 'sell'
-if sign > 0 then side = 'buy' end
-
-local pos = nil
-local raw = redis.call('HGET', KEYS[2], symbol)
-if raw then pos = decode_position(raw) end
-local q = 0
-if pos then q = pos.quantity end
-if ARGV[10] ~= '' and (pos == nil or pos.id ~= ARGV[10]) then
-  return {'skipped', 'position ' .. ARGV[10] .. ' is no longer open'}
+local current = redis.call('HGET', KEYS[2], symbol) or ''
+if current ~= ARGV[4] then return {'moved', current} end
+if ARGV[5] == 'none' then return {'current'} end
+if ARGV[5] == 'refuse' then
+  redis.call('HDEL', KEYS[3], coid)
+  emit_event(KEYS[7], KEYS[8], unpack(ARGV, 6, 12))
+  return {'refused'}
 end
-if ARGV[9] == '1' then
-  if q == 0 or (q > 0) == (sign > 0) then
-    local why = 'reduce-only order would open or grow a position'
-    redis.call('HDEL', KEYS[3], coid)
-    local rejected = '{"client_order_id":' .. cjson.encode(coid) .. ',"symbol":'
-      .. cjson.encode(symbol) .. ',"side":"' .. side .. '","quantity":' .. num(qty)
-      .. ',"reason":' .. cjson.encode(why) .. ',"check":"reduce_only","strategy":'
-      .. opt_text(strategy) .. '}'
-    redis.call('XADD', KEYS[8], 'MAXLEN', '~', ARGV[19], '*', 'id', ARGV[22], 'type',
-      'order.rejected', 'source', ARGV[18], 'at', at, 'cid', coid, 'payload', rejected)
-    redis.call('HINCRBY', KEYS[9], 'published', 1)
-    return {'skipped', why, rejected}
-  end
-  if qty > math.abs(q) then
-    fee = fee * math.abs(q) / qty
-    qty = math.abs(q)
-  end
-end
-
-local account = KEYS[1]
-redis.call('HSETNX', account, 'initial_cash', ARGV[20])
-redis.call('HSETNX', account, 'cash', ARGV[20])
-local d = sign * qty
-local cash = tonumber(redis.call('HGET', account, 'cash')) - d * price - fee
-local realized = -fee
-local sl, tp = arg_num(ARGV[11]), arg_num(ARGV[12])
-local default_sl, default_tp = arg_num(ARGV[13]), arg_num(ARGV[14])
-local position_id = coid
-local closed = nil
-
-local function open_position(quantity, opening_fee)
-  local s = nil
-  if strategy ~= '' then s = strategy end
-  return {id = coid, symbol = symbol, quantity = quantity, average_price = price,
-          realized_pnl = -opening_fee, fees = opening_fee, stop_loss = sl or default_sl,
-          take_profit = tp or default_tp, strategy = s, opened_at = at}
-end
-
-if q == 0 then
-  pos = open_position(d, fee)
-elseif (q > 0) == (d > 0) then
-  position_id = pos.id
-  local total = q + d
-  pos.average_price = (q * pos.average_price + d * price) / total
-  pos.quantity = total
-  pos.realized_pnl = pos.realized_pnl - fee
-  pos.fees = pos.fees + fee
-  pos.stop_loss = sl or pos.stop_loss or default_sl
-  pos.take_profit = tp or pos.take_profit or default_tp
-else
-  position_id = pos.id
-  local direction = 1
-  if q < 0 then direction = -1 end
-  local gain = math.min(qty, math.abs(q)) * (price - pos.average_price) * direction
-  realized = gain - fee
-  local rest = q + d
-  if math.abs(rest) <= 1e-9 * math.abs(q) then rest = 0 end  -- float dust: closed
-  if rest ~= 0 and (rest > 0) == (q > 0) then
-    pos.quantity = rest
-    pos.realized_pnl = pos.realized_pnl + realized
-    pos.fees = pos.fees + fee
-  else
-    local opening_fee = 0
-    if rest ~= 0 then opening_fee = fee * math.abs(rest) / qty end
-    local closing_fee = fee - opening_fee
-    local kind = 'long'
-    if q < 0 then kind = 'short' end
-    closed = '{"id":' .. cjson.encode(pos.id) .. ',"symbol":' .. cjson.encode(symbol)
-      .. ',"direction":"' .. kind .. '","average_price":' .. num(pos.average_price)
-      .. ',"exit_price":' .. num(price)
-      .. ',"realized_pnl":' .. num(pos.realized_pnl + gain - closing_fee)
-      .. ',"fees":' .. num(pos.fees + closing_fee) .. ',"strategy":' .. opt_text(pos.strategy)
-      .. ',"opened_at":' .. cjson.encode(pos.opened_at) .. ',"closed_at":' .. cjson.encode(at)
-      .. ',"exit_order_id":' .. cjson.encode(coid) .. '}'
-    if rest == 0 then pos = nil else pos = open_position(rest, opening_fee) end
-  end
-end
-
-if pos then
-  pos.updated_at = at
-  redis.call('HSET', KEYS[2], symbol, encode_position(pos))
-else
+if ARGV[6] == '' then
   redis.call('HDEL', KEYS[2], symbol)
+else
+  redis.call('HSET', KEYS[2], symbol, ARGV[6])
 end
-if closed then
-  redis.call('LPUSH', KEYS[6], closed)
-  redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[21]) - 1)
+if ARGV[7] ~= '' then
+  redis.call('LPUSH', KEYS[6], ARGV[7])
+  redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[8]) - 1)
 end
-
-local total_realized = tonumber(redis.call('HGET', account, 'realized_pnl') or '0') + realized
-local total_fees = tonumber(redis.call('HGET', account, 'fees') or '0') + fee
-redis.call('HSET', account, 'cash', num(cash), 'realized_pnl', num(total_realized),
-  'fees', num(total_fees))
+local account = KEYS[1]
+redis.call('HSETNX', account, 'initial_cash', ARGV[9])
+redis.call('HSETNX', account, 'cash', ARGV[9])
+local fee = tonumber(ARGV[11])
+local cash = tonumber(redis.call('HGET', account, 'cash')) - tonumber(ARGV[10]) - fee
+local realized = tonumber(redis.call('HGET', account, 'realized_pnl') or '0') + tonumber(ARGV[12])
+local fees = tonumber(redis.call('HGET', account, 'fees') or '0') + fee
+redis.call('HSET', account, 'cash', num(cash), 'realized_pnl', num(realized), 'fees', num(fees))
 redis.call('HINCRBY', account, 'fills', 1)
-
-local common = '"client_order_id":' .. cjson.encode(coid) .. ',"symbol":' .. cjson.encode(symbol)
-  .. ',"side":"' .. side .. '","quantity":' .. num(qty) .. ',"price":' .. num(price)
-  .. ',"fee":' .. num(fee) .. ',"realized_pnl":' .. num(realized) .. ',"filled_at":'
-  .. cjson.encode(at) .. ',"strategy":' .. opt_text(strategy)
-local payload = '{' .. common .. '}'
-local fill = '{' .. common .. ',"position_id":' .. cjson.encode(position_id) .. ',"reason":'
-  .. cjson.encode(reason) .. '}'
 redis.call('HDEL', KEYS[3], coid)
-redis.call('HSET', KEYS[4], coid, fill)
+redis.call('HSET', KEYS[4], coid, ARGV[13])
 redis.call('RPUSH', KEYS[5], coid)
-redis.call('XADD', KEYS[7], 'MAXLEN', '~', ARGV[19], '*', 'id', ARGV[17], 'type',
-  'trade.executed', 'source', ARGV[18], 'at', at, 'cid', coid, 'payload', payload)
-redis.call('HINCRBY', KEYS[9], 'published', 1)
-return {'filled', fill, payload}
+emit_event(KEYS[7], KEYS[8], unpack(ARGV, 14, 20))
+return {'filled'}
 """
 )
 
+# KEYS: positions; ARGV: symbol, the position text Python computed from, the new text
+_PUT_POSITION_SCRIPT = r"""
+local current = redis.call('HGET', KEYS[1], ARGV[1]) or ''
+if current ~= ARGV[2] then return {'moved', current} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return {'written'}
+"""
+
 # KEYS: acks, orders, fills, account, rejected stream, bus stats
 # ARGV: 1 client order id, 2 ack (JSON), 3 order (JSON without seq; '' = rejected),
-#       4 stream maxlen, 5.. the order.rejected event's stream fields when rejected
-_SUBMIT_SCRIPT = r"""
+#       4-10 the order.rejected event when rejected (LUA_EMIT's arguments)
+_SUBMIT_SCRIPT = (
+    LUA_EMIT
+    + r"""
 local known = redis.call('HGET', KEYS[1], ARGV[1])
 if known then return {0, known} end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
@@ -255,11 +150,11 @@ if ARGV[3] ~= '' then
   local seq = redis.call('HINCRBY', KEYS[4], 'order_seq', 1)
   redis.call('HSET', KEYS[2], ARGV[1], string.sub(ARGV[3], 1, -2) .. ',"seq":' .. seq .. '}')
 else
-  redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[4], '*', unpack(ARGV, 5))
-  redis.call('HINCRBY', KEYS[6], 'published', 1)
+  emit_event(KEYS[5], KEYS[6], unpack(ARGV, 4, 10))
 end
 return {1, ARGV[2]}
 """
+)
 
 # KEYS: last bar, bar spacing; ARGV: symbol, bar open time (epoch us)
 _MARK_BAR_SCRIPT = r"""
@@ -274,10 +169,13 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 """
 
-# KEYS: bars, bar steps; ARGV: symbol, open time (us), symbol, open time, ... (forward only)
+# KEYS: bars, bar steps, trailing stops
+# ARGV: n, then n pairs symbol, open time (us) (forward only), then pairs symbol, trailing
+#       stop (JSON) to store
 _MARK_BARS_SCRIPT = r"""
 local marked = 0
-for i = 1, #ARGV, 2 do
+local last = 1 + 2 * tonumber(ARGV[1])
+for i = 2, last, 2 do
   local symbol, at = ARGV[i], tonumber(ARGV[i + 1])
   local current = redis.call('HGET', KEYS[1], symbol)
   local later = true
@@ -291,25 +189,44 @@ for i = 1, #ARGV, 2 do
     marked = marked + 1
   end
 end
+for i = last + 1, #ARGV, 2 do
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
+end
 return marked
 """
 
-# KEYS: positions; ARGV: 1 symbol, 2 position id ('' = any), 3 'set'|'keep' and
-# 4 stop loss ('' = none), 5 'set'|'keep' and 6 take profit
-_SET_STOPS_SCRIPT = (
-    _LUA_HELPERS
-    + r"""
-local raw = redis.call('HGET', KEYS[1], ARGV[1])
-if not raw then return false end
-local pos = decode_position(raw)
-if ARGV[2] ~= '' and pos.id ~= ARGV[2] then return false end
-if ARGV[3] == 'set' then pos.stop_loss = arg_num(ARGV[4]) end
-if ARGV[5] == 'set' then pos.take_profit = arg_num(ARGV[6]) end
-local text = encode_position(pos)
-redis.call('HSET', KEYS[1], ARGV[1], text)
-return text
-"""
-)
+_MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class _FillPlan:
+    """What one attempt of a fill asks the fill script to do: ``fill`` (write ``args``),
+    ``refuse`` (a reduce-only order that would grow: publish ``event``) or ``none``
+    (nothing to write, for ``reason``); either way only if the position is unchanged."""
+
+    action: Literal["fill", "refuse", "none"]
+    args: list[str] = field(default_factory=list)
+    event: Event | None = None
+    reason: str = ""
+    fill: Fill | None = None
+    position: Position | None = None
+    position_text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TrailingStop:
+    """Where a position's trailing stop stands after the last bar processed."""
+
+    position_id: str
+    level: float
+
+    def to_json(self) -> str:
+        return json.dumps({"position": self.position_id, "level": self.level})
+
+    @classmethod
+    def from_json(cls, text: str) -> TrailingStop:
+        stored = json.loads(text)
+        return cls(str(stored["position"]), float(stored["level"]))
 
 
 @dataclass(frozen=True)
@@ -319,6 +236,9 @@ class BarView:
     last_bars: dict[str, tuple[datetime | None, timedelta | None]]
     orders: list[Order]
     positions: dict[str, Position]
+    trailing: dict[str, TrailingStop]
+    """The stored trailing stop by symbol (check its ``position_id``: it may be an older
+    position's)."""
 
 
 class Keep(Enum):
@@ -328,10 +248,6 @@ class Keep(Enum):
 
 
 KEEP = Keep.KEEP
-
-
-def _iso(at: datetime) -> str:
-    return at.isoformat()
 
 
 def _aware(at: datetime, what: str) -> datetime:
@@ -355,10 +271,6 @@ def _finite(value: float, what: str, *, positive: bool = False) -> float:
         bound = "> 0" if positive else ">= 0"
         raise DataError(f"{what}={value!r} must be a finite number {bound}")
     return number
-
-
-def _arg(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
 
 
 class Ledger:
@@ -415,7 +327,7 @@ class Ledger:
             name: key(name)
             for name in (
                 "account", "positions", "orders", "acks", "fills",
-                "fill_log", "closed", "bars", "bar_step",
+                "fill_log", "closed", "bars", "bar_step", "trail",
             )
         }  # fmt: skip
         self._trade_stream = stream_key(namespace, TRADE_EXECUTED)
@@ -425,7 +337,12 @@ class Ledger:
         self._submit = client.register_script(_SUBMIT_SCRIPT)
         self._mark_bar = client.register_script(_MARK_BAR_SCRIPT)
         self._mark_bars = client.register_script(_MARK_BARS_SCRIPT)
-        self._set_stops = client.register_script(_SET_STOPS_SCRIPT)
+        self._put_position = client.register_script(_PUT_POSITION_SCRIPT)
+        # The position text of each symbol as last read or written here ('' = none): what
+        # a fill is computed from first. The scripts compare it with the stored one, so a
+        # stale entry (another process wrote) costs one more call, never a wrong write.
+        self._known: dict[str, str] = {}
+        self._parsed: dict[str, tuple[str, Position | None]] = {}  # symbol -> (text, position)
 
     @classmethod
     def connect(cls, settings: Any, *, bus: EventBus | None = None) -> Ledger:
@@ -472,7 +389,7 @@ class Ledger:
         """
         coid = order.client_order_id
         ack = {"accepted": rejected is None, "reason": rejected or ""}
-        args: list[Any] = [coid, json.dumps(ack), "", self._maxlen]
+        args: list[Any] = [coid, json.dumps(ack), ""]
         event = None
         if rejected is None:
             args[2] = order.model_dump_json(exclude={"seq"})
@@ -492,13 +409,13 @@ class Ledger:
                 occurred_at=order.created_at,
                 correlation_id=order.correlation_id or coid,
             )
-            args += [item for pair in encode_event(event).items() for item in pair]
+            args += event_args(event, self._maxlen)
         keys = [self.keys[k] for k in ("acks", "orders", "fills", "account")]
         keys += [self._rejected_stream, self._stats]
         fresh, answer = self._call(lambda: self._submit(keys=keys, args=args), "record an order")
         stored = json.loads(answer)
         if fresh and event is not None:
-            self._mirror([event])
+            self._written([event])
         return OrderAck(
             client_order_id=coid,
             accepted=bool(stored["accepted"]),
@@ -609,33 +526,127 @@ class Ledger:
         ):  # fmt: skip
             if level is not None:
                 _finite(level, f"{where}: {name}", positive=True)
-        at = _iso(_aware(filled_at, f"{where}: filled_at"))
-        event_id, rejected_id = new_event_id(), new_event_id()
+        _aware(filled_at, f"{where}: filled_at")
+        execution = Execution(
+            client_order_id=client_order_id, symbol=symbol, quantity=side.sign * quantity,
+            price=price, fee=fee, at=filled_at, strategy=strategy or None,
+            stop_loss=stop_loss, take_profit=take_profit,
+            default_stop_loss=default_stop_loss, default_take_profit=default_take_profit,
+        )  # fmt: skip
         keys = [self.keys[k] for k in ("account", "positions", "orders", "fills", "fill_log")]
-        keys += [self.keys["closed"], self._trade_stream, self._rejected_stream, self._stats]
-        args: list[str | int] = [
-            client_order_id, symbol, side.sign, repr(quantity), repr(price), repr(fee), at,
-            strategy or "", "1" if reduce_only else "0", position_id or "",
-            _arg(stop_loss), _arg(take_profit), _arg(default_stop_loss),
-            _arg(default_take_profit), reason.value, "1" if require_open_order else "0",
-            event_id, self.source, self._maxlen, repr(self.initial_cash), self._closed_kept,
-            rejected_id,
-        ]  # fmt: skip
-        result = self._call(lambda: self._fill(keys=keys, args=args), f"apply {where}")
-        status = result[0]
-        if status == "skipped":
-            if len(result) > 2:  # a reduce-only order was refused: mirror its event
-                self._mirror_fields(rejected_id, ORDER_REJECTED, at, client_order_id, result[2])
-            return FillResult(status="skipped", reason=result[1])
-        fill = Fill.model_validate_json(result[1])
-        if status == "filled":
+        keys.append(self.keys["closed"])
+        common: list[str] = [client_order_id, symbol, "1" if require_open_order else "0"]
+        for _ in range(_MAX_ATTEMPTS):
+            known, position = self._current(symbol)
+            plan = self._plan_fill(position, execution, side, reduce_only, position_id, reason)
+            stream = self._rejected_stream if plan.action == "refuse" else self._trade_stream
+            args = [*common, known, plan.action, *plan.args]
+            result = self._call(
+                lambda args=args, stream=stream: self._fill(
+                    keys=[*keys, stream, self._stats], args=args
+                ),
+                f"apply {where}",
+            )
+            status = result[0]
+            if status == "moved":  # another writer changed the position: compute again
+                self._known[symbol] = result[1]
+                continue
+            if status == "duplicate":
+                return FillResult(status="duplicate", fill=Fill.model_validate_json(result[1]))
+            if status == "skipped":
+                return FillResult(status="skipped", reason=result[1])
+            if status in ("current", "refused"):
+                if plan.event is not None:
+                    self._written([plan.event])
+                return FillResult(status="skipped", reason=plan.reason)
+            self._known[symbol] = plan.position_text
+            self._parsed[symbol] = (plan.position_text, plan.position)
+            fill = cast(Fill, plan.fill)  # a 'fill' plan always has its fill
             log.info(
                 "filled %s: %s %s %g @ %g (fee %g, realised %g)",
                 client_order_id, symbol, fill.side, fill.quantity, fill.price, fill.fee,
                 fill.realized_pnl,
             )  # fmt: skip
-            self._mirror_fields(event_id, TRADE_EXECUTED, at, client_order_id, result[2])
-        return FillResult(status=status, fill=fill)
+            if plan.event is not None:
+                self._written([plan.event])
+            return FillResult(status="filled", fill=fill, position=plan.position)
+        raise TemporaryError(
+            f"cannot apply {where}: the position kept changing under {_MAX_ATTEMPTS} attempts"
+        )
+
+    def _plan_fill(
+        self,
+        position: Position | None,
+        execution: Execution,
+        side: Side,
+        reduce_only: bool,
+        position_id: str | None,
+        reason: FillReason,
+    ) -> _FillPlan:
+        """What applying ``execution`` to ``position`` writes (or why it writes nothing)."""
+        coid, symbol = execution.client_order_id, execution.symbol
+        if position_id and (position is None or position.id != position_id):
+            return _FillPlan("none", reason=f"position {position_id} is no longer open")
+        if reduce_only:
+            if position is None or (position.quantity > 0) == (execution.quantity > 0):
+                why = "reduce-only order would open or grow a position"
+                event = Event.create(
+                    ORDER_REJECTED,
+                    {
+                        "client_order_id": coid, "symbol": symbol, "side": side.value,
+                        "quantity": abs(execution.quantity), "reason": why,
+                        "check": "reduce_only", "strategy": execution.strategy,
+                    },
+                    source=self.source, occurred_at=execution.at, correlation_id=coid,
+                )  # fmt: skip
+                return _FillPlan("refuse", event_args(event, self._maxlen), event, reason=why)
+            held = abs(position.quantity)
+            if abs(execution.quantity) > held:  # cut to the position, and the fee pro rata
+                execution = replace(
+                    execution,
+                    quantity=side.sign * held,
+                    fee=execution.fee * held / abs(execution.quantity),
+                )
+        applied = apply_fill(position, execution)
+        quantity, price, fee = abs(execution.quantity), execution.price, execution.fee
+        fill = Fill(
+            client_order_id=coid, symbol=symbol, side=side, quantity=quantity, price=price,
+            fee=fee, realized_pnl=applied.realised, filled_at=execution.at,
+            strategy=execution.strategy, position_id=applied.position_id, reason=reason,
+        )  # fmt: skip
+        # Built from the validated fill: no second validation on this hot path.
+        payload = TradeExecuted.model_construct(
+            client_order_id=coid, symbol=symbol, side=side.value, quantity=quantity,
+            price=price, fee=fee, strategy=execution.strategy,
+            realized_pnl=applied.realised, filled_at=execution.at,
+        )  # fmt: skip
+        event = Event.model_construct(
+            id=new_event_id(), type=TRADE_EXECUTED, source=self.source,
+            occurred_at=execution.at, payload=payload, correlation_id=coid,
+        )  # fmt: skip
+        after = applied.position.model_dump_json() if applied.position is not None else ""
+        closed = applied.closed.model_dump_json() if applied.closed is not None else ""
+        args = [
+            after, closed, str(self._closed_kept), repr(self.initial_cash),
+            repr(execution.quantity * price), repr(fee), repr(applied.realised),
+            fill.model_dump_json(), *event_args(event, self._maxlen),
+        ]  # fmt: skip
+        return _FillPlan("fill", args, event, fill=fill, position=applied.position,
+                         position_text=after)  # fmt: skip
+
+    def _current(self, symbol: str) -> tuple[str, Position | None]:
+        """(the position text of ``symbol`` as last seen here, read when unknown; that
+        position), parsed once per text."""
+        known = self._known.get(symbol)
+        if known is None:
+            raw = self._call(lambda: self._r.hget(self.keys["positions"], symbol), "read positions")
+            known = self._known[symbol] = raw or ""
+        parsed = self._parsed.get(symbol)
+        if parsed is not None and parsed[0] == known:
+            return parsed
+        position = Position.model_validate_json(known) if known else None
+        self._parsed[symbol] = (known, position)
+        return known, position
 
     def fill(self, client_order_id: str) -> Fill | None:
         """The fill of ``client_order_id``, or None."""
@@ -657,11 +668,13 @@ class Ledger:
     def positions(self) -> dict[str, Position]:
         """Open positions by symbol."""
         raw = self._call(lambda: self._r.hgetall(self.keys["positions"]), "read positions")
+        self._known = {**dict.fromkeys(self._known, ""), **raw}
         return {symbol: Position.model_validate_json(text) for symbol, text in sorted(raw.items())}
 
     def position(self, symbol: str) -> Position | None:
         """The open position in ``symbol``, or None."""
         raw = self._call(lambda: self._r.hget(self.keys["positions"], symbol), "read a position")
+        self._known[symbol] = raw or ""
         return None if raw is None else Position.model_validate_json(raw)
 
     def set_stops(
@@ -678,18 +691,33 @@ class Ledger:
 
         Example: ``ledger.set_stops("BTC/USDT", stop_loss=48_000.0)`` (trailing a stop).
         """
-        args = [symbol, position_id or ""]
+        levels: dict[str, float | None] = {}
         for name, value in (("stop_loss", stop_loss), ("take_profit", take_profit)):
-            if isinstance(value, Keep):
-                args += ["keep", ""]
-            else:
+            if not isinstance(value, Keep):
                 if value is not None:
                     _finite(value, f"{symbol}: {name}", positive=True)
-                args += ["set", _arg(value)]
-        raw = self._call(
-            lambda: self._set_stops(keys=[self.keys["positions"]], args=args), "set stops"
+                levels[name] = value
+        self._known.pop(symbol, None)  # read it afresh: a stale "none" must not answer None
+        for _ in range(_MAX_ATTEMPTS):
+            known, position = self._current(symbol)
+            if position is None or (position_id and position.id != position_id):
+                return None
+            moved = position.model_copy(update=levels)
+            text = moved.model_dump_json()
+            result = self._call(
+                lambda known=known, text=text: self._put_position(
+                    keys=[self.keys["positions"]], args=[symbol, known, text]
+                ),
+                "set stops",
+            )
+            if result[0] == "written":
+                self._known[symbol] = text
+                return moved
+            self._known[symbol] = result[1]
+        raise TemporaryError(
+            f"cannot set the stops of {symbol}: the position kept changing under "
+            f"{_MAX_ATTEMPTS} attempts"
         )
-        return Position.model_validate_json(raw) if raw else None
 
     def closed_positions(self, limit: int = 100) -> list[ClosedPosition]:
         """The last ``limit`` closed positions, newest first."""
@@ -710,19 +738,28 @@ class Ledger:
         )
         return bool(changed)
 
-    def mark_bars(self, bars: Mapping[str, datetime]) -> int:
-        """:meth:`mark_bar` for many symbols in one script call; returns how many moved."""
-        if not bars:
+    def mark_bars(
+        self,
+        bars: Mapping[str, datetime],
+        trailing: Mapping[str, TrailingStop] | None = None,
+    ) -> int:
+        """:meth:`mark_bar` for many symbols in one script call, storing the trailing stops
+        that moved (by symbol) in the same call; returns how many bars moved."""
+        trailing = trailing or {}
+        if not bars and not trailing:
             return 0
-        args = [part for symbol, at in bars.items() for part in (symbol, str(epoch_us(at)))]
-        keys = [self.keys["bars"], self.keys["bar_step"]]
+        args = [str(len(bars))]
+        args += [part for symbol, at in bars.items() for part in (symbol, str(epoch_us(at)))]
+        args += [part for symbol, stop in trailing.items() for part in (symbol, stop.to_json())]
+        keys = [self.keys["bars"], self.keys["bar_step"], self.keys["trail"]]
         marked = self._call(lambda: self._mark_bars(keys=keys, args=args), "mark bars")
         return int(marked)
 
     def bar_view(self, symbols: Sequence[str]) -> BarView:
         """What the broker needs to process a bar of each of ``symbols``, read in one
         transaction (one round trip, whatever the number of symbols): the last bar
-        processed and its spacing, every open order, every open position."""
+        processed and its spacing, every open order, every open position and every stored
+        trailing stop."""
         pipe = self._r.pipeline(transaction=True)
         names = list(symbols)
         if names:
@@ -730,9 +767,12 @@ class Ledger:
             pipe.hmget(self.keys["bar_step"], names)
         pipe.hvals(self.keys["orders"])
         pipe.hgetall(self.keys["positions"])
+        pipe.hgetall(self.keys["trail"])
         replies = self._call(pipe.execute, "read the ledger for the bars")
         lasts, steps = (replies[0], replies[1]) if names else ([], [])
-        orders, positions = replies[-2], replies[-1]
+        orders, positions, trails = replies[-3], replies[-2], replies[-1]
+        self._known.update(dict.fromkeys(names, ""))
+        self._known.update(positions)
         return BarView(
             last_bars={
                 symbol: (
@@ -743,6 +783,7 @@ class Ledger:
             },
             orders=self._orders(orders, None),
             positions={s: Position.model_validate_json(t) for s, t in positions.items()},
+            trailing={s: TrailingStop.from_json(t) for s, t in trails.items()},
         )
 
     def last_bar(self, symbol: str) -> tuple[datetime | None, timedelta | None]:
@@ -820,14 +861,6 @@ class Ledger:
         except redis.RedisError as exc:
             raise TemporaryError(f"cannot {what}: {type(exc).__name__}: {exc}") from None
 
-    def _mirror_fields(
-        self, event_id: str, event_type: str, at: str, correlation: str, payload: str
-    ) -> None:
-        if self._bus is None:
-            return
-        self._mirror([stored_event(event_id, event_type, source=self.source, at=at,
-                                   payload=payload, correlation_id=correlation)])  # fmt: skip
-
-    def _mirror(self, events: list[Event]) -> None:
-        if self._bus is not None:  # the events are on the stream; the mirrors see them too
-            self._bus.notify_mirrors(events)
+    def _written(self, events: list[Event]) -> None:
+        if self._bus is not None:  # the events are on the stream; tell the bus
+            self._bus.notify_written(events)

@@ -126,11 +126,14 @@ class Fill(_Record):
 class FillResult(_Record):
     """What :meth:`Ledger.apply_fill` did: ``filled`` (a new fill), ``duplicate`` (the id
     was filled before; ``fill`` is that fill) or ``skipped`` (nothing changed: ``reason``
-    says why, e.g. the order was cancelled or a reduce-only order would grow exposure)."""
+    says why, e.g. the order was cancelled or a reduce-only order would grow exposure).
+    After a new fill, ``position`` is the symbol's position as the fill left it (None:
+    flat); otherwise it is None and says nothing."""
 
     status: Literal["filled", "duplicate", "skipped"]
     fill: Fill | None = None
     reason: str = ""
+    position: Position | None = None
 
 
 class Position(_Record):

@@ -15,8 +15,8 @@ from typing import Any
 import redis
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
-from components.events.models import Event, encode_event
-from components.events.redis_bus import stats_key, stream_key
+from components.events.models import Event
+from components.events.streams import add_events
 from components.events.types import HEALTH_STATUS_CHANGED
 from components.redis import namespaced
 
@@ -46,9 +46,8 @@ class HealthStore:
 
     def __init__(self, client: redis.Redis, *, namespace: str, stream_maxlen: int = 100_000):
         self._r: Any = client
+        self._namespace = namespace
         self._key = namespaced(namespace, "health", "status")
-        self._stream = stream_key(namespace, HEALTH_STATUS_CHANGED)
-        self._stats = stats_key(namespace)
         self._maxlen = stream_maxlen
 
     def get(self) -> HealthRecord | None:
@@ -99,10 +98,7 @@ class HealthStore:
                             source=source,
                             occurred_at=now,
                         )
-                        pipe.xadd(
-                            self._stream, encode_event(event), maxlen=self._maxlen, approximate=True
-                        )
-                        pipe.hincrby(self._stats, "published", 1)
+                        add_events(pipe, self._namespace, [event], maxlen=self._maxlen)
                     pipe.execute()
                     break
                 except redis.WatchError:

@@ -29,8 +29,8 @@ import redis
 
 from components.errors import PolicyConflictError, PolicyValidationError, TemporaryError
 from components.events.bus import EventBus
-from components.events.models import new_event_id, stored_event
-from components.events.redis_bus import stats_key, stream_key
+from components.events.models import new_event_id
+from components.events.streams import LUA_EMIT, stats_key, stored_event, stream_key
 from components.events.types import POLICY_UPDATED
 from components.policy.config import RiskMode
 from components.policy.merge import deep_merge
@@ -54,7 +54,9 @@ MODEL_FIELDS = frozenset({"emergency"})
 # ARGV: expected version (-1 = any), by, reason, at, event id, history limit, maxlen,
 #       n seeds, seed path/value pairs (the defaults, written with the first write),
 #       n ops, op/path/value triples (S = set, D = delete, P = delete every path.*)
-_WRITE_SCRIPT = r"""
+_WRITE_SCRIPT = (
+    LUA_EMIT
+    + r"""
 local policy = KEYS[1]
 local current = tonumber(redis.call('HGET', policy, 'version') or '0')
 local expected = tonumber(ARGV[1])
@@ -116,11 +118,10 @@ redis.call('LPUSH', KEYS[2], '{' .. head .. ',"at":' .. cjson.encode(at) .. ',"d
   .. changes .. '}')
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[6]) - 1)
 local payload = '{' .. head .. ',"previous_version":' .. current .. ',"changes":' .. changes .. '}'
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], '*', 'id', ARGV[5], 'type',
-  'policy.updated', 'source', by, 'at', at, 'cid', '', 'payload', payload)
-redis.call('HINCRBY', KEYS[4], 'published', 1)
+emit_event(KEYS[3], KEYS[4], ARGV[7], ARGV[5], 'policy.updated', by, at, '', payload)
 return {1, version, redis.call('HGETALL', policy), payload}
 """
+)
 
 
 def _utcnow() -> datetime:
@@ -354,9 +355,9 @@ class PolicyStore:
         policy = self._from_leaves(dict(zip(flat[::2], flat[1::2], strict=True)))
         if status == 1:
             log.info("policy v%d by %s: %s", version, by, reason)
-            if self._bus is not None:  # the event is on the stream; the mirrors see it too
+            if self._bus is not None:  # the event is on the stream; tell the bus
                 event = stored_event(event_id, POLICY_UPDATED, source=by, at=at, payload=result[3])
-                self._bus.notify_mirrors([event])
+                self._bus.notify_written([event])
         return policy
 
     def _replay_to(self, version: int) -> tuple[dict[str, str], dict[str, str]]:

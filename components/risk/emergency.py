@@ -51,8 +51,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from components.errors import ConfigurationError, DataError, TemporaryError
 from components.events.bus import EventBus
 from components.events.config import BusConfig
-from components.events.models import new_event_id, stored_event
-from components.events.redis_bus import stats_key, stream_key
+from components.events.models import new_event_id
+from components.events.streams import LUA_EMIT, stats_key, stored_event, stream_key
 from components.events.types import ESS_STATE_CHANGED, EssStateChanged
 from components.redis import namespaced
 from components.risk.config import EssConfig
@@ -155,7 +155,9 @@ class HaltActions(BaseModel):
 # KEYS: ess hash, event stream, bus stats
 # ARGV: expected state, target state ('' = none), n memory pairs, pairs...,
 #       n transition pairs, pairs..., event id, source, at, maxlen, payload
-_TRANSITION_SCRIPT = r"""
+_TRANSITION_SCRIPT = (
+    LUA_EMIT
+    + r"""
 local current = redis.call('HGET', KEYS[1], 'state') or 'ACTIVE'
 if current ~= ARGV[1] then
   return {-1, current}
@@ -174,12 +176,11 @@ redis.call('HSET', KEYS[1], 'state', target)
 for _ = 1, n do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); i = i + 2
 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[i + 3], '*', 'id', ARGV[i], 'type',
-  'ess.state_changed', 'source', ARGV[i + 1], 'at', ARGV[i + 2], 'cid', '',
-  'payload', ARGV[i + 4])
-redis.call('HINCRBY', KEYS[3], 'published', 1)
+emit_event(KEYS[2], KEYS[3], ARGV[i + 3], ARGV[i], 'ess.state_changed', ARGV[i + 1],
+  ARGV[i + 2], '', ARGV[i + 4])
 return {1, target}
 """
+)
 
 _MAX_ATTEMPTS = 20
 
@@ -638,11 +639,11 @@ class EmergencyStop:
             return None
         if code == 1:
             log.warning("ESS %s -> %s by %s: %s", expected, state, by, reason)
-            if self.bus is not None:  # the event is on the stream; the mirrors see it too
+            if self.bus is not None:  # the event is on the stream; tell the bus
                 event = stored_event(
                     event_id, ESS_STATE_CHANGED, source=SOURCE, at=at, payload=payload
                 )
-                self.bus.notify_mirrors([event])
+                self.bus.notify_written([event])
         return state
 
 

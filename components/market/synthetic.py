@@ -495,7 +495,7 @@ class SyntheticMarket(MarketData):
             values = self._window_values(names, timeframe, first, count)
         step = int(timeframe_delta(timeframe).value)
         times = first + step * np.arange(count, dtype=np.int64)
-        # Bars are checked against the contract once, when made (see _keep).
+        # Bars are checked against the contract once, when made (see _checked).
         return BlockRead([BarBlock(names, times, values, timeframe, checked=True)], {})
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
@@ -617,24 +617,24 @@ class SyntheticMarket(MarketData):
     def _window_values(
         self, names: tuple[str, ...], timeframe: str, first: int, count: int
     ) -> np.ndarray:
-        """(5, symbols, count) bars from open time ``first``, read-only: the kept window of
-        (timeframe, names) when it covers them, else that window with the bars after it
-        appended, else made afresh."""
+        """(5, symbols, count) bars from open time ``first``, read-only: from the kept
+        window of (timeframe, names) when it covers them, else with the bars after it
+        appended in place (only those are made), else made afresh."""
         step = int(timeframe_delta(timeframe).value)
         key = (timeframe, names)
-        kept: tuple[int, np.ndarray] | None = self._windows.get(key)
-        if kept is not None:
-            kept_first, kept_values = kept
-            kept_end = kept_first + step * kept_values.shape[2]
-            if kept_first <= first < kept_end + step:  # overlaps, or just after
-                end = first + step * count
-                if end > kept_end:
-                    new = (end - kept_end) // step
-                    more = self._checked(names, timeframe, kept_end, new)
-                    kept_values = np.concatenate([kept_values, more], axis=2)
-                offset = (first - kept_first) // step
-                return self._keep(key, first, kept_values[:, :, offset : offset + count])
-        return self._keep(key, first, self._checked(names, timeframe, first, count))
+        kept: _Window | None = self._windows.get(key)
+        if kept is None or not kept.first <= first < kept.end(step) + step:
+            values = self._checked(names, timeframe, first, count)
+            kept = _Window.of(first, values, headroom=max(count // 2, 16))
+            self._windows.put(key, kept, kept.buffer.nbytes)
+        elif first + step * count > kept.end(step):
+            new = (first + step * count - kept.end(step)) // step
+            more = self._checked(names, timeframe, kept.end(step), new)
+            grown = kept.append(more, keep_from=(first - kept.first) // step, step=step)
+            if grown is not kept:
+                self._windows.put(key, grown, grown.buffer.nbytes)
+            kept = grown
+        return kept.view((first - kept.first) // step, count)
 
     def _checked(
         self, names: tuple[str, ...], timeframe: str, first: int, count: int
@@ -652,11 +652,6 @@ class SyntheticMarket(MarketData):
         problems = BarBlock(names, times, values, timeframe).problems()
         if problems:
             raise DataError(f"synthetic market made a bad bar: {next(iter(problems.values()))}")
-        return values
-
-    def _keep(self, key: tuple[str, tuple[str, ...]], first: int, values: np.ndarray) -> np.ndarray:
-        values.flags.writeable = False
-        self._windows.put(key, (first, values), values.nbytes)
         return values
 
     def _block_values(
@@ -930,6 +925,50 @@ def _aggregate(values: np.ndarray, per: int) -> np.ndarray:
             grouped[4].sum(axis=-1),
         ]
     )
+
+
+@dataclass(slots=True)
+class _Window:
+    """The bars last asked for of one (timeframe, symbols), in a buffer with room after
+    them: a new cycle writes its new bars into that room instead of copying the window.
+    Columns up to ``filled`` are never written again, so views handed out stay as they
+    were; when the room runs out the bars still wanted move to a new buffer."""
+
+    first: int  # open time of the buffer's first column (ns)
+    buffer: np.ndarray  # (5, symbols, capacity)
+    filled: int
+    headroom: int
+
+    @classmethod
+    def of(cls, first: int, values: np.ndarray, *, headroom: int) -> _Window:
+        count = values.shape[2]
+        buffer = np.empty((*values.shape[:2], count + headroom))
+        buffer[:, :, :count] = values
+        return cls(first, buffer, count, headroom)
+
+    def end(self, step: int) -> int:
+        """The open time just after the last bar held."""
+        return self.first + step * self.filled
+
+    def append(self, more: np.ndarray, *, keep_from: int, step: int) -> _Window:
+        """This window with ``more`` bars after its last: in place when they fit, else a
+        new window of its bars from column ``keep_from`` on, then ``more``, with fresh
+        room (``step``: the bar length in ns)."""
+        new = more.shape[2]
+        if self.filled + new <= self.buffer.shape[2]:
+            self.buffer[:, :, self.filled : self.filled + new] = more
+            self.filled += new
+            return self
+        kept = self.buffer[:, :, keep_from : self.filled]
+        grown = _Window.of(self.first + step * keep_from, kept, headroom=max(self.headroom, new))
+        grown.headroom = self.headroom
+        return grown.append(more, keep_from=0, step=step)
+
+    def view(self, offset: int, count: int) -> np.ndarray:
+        """``count`` bars from column ``offset``, read-only."""
+        values = self.buffer[:, :, offset : offset + count]
+        values.flags.writeable = False
+        return values
 
 
 class _SizedCache:

@@ -83,6 +83,20 @@ def test_a_cached_block_across_midnight_equals_each_symbols_bars_made_alone(
             np.testing.assert_array_equal(block.frame(symbol).to_numpy(), frame.to_numpy())
 
 
+def test_a_block_handed_out_stays_as_it_was_while_the_window_grows() -> None:
+    clock = ManualClock(START)
+    market = SyntheticMarket(seed=3, symbols=SYMBOLS[:4], clock=clock)
+    (first,) = market.bars_block(SYMBOLS[:4], "5m", limit=40).blocks
+    before = first.values.copy()
+
+    for _ in range(60):  # past the room kept for new bars, so the window moves once
+        clock.advance(timedelta(minutes=5))
+        (newest,) = market.bars_block(SYMBOLS[:4], "5m", limit=40).blocks
+
+    np.testing.assert_array_equal(first.values, before)
+    assert newest.times[0] == first.times[0] + 60 * 300 * 10**9
+
+
 def test_blocks_are_read_only_so_no_caller_can_change_the_market() -> None:
     (block,) = market_at(START).bars_block(SYMBOLS, "5m", limit=50).blocks
 

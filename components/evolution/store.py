@@ -39,14 +39,13 @@ from components.evolution.config import GeneticConfig
 from components.evolution.fitness import Evaluation
 from components.evolution.generator import DataSummary, EvolutionResult, GenerationResult
 from components.evolution.genome import CANDIDATE_NAME_PATTERN, Genome
+from components.evolution.keys import GENOME_ID, candidate_ids_key, candidates_key
 from components.redis import connect, namespaced
 from components.settings import Settings
 from components.strategies.base import Strategy
 from components.strategies.registry import STRATEGIES
 
 log = logging.getLogger(__name__)
-
-_GENOME_ID = re.compile(r"^[0-9a-f]{16}$")
 
 
 class Candidate(BaseModel):
@@ -117,9 +116,9 @@ class EvolutionStore:
         self.namespace = namespace
         self.keep_runs = keep_runs
         self._runs = namespaced(namespace, "evolution", "runs")
-        self._candidates = namespaced(namespace, "evolution", "candidates")
+        self._candidates = candidates_key(namespace)
         self._fitness = namespaced(namespace, "evolution", "candidates", "fitness")
-        self._ids = namespaced(namespace, "evolution", "candidates", "ids")
+        self._ids = candidate_ids_key(namespace)
 
     @classmethod
     def connect(cls, settings: Settings, **options: Any) -> EvolutionStore:
@@ -232,7 +231,7 @@ class EvolutionStore:
         """The candidate with this name (``momentum_1f7d29b1``) or genome id (16 hex
         digits), or ``None``."""
         name = key
-        if _GENOME_ID.match(key):
+        if GENOME_ID.match(key):
             found = self._r.hget(self._ids, key)
             if found is None:
                 return None

@@ -6,21 +6,29 @@
     signal = latest_signal(strategy, "BTC/USDT", bars)  # the engine's Signal, last bar
 
 See :mod:`components.strategies.base` for the contract (no lookahead, warm-up, ranges).
+The package imports its parts on first use, so :mod:`~components.strategies.names` (the
+built-ins' names) loads without pandas.
 """
 
-from components.strategies.base import (
-    ParamBound,
-    SignalArrays,
-    Strategy,
-    StrategyParams,
-)
-from components.strategies.breakout import BreakoutParams, BreakoutStrategy
-from components.strategies.live import latest_signal
-from components.strategies.mean_reversion import MeanReversionParams, MeanReversionStrategy
-from components.strategies.momentum import MomentumParams, MomentumStrategy
-from components.strategies.registry import STRATEGIES, create_strategy
-from components.strategies.sma_crossover import SmaCrossoverParams, SmaCrossoverStrategy
-from components.strategies.trend_following import TrendFollowingParams, TrendFollowingStrategy
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.strategies.base import (
+        ParamBound,
+        SignalArrays,
+        Strategy,
+        StrategyParams,
+    )
+    from components.strategies.breakout import BreakoutParams, BreakoutStrategy
+    from components.strategies.live import latest_signal
+    from components.strategies.mean_reversion import MeanReversionParams, MeanReversionStrategy
+    from components.strategies.momentum import MomentumParams, MomentumStrategy
+    from components.strategies.registry import STRATEGIES, create_strategy
+    from components.strategies.sma_crossover import SmaCrossoverParams, SmaCrossoverStrategy
+    from components.strategies.trend_following import TrendFollowingParams, TrendFollowingStrategy
+
 
 __all__ = [
     "STRATEGIES",
@@ -41,3 +49,17 @@ __all__ = [
     "create_strategy",
     "latest_signal",
 ]
+
+__getattr__ = lazy_exports(
+    __name__,
+    (
+        "base",
+        "registry",
+        "live",
+        "breakout",
+        "mean_reversion",
+        "momentum",
+        "sma_crossover",
+        "trend_following",
+    ),
+)

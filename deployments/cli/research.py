@@ -19,14 +19,34 @@ from deployments.cli._app import (
 )
 
 
+def _refuse_unknown_strategy(name: str) -> None:
+    """Refuse a name that is neither a built-in, ``ml``, nor a stored candidate, before
+    anything loads pandas (a typo fails at once)."""
+    from components.errors import ConfigurationError
+    from components.evolution.keys import is_stored_candidate
+    from components.redis import connect
+    from components.strategies.names import BUILTIN_STRATEGIES
+
+    if name in (*BUILTIN_STRATEGIES, "ml"):
+        return
+    config = settings()
+    if not is_stored_candidate(connect(config), config.namespace, name):
+        raise ConfigurationError(
+            f"unknown strategy {name!r}: neither a built-in ({', '.join(BUILTIN_STRATEGIES)}) "
+            "nor a stored candidate (quantum-trader evolve makes some)"
+        )
+
+
 def _resolve_strategy(name: str, params: str | None) -> Any:
     """A built-in, the ml strategy, or a stored candidate, with ``params`` (JSON) applied."""
+    changes = json_object(params, "--params") if params else {}
+    _refuse_unknown_strategy(name)
+
     from components.errors import ConfigurationError
     from components.evolution import EvolutionStore
     from components.strategies import STRATEGIES, create_strategy
 
     config = settings()
-    changes = json_object(params, "--params") if params else {}
     if name == "ml":
         from components.learning import ModelRegistry, register_ml_strategy
         from components.redis import connect
@@ -40,10 +60,9 @@ def _resolve_strategy(name: str, params: str | None) -> Any:
         return create_strategy(name, changes)
     candidate = EvolutionStore.connect(config).resolve_candidate(name)
     if candidate is None:
-        known = ", ".join(sorted(STRATEGIES))
         raise ConfigurationError(
-            f"unknown strategy {name!r}: neither a built-in ({known}) nor a stored candidate "
-            "(quantum-trader evolve makes some)"
+            f"strategy {name!r} is a stored candidate that can no longer be built "
+            "(its strategy or params are gone; see the log)"
         )
     return candidate.with_params(**changes) if changes else candidate
 

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from components.settings import Settings
 from tests.accounts import traded_account
 
@@ -48,6 +50,13 @@ def test_read_only_commands_import_no_heavy_library(
     assert json.loads(out)["positions"].keys() == account.engine.ledger.positions().keys()
 
 
-def test_a_usage_error_is_refused_before_anything_heavy_loads(qt_env: dict[str, str]) -> None:
-    code, _, heavy = run_and_list_heavy(["positions", "--nosuch"], qt_env)
+@pytest.mark.parametrize(
+    "argv",
+    [["positions", "--nosuch"], ["backtest", "--strategy", "nosuch"]],
+    ids=["usage error", "unknown strategy"],
+)
+def test_a_wrong_argument_is_refused_before_anything_heavy_loads(
+    argv: list[str], qt_env: dict[str, str]
+) -> None:
+    code, _, heavy = run_and_list_heavy(argv, qt_env)
     assert code == 2 and heavy == []

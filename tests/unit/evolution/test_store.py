@@ -15,6 +15,7 @@ from components.evolution import (
     EvolutionStore,
     StrategyGenerator,
 )
+from components.evolution.keys import is_stored_candidate
 from components.strategies import MomentumStrategy, create_strategy
 from tests.unit.evolution.builders import small_config, synthetic_bars
 
@@ -89,6 +90,18 @@ def test_a_candidate_is_found_by_name_or_genome_id(
     assert by_name.evaluation == top
     assert store.candidate("momentum_00000000") is None
     assert store.candidate("0" * 16) is None
+
+
+def test_is_stored_candidate_answers_as_the_store_finds(
+    store: EvolutionStore, result: EvolutionResult, client: redis.Redis, namespace: str
+) -> None:
+    store.save_run(result, started_at=T0, finished_at=T0)
+    top = result.best(1)[0]
+
+    for key in (top.candidate_name, top.genome.id, "momentum_00000000", "0" * 16, "nosuch"):
+        found = is_stored_candidate(client, namespace, key)
+        assert found == (store.candidate(key) is not None), key
+    assert is_stored_candidate(client, namespace, top.genome.id)
 
 
 def test_a_stored_candidate_resolves_to_its_strategy_and_params(

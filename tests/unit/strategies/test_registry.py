@@ -14,6 +14,7 @@ from components.strategies import (
     TrendFollowingStrategy,
     create_strategy,
 )
+from components.strategies.names import BUILTIN_STRATEGIES
 
 
 def test_the_registry_holds_the_five_built_ins_by_name() -> None:
@@ -28,6 +29,11 @@ def test_the_registry_holds_the_five_built_ins_by_name() -> None:
     # register_ml_strategy() adds "ml" to the registry of a process that uses models
     assert {name: STRATEGIES[name] for name in built_ins} == built_ins
     assert set(STRATEGIES) - set(built_ins) <= {"ml"}
+
+
+def test_the_names_a_command_checks_first_are_the_registrys_built_ins() -> None:
+    assert set(BUILTIN_STRATEGIES) == set(STRATEGIES) - {"ml"}
+    assert list(BUILTIN_STRATEGIES) == sorted(BUILTIN_STRATEGIES)
 
 
 @pytest.mark.parametrize("name", sorted(STRATEGIES))

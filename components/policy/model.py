@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
 from components.errors import PolicyValidationError
 from components.policy.config import Guardrails as Guardrails
 from components.policy.config import PolicyDefaults, RiskMode
 
 DEFAULT_STRATEGIES = ("momentum", "mean_reversion", "trend_following", "breakout")
+# The Continuous Learning Manager's strategy (``components.learning.strategy.MLStrategy``),
+# named here so that checking a policy's strategy names does not load the learning stack.
+ML_STRATEGY = "ml"
+
+# Strict leaves: a policy value is never coerced ("yes" is not a boolean, "7" not an
+# integer, "0.5" not a number); floats are finite (the model refuses NaN and infinities).
+StrictBool = Annotated[bool, Strict()]
+StrictInt = Annotated[int, Strict()]
+StrictFloat = Annotated[float, Strict()]  # an int is a number too: 1 is 1.0
+StrictStr = Annotated[str, Strict()]
+Score = Annotated[float, Strict(), Field(ge=0, le=1)]
 
 # Fields the store maintains; a patch may not set them.
 META_FIELDS = frozenset({"version", "updated_at", "updated_by"})
@@ -30,8 +41,8 @@ class Emergency(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    active: bool = False
-    reason: str | None = None
+    active: StrictBool = False
+    reason: StrictStr | None = None
     since: datetime | None = None
 
 
@@ -43,21 +54,21 @@ class GlobalPolicy(BaseModel):
     key by key under :meth:`PolicyStore.patch`.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     risk_mode: RiskMode = RiskMode.NORMAL
-    allowed_strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES))
-    blocked_strategies: list[str] = Field(default_factory=list)
-    global_min_confidence: float = Field(0.70, ge=0, le=1)
-    max_risk_per_trade: float = Field(0.01, gt=0, le=1)
-    max_positions: int = Field(5, ge=0)
-    stop_all_trading: bool = False
+    allowed_strategies: list[StrictStr] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    blocked_strategies: list[StrictStr] = Field(default_factory=list)
+    global_min_confidence: StrictFloat = Field(0.70, ge=0, le=1)
+    max_risk_per_trade: StrictFloat = Field(0.01, gt=0, le=1)
+    max_positions: StrictInt = Field(5, ge=0, le=1000)
+    stop_all_trading: StrictBool = False
     emergency: Emergency = Field(default_factory=Emergency)
-    opp_rankings: dict[str, float] = Field(default_factory=dict)
-    active_universe: list[str] = Field(default_factory=list)
-    model_versions: dict[str, str] = Field(default_factory=dict)
+    opp_rankings: dict[str, Score] = Field(default_factory=dict)  # the ranker's totals
+    active_universe: list[StrictStr] = Field(default_factory=list)
+    model_versions: dict[str, StrictStr] = Field(default_factory=dict)
     strategy_states: dict[str, StrategyState] = Field(default_factory=dict)
-    version: int = Field(0, ge=0)
+    version: StrictInt = Field(0, ge=0)
     updated_at: datetime | None = None
     updated_by: str | None = None
 
@@ -78,6 +89,10 @@ class GlobalPolicy(BaseModel):
 
     def strategy_allowed(self, name: str) -> bool:
         return name in self.allowed_strategies and name not in self.blocked_strategies
+
+    def strategy_names(self) -> set[str]:
+        """Every strategy the policy names: allowed, blocked, or with a state."""
+        return {*self.allowed_strategies, *self.blocked_strategies, *self.strategy_states}
 
 
 class PolicyChange(BaseModel):

@@ -27,7 +27,12 @@ from typing import Any
 
 import redis
 
-from components.errors import PolicyConflictError, PolicyValidationError, TemporaryError
+from components.errors import (
+    DataError,
+    PolicyConflictError,
+    PolicyValidationError,
+    TemporaryError,
+)
 from components.events.bus import EventBus
 from components.events.models import new_event_id
 from components.events.streams import LUA_EMIT, stats_key, stored_event, stream_key
@@ -36,6 +41,7 @@ from components.policy.config import RiskMode
 from components.policy.merge import deep_merge
 from components.policy.model import (
     META_FIELDS,
+    ML_STRATEGY,
     GlobalPolicy,
     PolicyChange,
     validate_policy,
@@ -49,6 +55,9 @@ log = logging.getLogger(__name__)
 MAP_FIELDS = frozenset({"opp_rankings", "model_versions", "strategy_states"})
 # Fields that are small models with fixed keys: stored one leaf per sub-field.
 MODEL_FIELDS = frozenset({"emergency"})
+# The largest patch accepted, as JSON text: a policy is a few kilobytes; anything near
+# this is a mistake (or an attack), not a decision.
+MAX_PATCH_BYTES = 64 * 1024
 
 # KEYS: policy hash, history list, event stream, bus stats
 # ARGV: expected version (-1 = any), by, reason, at, event id, history limit, maxlen,
@@ -245,6 +254,7 @@ class PolicyStore:
             ``expected_version`` is not the current version; nothing changed.
         """
         self._check_author(by, reason)
+        check_patch_size(changes)
         return self._apply(self._ops(changes), by, reason, expected_version)
 
     def set_risk_mode(self, mode: RiskMode | str, *, by: str, reason: str) -> GlobalPolicy:
@@ -307,6 +317,7 @@ class PolicyStore:
             merged.setdefault(key, value)
         policy = validate_policy(merged)
         self.guardrails.check(policy)
+        self._check_strategy_names(changes)
         data = policy.model_dump(mode="json")
         ops: list[tuple[str, str, str]] = []
         for key, value in changes.items():
@@ -325,6 +336,30 @@ class PolicyStore:
             else:
                 ops.append(("S", key, _leaf(data[key])))
         return ops
+
+    def _check_strategy_names(self, changes: Mapping[str, Any]) -> None:
+        """Refuse a patch naming a strategy that does not exist: not built in, not ``ml``,
+        and no stored candidate of the Strategy Generator that can be built."""
+        named: list[tuple[str, str]] = []
+        for key in ("allowed_strategies", "blocked_strategies"):
+            named += [(f"{key}.{i}", n) for i, n in enumerate(changes.get(key) or ())]
+        states = changes.get("strategy_states") or {}
+        named += [(f"strategy_states.{n}", n) for n, state in states.items() if state is not None]
+        named = [(field, name) for field, name in named if name != ML_STRATEGY]
+        if not named:
+            return
+        from components.evolution.store import EvolutionStore  # the research stack: lazily
+        from components.strategies.registry import STRATEGIES
+
+        resolver = EvolutionStore(self.client, namespace=self.namespace)
+        for field, name in named:
+            if resolver.resolve_strategy(name) is None:
+                known = ", ".join([*sorted(STRATEGIES), ML_STRATEGY])
+                raise PolicyValidationError(
+                    field,
+                    f"{name!r} is not a strategy: not built in ({known}) and no stored "
+                    "candidate of `quantum-trader evolve` has that name",
+                )
 
     def _apply(
         self,
@@ -387,17 +422,59 @@ class PolicyStore:
         return current, target
 
     def _from_leaves(self, leaves: Mapping[str, str]) -> GlobalPolicy:
+        """The policy from its stored leaves.
+
+        Raises
+        ------
+        DataError
+            A stored leaf is not valid JSON or not a valid value: names the key and field.
+        """
         if not leaves:
             return self._defaults
         data: dict[str, Any] = {key: dict(value) if isinstance(value, dict) else value
                                 for key, value in self._default_data.items()}  # fmt: skip
         for path, raw in leaves.items():
             field, _, name = path.partition(".")
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise self._corrupt(path, f"{_clip(raw)} is not JSON ({exc.msg})") from None
+            if name and not isinstance(data.get(field), dict):
+                raise self._corrupt(path, f"{field!r} is not a policy field with entries")
             if name:
-                data[field][name] = json.loads(raw)
+                data[field][name] = value
             else:
-                data[field] = json.loads(raw)
-        return GlobalPolicy.model_validate(data)
+                data[field] = value
+        try:
+            return validate_policy(data)
+        except PolicyValidationError as exc:
+            raise self._corrupt(exc.field, str(exc).partition(": ")[2]) from None
+
+    def _corrupt(self, path: str, problem: str) -> DataError:
+        return DataError(
+            f"the stored policy is corrupt: field {path!r} of Redis hash {self._keys[0]!r}: "
+            f"{problem}; fix it with `quantum-trader policy patch` or "
+            "`quantum-trader policy rollback`"
+        )
+
+
+def check_patch_size(changes: Mapping[str, Any]) -> None:
+    """Refuse a patch whose JSON text is over :data:`MAX_PATCH_BYTES`.
+
+    Raises
+    ------
+    PolicyValidationError
+        Naming the field ``patch`` and the size.
+    """
+    size = len(json.dumps(changes, separators=(",", ":"), default=str).encode())
+    if size > MAX_PATCH_BYTES:
+        raise PolicyValidationError(
+            "patch", f"{size} bytes is over the limit of {MAX_PATCH_BYTES} bytes (64 KiB)"
+        )
+
+
+def _clip(raw: str, width: int = 40) -> str:
+    return repr(raw if len(raw) <= width else raw[:width] + "...")
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:

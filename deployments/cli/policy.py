@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from deployments.cli._app import (
+    fail,
     group,
     handles_errors,
     json_object,
@@ -43,8 +46,12 @@ def policy_show(as_json: bool = typer.Option(False, "--json", help="Print JSON."
 @app.command("patch")
 @handles_errors
 def policy_patch(
-    changes: str = typer.Argument(
-        ..., help="JSON object to deep-merge, e.g. '{\"max_positions\": 4}'"
+    changes: str | None = typer.Argument(
+        None,
+        help="JSON object to deep-merge, e.g. '{\"max_positions\": 4}'; - reads standard input.",
+    ),
+    file: str | None = typer.Option(
+        None, "--file", help="Read the JSON object from this file (- for standard input)."
     ),
     by: str = typer.Option(..., "--by", help="Who makes the change."),
     reason: str = typer.Option(..., "--reason", help="Why."),
@@ -53,8 +60,16 @@ def policy_patch(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the new policy as JSON."),
 ) -> None:
-    """Deep-merge CHANGES into the policy (null removes a key / resets a field)."""
-    parsed = json_object(changes, "CHANGES")
+    """Deep-merge CHANGES (or --file) into the policy (null removes a key / resets a
+    field). A refused patch exits 2 naming the field; nothing is written."""
+    if (changes is None) == (file is None):
+        fail("give the changes either as CHANGES or as --file PATH (- for standard input)")
+    if "-" in (changes, file):
+        parsed = json_object(_read_limited(sys.stdin.buffer, "standard input"), "standard input")
+    elif file is not None:
+        parsed = json_object(_read_file(Path(file)), f"--file {file}")
+    else:
+        parsed = json_object(changes or "", "CHANGES")
     store = _store()
     before = store.get().version
     policy = store.patch(parsed, by=by, reason=reason, expected_version=expected_version)
@@ -64,6 +79,27 @@ def policy_patch(
         out.print(f"policy unchanged at v{policy.version} (nothing to change)")
     else:
         out.print(f"policy v{before} -> v{policy.version}")
+
+
+def _read_file(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return _read_limited(handle, f"--file {path}")
+    except OSError as exc:
+        fail(f"--file {path}: cannot read it: {exc.strerror or exc}")
+
+
+def _read_limited(handle: Any, what: str) -> str:
+    """At most the patch limit of text from ``handle``: a larger patch is refused unread."""
+    from components.policy.store import MAX_PATCH_BYTES
+
+    data = handle.read(MAX_PATCH_BYTES + 1)
+    if len(data) > MAX_PATCH_BYTES:
+        fail(f"patch: {what} is over the limit of {MAX_PATCH_BYTES} bytes (64 KiB)")
+    try:
+        return str(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        fail(f"{what} is not UTF-8 text (byte {exc.start})")
 
 
 @app.command("history")

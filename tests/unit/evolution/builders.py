@@ -167,3 +167,20 @@ def evaluation(
         in_sample=(fold(fitness + 1.0, k=0),) if rejected is None else (),
         rejected=rejected,
     )
+
+
+def store_candidates(client: Any, namespace: str, evaluations: Sequence[Evaluation]) -> None:
+    """Keep ``evaluations`` as stored candidates, as a saved run would: a policy may name
+    only strategies that exist."""
+    from components.evolution.store import Candidate
+    from components.redis import namespaced
+
+    client.hset(
+        namespaced(namespace, "evolution", "candidates"),
+        mapping={
+            e.candidate_name: Candidate(
+                name=e.candidate_name, run_id="tests", evaluation=e
+            ).model_dump_json()
+            for e in evaluations
+        },
+    )

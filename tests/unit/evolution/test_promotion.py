@@ -27,7 +27,7 @@ from components.policy import GlobalPolicy, PolicyStore
 from components.policy.model import StrategyState
 from components.regime.config import STRATEGY_NAME_PATTERN
 from components.settings import Settings
-from tests.unit.evolution.builders import evaluation
+from tests.unit.evolution.builders import evaluation, store_candidates
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 CONFIG = PromotionConfig(
@@ -274,6 +274,7 @@ def test_transitions_patch_the_policy_store_and_make_strategy_promoted_events(
 ) -> None:
     store = PolicyStore(client, namespace=settings.namespace, settings=settings)
     best = [evaluation("momentum", 2.0, lookback=30)]
+    store_candidates(client, settings.namespace, best)
     entry = enter_shadow(best, store.get(), CONFIG)
     current = store.patch(
         policy_patch(entry.transitions, store.get()), by="strategy-generation", reason="shadow"

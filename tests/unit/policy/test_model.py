@@ -61,3 +61,46 @@ def test_trading_allowed_is_false_under_stop_or_emergency() -> None:
 def test_blocked_wins_over_allowed() -> None:
     policy = GlobalPolicy(allowed_strategies=["momentum"], blocked_strategies=["momentum"])
     assert not policy.strategy_allowed("momentum")
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"opp_rankings": {"BTC/USDT": float("nan")}}, "opp_rankings.BTC/USDT"),
+        ({"opp_rankings": {"BTC/USDT": float("-inf")}}, "opp_rankings.BTC/USDT"),
+        ({"opp_rankings": {"BTC/USDT": 1e308}}, "opp_rankings.BTC/USDT"),
+        ({"opp_rankings": {"BTC/USDT": -0.1}}, "opp_rankings.BTC/USDT"),
+        ({"max_risk_per_trade": float("inf")}, "max_risk_per_trade"),
+        ({"global_min_confidence": float("nan")}, "global_min_confidence"),
+        ({"max_positions": 10**9}, "max_positions"),
+        ({"stop_all_trading": "yes"}, "stop_all_trading"),
+        ({"stop_all_trading": 1}, "stop_all_trading"),
+        ({"emergency": {"active": "true"}}, "emergency.active"),
+        ({"max_positions": "7"}, "max_positions"),
+        ({"max_positions": 7.0}, "max_positions"),
+        ({"max_positions": True}, "max_positions"),
+        ({"max_risk_per_trade": "0.01"}, "max_risk_per_trade"),
+        ({"allowed_strategies": "momentum"}, "allowed_strategies"),
+        ({"model_versions": {"direction": 3}}, "model_versions.direction"),
+    ],
+)
+def test_a_value_out_of_range_not_finite_or_of_another_type_is_refused(
+    data: dict[str, object], field: str
+) -> None:
+    with pytest.raises(PolicyValidationError) as caught:
+        validate_policy(data)
+    assert caught.value.field == field
+
+
+def test_numbers_of_the_right_kind_are_accepted_as_they_are() -> None:
+    policy = validate_policy(
+        {"max_positions": 7, "global_min_confidence": 1, "opp_rankings": {"BTC/USDT": 0.5}}
+    )
+    assert (policy.max_positions, policy.global_min_confidence) == (7, 1.0)
+
+
+def test_the_ml_strategy_name_is_the_learning_strategy_s() -> None:
+    from components.learning.strategy import MLStrategy
+    from components.policy.model import ML_STRATEGY
+
+    assert MLStrategy.name == ML_STRATEGY

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import multiprocessing
 from typing import Any
 
@@ -9,10 +10,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from components.errors import PolicyConflictError, PolicyValidationError
+from components.errors import DataError, PolicyConflictError, PolicyValidationError
 from components.events import RedisEventBus, stream_key
 from components.policy import PolicyStore
 from components.settings import RiskMode, Settings, load_settings
+from tests.unit.evolution.builders import evaluation, store_candidates
 
 
 @pytest.fixture
@@ -93,6 +95,82 @@ def test_patch_past_a_guardrail_names_the_field_and_changes_nothing(
     assert caught.value.field == "max_risk_per_trade"
     assert "QT_MAX_RISK_CAP=0.05" in str(caught.value)
     assert snapshot(client, settings.namespace) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"opp_rankings": {"BTC/USDT": float("nan")}}, "opp_rankings.BTC/USDT"),
+        ({"opp_rankings": {"BTC/USDT": float("-inf")}}, "opp_rankings.BTC/USDT"),
+        ({"opp_rankings": {"BTC/USDT": 1e308}}, "opp_rankings.BTC/USDT"),
+        ({"stop_all_trading": "yes"}, "stop_all_trading"),
+        ({"max_positions": "7"}, "max_positions"),
+        ({"allowed_strategies": ["momentum", "nosuch"]}, "allowed_strategies.1"),
+        ({"blocked_strategies": ["momentum_0000000000000000"]}, "blocked_strategies.0"),
+        ({"strategy_states": {"nosuch": "shadow"}}, "strategy_states.nosuch"),
+        ({"active_universe": ["X" * 70_000]}, "patch"),
+    ],
+)
+def test_a_refused_patch_names_the_field_and_writes_nothing(
+    store: PolicyStore,
+    client: redis.Redis,
+    settings: Settings,
+    changes: dict[str, Any],
+    field: str,
+) -> None:
+    store.patch({"max_positions": 4}, by="ops", reason="a first write")
+    before = snapshot(client, settings.namespace)
+    with pytest.raises(PolicyValidationError) as caught:
+        store.patch(changes, by="ops", reason="test")
+    assert caught.value.field == field
+    assert snapshot(client, settings.namespace) == before
+
+
+def test_a_patch_just_under_64_kib_is_accepted(store: PolicyStore) -> None:
+    symbols = [f"S{i:05d}/USDT" for i in range(4_600)]
+    size = len(json.dumps({"active_universe": symbols}, separators=(",", ":")))
+    assert 60_000 < size <= 64 * 1024
+    assert store.patch({"active_universe": symbols}, by="ops", reason="many").version == 1
+
+
+def test_strategy_names_may_be_built_in_ml_or_stored_candidates(
+    store: PolicyStore, client: redis.Redis, settings: Settings
+) -> None:
+    best = [evaluation("momentum", 2.0, lookback=30)]
+    store_candidates(client, settings.namespace, best)
+    name = best[0].candidate_name
+    policy = store.patch(
+        {
+            "allowed_strategies": ["momentum", "ml", name],
+            "blocked_strategies": ["breakout"],
+            "strategy_states": {name: "shadow", "gone_0000000000000000": None},
+        },
+        by="ops",
+        reason="every kind of name",
+    )
+    assert policy.allowed_strategies == ["momentum", "ml", name]
+
+
+@pytest.mark.parametrize(
+    ("field", "raw", "needle"),
+    [
+        ("max_positions", "{not json", "not JSON"),
+        ("opp_rankings.BTC/USDT", "NaN", "finite"),
+        ("stop_all_trading", '"yes"', "boolean"),
+        ("risk_mode", '"RECKLESS"', "RECKLESS"),
+        ("max_positions.x", "1", "entries"),
+    ],
+)
+def test_a_corrupted_stored_entry_is_one_data_error_naming_key_and_field(
+    store: PolicyStore, client: redis.Redis, settings: Settings, field: str, raw: str, needle: str
+) -> None:
+    store.patch({"max_positions": 4}, by="ops", reason="a first write")
+    client.hset(f"{settings.namespace}:policy", field, raw)
+    with pytest.raises(DataError) as caught:
+        store.get()
+    message = str(caught.value)
+    assert f"{settings.namespace}:policy" in message and field in message and needle in message
+    assert "\n" not in message
 
 
 def test_patch_cannot_set_the_version(store: PolicyStore) -> None:

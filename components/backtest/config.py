@@ -47,7 +47,8 @@ class BacktestConfig(BaseModel):
     exits: ExitRules | None = Field(
         None,
         description="Stop-loss, take-profit and trailing stop, as the paper broker applies "
-        "them (components.execution.exits); None: trades end on signals only.",
+        "them (components.execution.exits); with sizing='risk' the stop-loss is the sizer's "
+        "stop, as on the engine's orders; None: trades end on signals only.",
     )
     periods_per_year: float | None = Field(
         None, gt=0, description="Bars per year for the metrics; None = from the bar spacing."

@@ -20,6 +20,8 @@ The rules
   fractional units). ``risk`` asks the :class:`~components.sizing.PositionSizer` with
   what the engine knows at the signal bar: its close, its ATR and its confidence; an
   entry the sizer sizes at 0 is not taken (the account stays flat until the next change).
+  With exit rules on, a ``risk`` trade's stop-loss is the sizer's stop (the engine puts it
+  on its order); the take-profit and the trailing stop come from the rules.
 - Equity at each bar is ``cash + position * close``.
 - An account whose equity reaches 0 (a short through a rally, a leveraged loss) is wiped
   out as in backtesting.py: a trade still open then is closed at that bar's close (exit
@@ -237,14 +239,14 @@ def _plans(
     last_close = close[-1] if n else np.nan
     exit_price = _fill(cm, -sign, np.where(at_end, last_close, open_[exit_]), spread_bps, exit_)
     reason = np.where(at_end, _END, _SIGNAL).astype(np.int8)
+    unit, stop = _size_per_unit_equity(
+        config, sign, entry, entry_price, confidence[row, entry - 1], close, atr_values
+    )
     if exit_atr is not None and config.exits is not None:
         _apply_exits(
             side, entry, exit_, at_end, entry_price, exit_price, reason,
-            open_, high, low, exit_atr, config, spread_bps,
+            open_, high, low, exit_atr, config, spread_bps, stop,
         )  # fmt: skip
-    unit = _size_per_unit_equity(
-        config, sign, entry, entry_price, confidence[row, entry - 1], close, atr_values
-    )
     if config.sizing == "risk":  # an entry the sizer sizes at 0 is not taken
         taken = unit > 0
         row, entry, exit_, at_end, side = (
@@ -314,12 +316,14 @@ def _apply_exits(
     exit_atr: FloatArray,
     config: BacktestConfig,
     spread_bps: FloatArray | None,
+    stop: FloatArray | None,
 ) -> None:
     """End each trade where the one exit model (:func:`exit_along`, the paper broker's)
     closes it first, in place: its bars run from the entry bar (the rest of it follows
     the fill at the open) to the last bar it is held; the levels come from the fill price
-    and the entry bar's ATR. After an exit the account stays flat until the signal
-    changes again."""
+    and the entry bar's ATR, except the stop-loss of a trade the sizer sized (``stop``,
+    not NaN): the sizer's stop, which the engine's order carries. After an exit the
+    account stays flat until the signal changes again (as the engine)."""
     rules = config.exits
     if rules is None:
         return
@@ -327,8 +331,13 @@ def _apply_exits(
     for i in range(entry.size):
         sign, first = int(side[i]), int(entry[i])
         last = n - 1 if at_end[i] else int(exit_[i]) - 1
+        given = None if stop is None or not np.isfinite(stop[i]) else float(stop[i])
         levels = entry_levels(
-            sign, entry_price=float(entry_price[i]), atr=float(exit_atr[first]), rules=rules
+            sign,
+            entry_price=float(entry_price[i]),
+            atr=float(exit_atr[first]),
+            rules=rules,
+            stop_loss=given,
         )
         bars = slice(first, last + 1)
         path = exit_along(
@@ -405,11 +414,12 @@ def _size_per_unit_equity(
     signal_confidence: FloatArray,
     close: FloatArray,
     atr_values: FloatArray | None,
-) -> FloatArray:
+) -> tuple[FloatArray, FloatArray | None]:
     """Base units each trade buys (or sells short) per unit of equity at its entry
-    (``signal_confidence``: each trade's confidence at its signal bar, ``entry - 1``)."""
+    (``signal_confidence``: each trade's confidence at its signal bar, ``entry - 1``), and
+    the sizer's stop price of each (``None`` for all-in sizing; NaN where unsized)."""
     if config.sizing == "all_in" or atr_values is None:
-        return 1.0 / (entry_price * (1.0 + float(config.cost_model.fee(1.0))))
+        return 1.0 / (entry_price * (1.0 + float(config.cost_model.fee(1.0)))), None
     signal_bar = entry - 1
     sizes = PositionSizer(config.sizer).size_arrays(
         equity=1.0,
@@ -419,7 +429,7 @@ def _size_per_unit_equity(
         max_risk_per_trade=config.max_risk_per_trade,
         direction=sign,
     )
-    return sizes.quantity
+    return sizes.quantity, sizes.stop_price
 
 
 def _wipe_out(

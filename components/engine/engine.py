@@ -12,7 +12,9 @@ Each :meth:`TradingEngine.run_cycle` at market time ``now``:
 5. asks every allowed and every shadow strategy for its signal on the last closed bar,
    lets the orchestrator policy choose among them, turns the chosen ones into order
    intents (sized by the Trading Mathematician) and adds the position-management actions
-   (close, reduce, trail the stop);
+   (close, reduce, trail the stop). A position an exit closed (stop-loss, take-profit,
+   trailing stop) is not opened again until its strategy's signal changes, as in the
+   backtester (:mod:`components.engine.reentry`);
 6. puts each intent through the RiskGuard, then the Emergency Stop, and only then the
    broker; a refusal publishes ``order.rejected`` once, not again each cycle the same
    intent is refused for the same reason (:mod:`components.engine.refusals`), with the
@@ -43,6 +45,7 @@ from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import HeartbeatWriter, read_heartbeat
 from components.engine.intents import IntentPlanner
 from components.engine.orchestrator import select_signals
+from components.engine.reentry import ExitLatches
 from components.engine.refusals import StandingRefusals
 from components.engine.shadow import ShadowBook
 from components.engine.signals import BookUpdate, SignalBook
@@ -187,6 +190,7 @@ class TradingEngine:
         self.health = HealthStore(client, namespace=namespace)
         self.heartbeat = HeartbeatWriter(client, namespace, clock=wall_clock)
         self.refusals = StandingRefusals(client, namespace=namespace)
+        self.exits = ExitLatches(client, namespace=namespace)
         self._telemetry = Telemetry(client, namespace=namespace)
         self._policy: GlobalPolicy | None = None
         self._strategies: dict[str, Strategy[Any] | None] = {}
@@ -234,6 +238,7 @@ class TradingEngine:
         }
 
         fills = self.broker.on_bars(_newest_bars(blocks, atrs))
+        self.exits.remember(fills)
         marks = {
             symbol: float(close)
             for block in blocks
@@ -272,7 +277,13 @@ class TradingEngine:
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
             signals, chosen = self._signals(policy, books, atrs, portfolio)
-            intents = self.planner.plan(chosen.accepted, portfolio, policy, now)
+            accepted = [
+                s
+                for s in chosen.accepted
+                if s.symbol in portfolio.positions
+                or not self.exits.holds(s.strategy, s.symbol, s.direction)
+            ]
+            intents = self.planner.plan(accepted, portfolio, policy, now)
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
             intents += self._rebalance(policy, portfolio, marks, now)
@@ -379,6 +390,7 @@ class TradingEngine:
         """
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
+        directions: dict[tuple[str, str], int] = {}
         for block, book in books:
             close = block.last("close")
             at = _time(int(block.times[-1])) + self._bar
@@ -386,6 +398,8 @@ class TradingEngine:
             for name, _ in self._running:
                 latest = book.signals[name]
                 wanted, strength = latest.direction, latest.confidence
+                for symbol, direction in zip(block.symbols, wanted.tolist(), strict=True):
+                    directions[(name, symbol)] = int(direction)
                 for row in sorted(held_rows.union(np.flatnonzero(wanted).tolist())):
                     symbol = block.symbols[row]
                     signals.append(
@@ -399,6 +413,7 @@ class TradingEngine:
                             atr=atrs[symbol],
                         )
                     )
+        self.exits.release(directions)
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
         return signals, chosen
 

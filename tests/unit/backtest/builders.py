@@ -192,3 +192,41 @@ class PeekOnce(SideFromCloses[NoParams]):
 def causal_side(close: FloatArray) -> npt.NDArray[np.int8]:
     """PeekOnce's signal without the peek: long while sma(5) > sma(20)."""
     return (sma(close, 5) > sma(close, 20)).astype(np.int8)
+
+
+RoundTrip = tuple[int, int, str, float, float, float]
+"""A closed trade as the exit-model tests compare it: entry bar, exit bar, exit reason,
+entry price, exit price, size."""
+
+
+def paper_round_trips(fills: Sequence[Any], index: pd.DatetimeIndex) -> list[RoundTrip]:
+    """Long-only ledger fills paired into closed trades (a buy opens, the next sell closes;
+    an order's exit is a ``signal`` exit), bars numbered by ``index``."""
+    bar_of = {ts.to_pydatetime(): k for k, ts in enumerate(index)}
+    trades: list[RoundTrip] = []
+    entry = None
+    for fill in sorted(fills, key=lambda f: f.filled_at):
+        if fill.side.sign > 0:
+            entry = fill
+            continue
+        assert entry is not None, f"a sell at {fill.filled_at} with nothing open"
+        reason = "signal" if fill.reason.value == "order" else fill.reason.value
+        trades.append(
+            (bar_of[entry.filled_at], bar_of[fill.filled_at], reason,
+             entry.price, fill.price, entry.quantity)
+        )  # fmt: skip
+        entry = None
+    return trades
+
+
+def backtest_round_trips(trades: pd.DataFrame) -> list[RoundTrip]:
+    """A backtest's closed trades (those still open at the end left out), as
+    :func:`paper_round_trips` gives them."""
+    t = trades[trades["exit_reason"] != "end"]
+    return [
+        (int(a), int(b), str(r), float(p), float(q), float(z))
+        for a, b, r, p, q, z in zip(
+            t["entry_bar"], t["exit_bar"], t["exit_reason"].astype(str),
+            t["entry_price"], t["exit_price"], t["size"], strict=True,
+        )
+    ]  # fmt: skip

@@ -13,11 +13,15 @@ import redis
 from components.backtest import Backtester
 from components.execution import BrokerConfig, CostModel, Ledger, PaperBroker
 from components.execution.exits import ExitLevels, ExitReason, ExitRules, exit_along
-from components.execution.models import FillReason
 from components.indicators import atr
 from components.strategies import create_strategy
 from components.trading.types import OrderIntent, Side
-from tests.unit.backtest.builders import random_walk
+from tests.unit.backtest.builders import (
+    RoundTrip,
+    backtest_round_trips,
+    paper_round_trips,
+    random_walk,
+)
 
 COSTS = CostModel(fee_bps=10, slippage_bps=2, spread_bps=2)
 RULES = ExitRules(stop_loss_atr=1.5, take_profit_atr=3.0, trailing_atr=2.0)
@@ -25,7 +29,7 @@ RULES = ExitRules(stop_loss_atr=1.5, take_profit_atr=3.0, trailing_atr=2.0)
 
 def paper_trades(
     bars: pd.DataFrame, direction: np.ndarray, client: redis.Redis, namespace: str
-) -> list[tuple[int, int, float, float, str]]:
+) -> list[RoundTrip]:
     """Drive a PaperBroker as the engine does: at each bar's close, an order for a change
     of signal (it fills at the next open); each bar through ``on_bar`` with its ATR."""
     ledger = Ledger(client, namespace=namespace)
@@ -49,20 +53,7 @@ def paper_trades(
             broker.submit(order(f"in-{t}", Side.BUY, 1.0, close_at))
         elif direction[t] == 0 and position is not None:
             broker.submit(order(f"out-{t}", Side.SELL, position.quantity, close_at, True))
-    fills = sorted(ledger.fills(limit=None), key=lambda f: f.filled_at)
-    bar_of = {ts.to_pydatetime(): k for k, ts in enumerate(index)}
-    trades, entry = [], None
-    for fill in fills:
-        if fill.side is Side.BUY:
-            entry = fill
-            continue
-        assert entry is not None
-        reason = "signal" if fill.reason is FillReason.ORDER else fill.reason.value
-        trades.append(
-            (bar_of[entry.filled_at], bar_of[fill.filled_at], entry.price, fill.price, reason)
-        )
-        entry = None
-    return trades
+    return paper_round_trips(ledger.fills(limit=None), index)
 
 
 def order(coid: str, side: Side, quantity: float, at: object, reduce: bool = False) -> OrderIntent:
@@ -88,16 +79,10 @@ def test_paper_and_backtest_take_the_same_trades_with_every_exit_firing(
     result = Backtester(cost_model=COSTS, exits=RULES, atr_period=14).run(strategy, bars)
     paper = paper_trades(bars, direction, client, namespace)
 
-    t = result.trades[result.trades["exit_reason"] != "end"]
-    backtest = list(
-        zip(
-            t["entry_bar"], t["exit_bar"], t["entry_price"], t["exit_price"],
-            t["exit_reason"].astype(str), strict=True,
-        )
-    )  # fmt: skip
-    assert [(a, b, r) for a, b, _, _, r in paper] == [(a, b, r) for a, b, _, _, r in backtest]
-    np.testing.assert_allclose([p[2:4] for p in paper], [b[2:4] for b in backtest], rtol=1e-12)
-    fired = {r for *_, r in backtest}
+    backtest = backtest_round_trips(result.trades)
+    assert [p[:3] for p in paper] == [b[:3] for b in backtest]
+    np.testing.assert_allclose([p[3:5] for p in paper], [b[3:5] for b in backtest], rtol=1e-12)
+    fired = {r for _, _, r, *_ in backtest}
     assert {"stop_loss", "take_profit", "trailing_stop", "signal"} <= fired
 
 

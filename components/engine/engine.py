@@ -276,6 +276,7 @@ class TradingEngine:
             orders = self._halt(portfolio, status)
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
+            self.exits.release(lambda strategy, symbol: _direction(books, strategy, symbol))
             signals, chosen = self._signals(policy, books, atrs, portfolio)
             accepted = [
                 s
@@ -390,7 +391,6 @@ class TradingEngine:
         """
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
-        directions: dict[tuple[str, str], int] = {}
         for block, book in books:
             close = block.last("close")
             at = _time(int(block.times[-1])) + self._bar
@@ -398,8 +398,6 @@ class TradingEngine:
             for name, _ in self._running:
                 latest = book.signals[name]
                 wanted, strength = latest.direction, latest.confidence
-                for symbol, direction in zip(block.symbols, wanted.tolist(), strict=True):
-                    directions[(name, symbol)] = int(direction)
                 for row in sorted(held_rows.union(np.flatnonzero(wanted).tolist())):
                     symbol = block.symbols[row]
                     signals.append(
@@ -413,7 +411,6 @@ class TradingEngine:
                             atr=atrs[symbol],
                         )
                     )
-        self.exits.release(directions)
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
         return signals, chosen
 
@@ -578,6 +575,15 @@ def _newest_bars(blocks: list[BarBlock], atrs: Mapping[str, float | None]) -> li
         for symbol, (open_, high, low, close) in zip(block.symbols, newest, strict=True):
             updates.append(BarUpdate(symbol, Bar(open_, high, low, close), at, atrs[symbol]))
     return updates
+
+
+def _direction(books: list[tuple[BarBlock, BookUpdate]], strategy: str, symbol: str) -> int | None:
+    """``strategy``'s signal on ``symbol`` at the newest bar, or None when not computed."""
+    for block, book in books:
+        latest = book.signals.get(strategy)
+        if latest is not None and symbol in block.symbols:
+            return int(latest.direction[block.row(symbol)])
+    return None
 
 
 def _time(ns: int) -> datetime:

@@ -17,14 +17,14 @@ strategy no longer runs is dropped.
 
 >>> latches = ExitLatches(client, namespace="qt")
 >>> latches.remember(fills)             # the broker's fills of this cycle
->>> latches.release(current_directions)  # {(strategy, symbol): direction now}
+>>> latches.release(lambda strategy, symbol: signal_now(strategy, symbol))
 >>> [s for s in signals if not latches.holds(s.strategy, s.symbol, s.direction)]
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -61,12 +61,12 @@ class ExitLatches:
             self._all().update(closed)
             self._r.hset(self.key, mapping={json.dumps(list(k)): v for k, v in closed.items()})
 
-    def release(self, directions: Mapping[tuple[str, str], int]) -> None:
+    def release(self, direction: Callable[[str, str], int | None]) -> None:
         """Drop the latches whose strategy's signal on the symbol is no longer the side it
-        exited (``directions``: each running strategy's signal per symbol now; a pair
-        missing from it is no longer traded)."""
+        exited (``direction(strategy, symbol)``: the signal now, or None when that
+        strategy no longer trades the symbol)."""
         latched = self._all()
-        gone = [key for key, side in latched.items() if directions.get(key) != side]
+        gone = [key for key, side in latched.items() if direction(*key) != side]
         if gone:
             for key in gone:
                 del latched[key]

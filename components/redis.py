@@ -92,16 +92,20 @@ def namespaced(namespace: str, *parts: str) -> str:
 
 
 def delete_namespace(client: redis.Redis, namespace: str) -> int:
-    """Delete every key under ``namespace`` and its sub-namespaces (``namespace.<name>``,
-    e.g. the shadow accounts); tests and the demo use it. Returns the count."""
+    """Delete every key of ``namespace`` (``namespace:*``, its shadow accounts included)
+    and no other; tests and the demo use it. Returns the count.
+
+    Raises
+    ------
+    ConfigurationError
+        ``namespace`` is not a valid name (see :mod:`components.namespaces`).
+    """
+    from components.namespaces import key_pattern
+
+    pattern = key_pattern(namespace)
     deleted = 0
     batch: list[str] = []
-    keys = (
-        key
-        for pattern in (f"{namespace}:*", f"{namespace}.*")
-        for key in client.scan_iter(match=pattern, count=1000)
-    )
-    for key in keys:
+    for key in client.scan_iter(match=pattern, count=1000):
         batch.append(key)
         if len(batch) >= 500:
             deleted += int(client.unlink(*batch))

@@ -21,7 +21,14 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -31,6 +38,7 @@ from components.errors import ConfigurationError
 from components.events.config import BusConfig
 from components.execution.config import ExchangeConfig, PaperConfig
 from components.market.config import MarketConfig
+from components.namespaces import NAMESPACE_RULE, check_namespace
 from components.policy.config import Guardrails, PolicyDefaults, RiskLimits, RiskMode
 from components.portfolio.config import BalancerConfig
 from components.ranking.config import RankerConfig, UniverseConfig
@@ -38,6 +46,13 @@ from components.regime.config import MSCConfig
 from components.risk.config import EssConfig, RiskConfig
 
 __all__ = ["ENV_PREFIX", "ModuleMode", "RiskMode", "Settings", "load_settings"]
+
+
+def _namespace(value: str) -> str:
+    try:
+        return check_namespace(value)
+    except ConfigurationError:
+        raise ValueError(NAMESPACE_RULE) from None
 
 
 def _fixed_time(value: Any) -> Any:
@@ -81,8 +96,9 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(
         None, description="redis:// or rediss:// URL; unset = the embedded server under home."
     )
-    namespace: str = Field(
-        "qt", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Prefix of every Redis key."
+    namespace: Annotated[str, AfterValidator(_namespace)] = Field(
+        "qt",
+        description="Prefix of every Redis key: letters, digits, '-' and '_' (no '.' or ':').",
     )
     redis_timeout_s: float = Field(5.0, gt=0, le=120, description="Socket timeout.")
     clock: FixedTime = Field(

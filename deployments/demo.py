@@ -27,6 +27,7 @@ from components.errors import ConfigurationError
 from components.events import RedisEventBus
 from components.execution import Ledger
 from components.market import ManualClock, SyntheticMarket
+from components.namespaces import key_pattern
 from components.policy import PolicyStore
 from components.redis import connect, delete_namespace, namespaced
 from components.settings import Settings
@@ -65,7 +66,7 @@ def claim_namespace(settings: Settings) -> None:
     """Clear the namespace for the demo, refusing one that holds a real system's data."""
     client = connect(settings)
     marker = namespaced(settings.namespace, "demo")
-    has_data = next(iter(client.scan_iter(match=f"{settings.namespace}:*", count=100)), None)
+    has_data = next(iter(client.scan_iter(match=key_pattern(settings.namespace), count=100)), None)
     if has_data is not None and not client.exists(marker):
         raise ConfigurationError(
             f"namespace {settings.namespace!r} holds data the demo did not write; run the demo "

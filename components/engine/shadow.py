@@ -3,7 +3,7 @@
 A strategy in ``strategy_states`` as ``shadow`` never places a real order. The engine
 hands its signals (as the orchestrator chose them) to the :class:`ShadowBook`, which
 keeps one paper account per shadow strategy in its own namespace,
-``<namespace>.shadow.<strategy>``: the same Ledger, PaperBroker, :class:`IntentPlanner`
+``<namespace>:shadow:<strategy>``: the same Ledger, PaperBroker, :class:`IntentPlanner`
 (sizing) and next-bar fills
 as the real account, so what a shadow strategy would have earned is measured exactly the
 way its live trading would be. Analytics on that namespace gives its record for the
@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 
 def shadow_namespace(namespace: str, strategy: str) -> str:
-    """Where the paper account of shadow ``strategy`` lives."""
-    return f"{namespace}.shadow.{strategy}"
+    """Where the paper account of shadow ``strategy`` lives: inside its owner's namespace
+    (every key under ``<namespace>:``), so it goes wherever the namespace goes."""
+    return f"{namespace}:shadow:{strategy}"
 
 
 class ShadowBook:

@@ -36,8 +36,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from components.config import ModuleMode
 from components.errors import ConfigurationError
-from components.events.models import Event, encode_event
-from components.events.redis_bus import stats_key, stream_key
+from components.events.models import Event
+from components.events.streams import encode_event, stats_key, stream_key
 from components.events.types import MODULE_MODE_CHANGED
 from components.redis import namespaced
 

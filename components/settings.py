@@ -19,7 +19,7 @@ import os
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -32,11 +32,15 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from components.access.config import ApiConfig
+from components.alerts.config import AlertsConfig
 from components.config import ENV_PREFIX, NESTED, Flat, ModuleMode, SettingName, setting_names
-from components.engine.config import EngineConfig, OrchestratorConfig
+from components.engine.config import EngineConfig, OrchestratorConfig, ShadowConfig
 from components.errors import ConfigurationError
 from components.events.config import BusConfig
+from components.evolution.sections import EvolutionConfig, PromotionConfig
 from components.execution.config import ExchangeConfig, PaperConfig
+from components.learning.config import ClmConfig
 from components.market.config import MarketConfig
 from components.namespaces import NAMESPACE_RULE, check_namespace
 from components.policy.config import Guardrails, PolicyDefaults, RiskLimits, RiskMode
@@ -126,64 +130,12 @@ class Settings(BaseSettings):
     msc: MSCConfig = MSCConfig()
     ranker: Annotated[RankerConfig, Flat(prefix="RANK_")] = RankerConfig()
     exchange: ExchangeConfig = ExchangeConfig()
-
-    # --- real markets (issue 13): where orders go, what imported files may hold ------------
-    execution: Literal["paper", "exchange"] = Field(
-        "paper", description="paper (simulated fills, the default) or exchange (ccxt)."
-    )
-    data_gaps: Literal["refuse", "allow", "ffill"] = Field(
-        "allow", description="Missing bars in imported files: refuse, allow or forward-fill."
-    )
-
-    # --- Continuous Learning Manager -------------------------------------------------------------
-    clm_model_name: str = Field("price_direction", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    clm_horizon: int = Field(4, ge=1, le=1_000, description="Bars to the labelled close.")
-    clm_dead_zone: float = Field(0.001, ge=0, le=0.5, description="|return| left unlabelled.")
-    clm_train_bars: int = Field(2_160, ge=100, le=1_000_000, description="Training window.")
-    clm_eval_bars: int = Field(336, ge=20, le=1_000_000, description="Shadow evaluation window.")
-    clm_threshold: float = Field(0.55, ge=0.5, le=0.99, description="Probability to act on.")
-    clm_min_log_loss_gain: float = Field(0.001, ge=0, le=1)
-    clm_min_auc_gain: float = Field(0.005, ge=0, le=0.5)
-    clm_min_trading_gain: float = Field(0.25, ge=0, le=100, description="Sharpe units.")
-    clm_history_bars: int = Field(3_000, ge=500, le=100_000, description="Bars fetched.")
-    clm_seed: int = Field(7, ge=0)
-
-    # --- Strategy Generator and promotion ------------------------------------------------------
-    evolution_population: int = Field(64, ge=4, le=10_000)
-    evolution_generations: int = Field(20, ge=1, le=10_000)
-    evolution_seed: int = Field(0, ge=0)
-    evolution_history_bars: int = Field(
-        8_760, ge=500, le=1_000_000, description="Bars per symbol searched (engine timeframe)."
-    )
-    evolution_symbols: int = Field(10, ge=1, le=1_000, description="Symbols searched.")
-    evolution_workers: int = Field(2, ge=1, le=256, description="Processes evaluating.")
-    dask_address: str | None = Field(
-        None,
-        pattern=r"^(tcp|tls|inproc|ucx)://\S+$",
-        description="Dask scheduler (tcp://host:8786) for research; unset: local processes.",
-    )
-    promotion_min_trades: int | None = Field(None, ge=0, description="Shadow trades to judge.")
-    promotion_promote_sharpe: float | None = Field(None, ge=-100, le=100)
-    promotion_retire_sharpe: float | None = Field(None, ge=-100, le=100)
-    promotion_max_new_shadow: int | None = Field(None, ge=0, le=100)
-    shadow_capital: float = Field(10_000.0, gt=0, description="Paper capital of a shadow.")
-
-    # --- module modes (the others' are in their sections) ----------------------------------
-    clm_mode: ModuleMode = ModuleMode.ENFORCED
-    generator_mode: ModuleMode = ModuleMode.ENFORCED
-
-    # --- operator surface: the HTTP API and alerts (issue 11) ----------------------------
-    api_host: str = Field(
-        "127.0.0.1",
-        min_length=1,
-        description="Where `quantum-trader api` listens; beyond loopback only with a token.",
-    )
-    api_port: int = Field(8000, ge=1, le=65_535, description="Port of the HTTP API.")
-    alert_urls: SecretStr | None = Field(
-        None,
-        description="Apprise URLs (mailto://, slack://, tgram://, json://, ...) separated by "
-        "spaces or commas; each alert goes to every one. Secret: never logged.",
-    )
+    shadow: ShadowConfig = ShadowConfig()
+    clm: ClmConfig = ClmConfig()
+    evolution: EvolutionConfig = EvolutionConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    api: ApiConfig = ApiConfig()
+    alerts: AlertsConfig = AlertsConfig()
 
     @classmethod
     def settings_customise_sources(

@@ -378,7 +378,7 @@ def start_api(
     from components.access import TokenStore, api_base_url
     from deployments.api.server import check_bind
 
-    check_bind(settings, settings.api_host)
+    check_bind(settings, settings.api.host)
     url = api_base_url(settings)
     process = start(
         "the API", [sys.executable, "-m", "deployments.api"], env, logs / "api.log", started

@@ -36,7 +36,7 @@ def clm_retraining() -> dict[str, Any]:
         log.info("QT_CLM_MODE=OFF: not retraining")
         return {"mode": mode.value}
     now = read_clock(settings)
-    bars = fetch_bars(settings, settings.timeframe, settings.clm_history_bars)
+    bars = fetch_bars(settings, settings.timeframe, settings.clm.history_bars)
     result = retrain_model(settings, bars, now=now, apply=mode is ModuleMode.ENFORCED)
     version = None
     if result.promoted:

@@ -62,7 +62,7 @@ def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
             current.emergency.active,
             memory,
             current.strategy_states,
-            ml_ready=settings.clm_model_name in current.model_versions,
+            ml_ready=settings.clm.model_name in current.model_versions,
         )
         version = patch_policy(settings, changes, by=NAME, reason=reason).version
     save_msc_memory(settings, assessment.memory)

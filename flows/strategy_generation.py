@@ -18,7 +18,6 @@ from components.events.types import STRATEGY_PROMOTED
 from components.evolution import (
     GenerationResult,
     GeneticConfig,
-    PromotionConfig,
     StrategyGenerator,
     enter_shadow,
     review,
@@ -92,13 +91,11 @@ def strategy_generation(
     run = save_evolution_run(settings, result, started, now)
 
     policy = read_policy(settings)
-    entry = enter_shadow(
-        result.best(10), policy, PromotionConfig.from_settings(settings), run_id=run.run_id
-    )
+    entry = enter_shadow(result.best(10), policy, settings.promotion, run_id=run.run_id)
     records = read_shadow_records(settings, policy, now)
     transitions = [
         *entry.transitions,
-        *review(policy.strategy_states, records, now, PromotionConfig.from_settings(settings)),
+        *review(policy.strategy_states, records, now, settings.promotion),
     ]
     version = None
     if transitions and mode is ModuleMode.ENFORCED:

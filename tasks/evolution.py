@@ -42,7 +42,7 @@ def research_task_runner() -> Any:
     from prefect.task_runners import ProcessPoolTaskRunner
 
     try:
-        address = load_settings().dask_address
+        address = load_settings().evolution.dask_address
     except ConfigurationError:  # the flow itself reports the bad setting when it starts
         address = None
     if address is None:
@@ -88,9 +88,9 @@ def fetch_search_bars(settings: Settings) -> dict[str, pd.DataFrame]:
     then the market's other symbols, ``QT_EVOLUTION_SYMBOLS`` in all."""
     rt = runtime(settings)
     universe = rt.store.get().active_universe
-    symbols = list(dict.fromkeys([*universe, *rt.market.symbols()]))[: settings.evolution_symbols]
+    symbols = list(dict.fromkeys([*universe, *rt.market.symbols()]))[: settings.evolution.symbols]
     now = rt.market.now()
-    timeframe, limit = settings.engine.timeframe, settings.evolution_history_bars
+    timeframe, limit = settings.engine.timeframe, settings.evolution.history_bars
     source = type(rt.market).__name__
     return {
         symbol: validate_bars(
@@ -146,7 +146,7 @@ def read_shadow_records(
         if metrics is None:
             continue
         since = datetime.fromisoformat(since_all[name]) if name in since_all else now
-        capital = settings.shadow_capital if shadow else settings.paper.initial_cash
+        capital = settings.shadow.capital if shadow else settings.paper.initial_cash
         records[name] = ShadowRecord.from_metrics(metrics, since=since, capital=capital)
     return records
 

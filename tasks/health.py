@@ -81,7 +81,7 @@ def _modules_held_back(settings: Settings) -> dict[str, str]:
 def _model_issues(settings: Settings) -> list[str]:
     from tasks.learning import registry_for
 
-    record = registry_for(settings).supervision(settings.clm_model_name)
+    record = registry_for(settings).supervision(settings.clm.model_name)
     return list(record["reasons"]) if record and not record["ok"] else []
 
 

@@ -33,7 +33,7 @@ def retrain_model(
         LearningConfig.from_settings(settings),
         clock=runtime(settings).clock,
     )
-    return manager.retrain(bars, seed=settings.clm_seed, now=now, apply=apply)
+    return manager.retrain(bars, seed=settings.clm.seed, now=now, apply=apply)
 
 
 @io_task("supervise_model")
@@ -44,14 +44,14 @@ def supervise_model(settings: Settings, bars: dict[str, pd.DataFrame], *, now: d
     from components.learning.supervisor import supervise
 
     registry = registry_for(settings)
-    model_name = settings.clm_model_name
+    model_name = settings.clm.model_name
     if registry.production(model_name) is None:
         return None
     verdict = supervise(
         registry.load(model_name),
         bars,
-        threshold=settings.clm_threshold,
-        horizon=settings.clm_horizon,
+        threshold=settings.clm.threshold,
+        horizon=settings.clm.horizon,
     )
     registry.record_supervision(model_name, verdict, now=now)
     if not verdict.ok:

@@ -6,7 +6,15 @@ tokens.authenticate(issued.secret)                        # -> ApiToken(name="al
 tokens.revoke("alice")
 """
 
-from components.access.tokens import ApiToken, IssuedToken, Role, TokenStore
-from components.access.urls import api_base_url
+from typing import TYPE_CHECKING
 
-__all__ = ["ApiToken", "IssuedToken", "Role", "TokenStore", "api_base_url"]
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.access.config import ApiConfig
+    from components.access.tokens import ApiToken, IssuedToken, Role, TokenStore
+    from components.access.urls import api_base_url
+
+__all__ = ["ApiConfig", "ApiToken", "IssuedToken", "Role", "TokenStore", "api_base_url"]
+
+__getattr__ = lazy_exports(__name__, ("config", "tokens", "urls"))

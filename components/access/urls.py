@@ -11,9 +11,9 @@ def api_base_url(settings: Settings, host: str | None = None, port: int | None =
 
     Example: ``api_base_url(load_settings()) + "/api/health"``.
     """
-    host = host or settings.api_host
+    host = host or settings.api.host
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port or settings.api_port}"
+    return f"http://{host}:{port or settings.api.port}"

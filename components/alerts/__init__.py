@@ -5,17 +5,23 @@ alerter = Alerter.connect(settings, clock=SystemClock())
 alerter.run(stop)
 """
 
-from components.alerts.alerter import (
-    GROUP,
-    AlertConfig,
-    Alerter,
-    AppriseNotifier,
-    Notifier,
-    Outbox,
-    describe_target,
-    target_id,
-)
-from components.alerts.rules import ALERT_TYPES, Alert, Level, alert_for
+from typing import TYPE_CHECKING
+
+from components._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from components.alerts.alerter import (
+        GROUP,
+        AlertConfig,
+        Alerter,
+        AppriseNotifier,
+        Notifier,
+        Outbox,
+        describe_target,
+        target_id,
+    )
+    from components.alerts.config import AlertsConfig
+    from components.alerts.rules import ALERT_TYPES, Alert, Level, alert_for
 
 __all__ = [
     "ALERT_TYPES",
@@ -23,6 +29,7 @@ __all__ = [
     "Alert",
     "AlertConfig",
     "Alerter",
+    "AlertsConfig",
     "AppriseNotifier",
     "Level",
     "Notifier",
@@ -31,3 +38,5 @@ __all__ = [
     "describe_target",
     "target_id",
 ]
+
+__getattr__ = lazy_exports(__name__, ("config", "rules", "alerter"))

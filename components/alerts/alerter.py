@@ -69,7 +69,7 @@ class AlertConfig(BaseModel):
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> AlertConfig:
-        raw = settings.alert_urls.get_secret_value() if settings.alert_urls else ""
+        raw = settings.alerts.urls.get_secret_value() if settings.alerts.urls else ""
         urls = tuple(u for u in re.split(r"[\s,]+", raw) if u)
         return cls(urls=urls, **overrides)
 

@@ -283,7 +283,7 @@ class Analytics:
         self._handler = self._deliver  # one object, so attaching twice is a no-op
 
     @classmethod
-    def connect(cls, settings: Any, **kwargs: Any) -> Analytics:
+    def connect(cls, settings: Settings, **kwargs: Any) -> Analytics:
         """Analytics of ``settings.namespace`` on the configured server; starting cash from
         ``QT_PAPER_INITIAL_CASH``.
 

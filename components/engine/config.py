@@ -1,5 +1,6 @@
 """The settings of the trading engine (``settings.engine``; ``QT_ENGINE__*``, flat
-``QT_ENGINE_*``) and of its orchestrator (``settings.orchestrator``)."""
+``QT_ENGINE_*``), of its orchestrator (``settings.orchestrator``) and of its shadow
+accounts (``settings.shadow``)."""
 
 from __future__ import annotations
 
@@ -47,3 +48,12 @@ class OrchestratorConfig(ComponentConfig):
         le=1,
         description="Opposite signals closer than this in confidence cancel each other.",
     )
+
+
+class ShadowConfig(ComponentConfig):
+    """The paper accounts of the shadow strategies (:class:`~components.engine.shadow.ShadowBook`).
+
+    >>> ShadowConfig(capital=10_000)
+    """
+
+    capital: float = Field(10_000.0, gt=0, description="Paper capital of a shadow.")

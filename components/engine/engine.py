@@ -594,7 +594,7 @@ def _time(ns: int) -> datetime:
 def _outcome(
     intent: OrderIntent,
     outcome: Literal["submitted", "duplicate", "denied", "rejected_by_broker"],
-    check: Any,
+    check: RiskCheck | str | None,
     reason: str,
 ) -> OrderOutcome:
     return OrderOutcome(
@@ -604,7 +604,7 @@ def _outcome(
         quantity=intent.quantity,
         strategy=intent.strategy,
         outcome=outcome,
-        check=str(check.value if hasattr(check, "value") else check) if check else None,
+        check=str(check) if check else None,
         reason=reason,
     )
 

@@ -70,7 +70,7 @@ def build_engine(
         shadow_book=ShadowBook(
             client,
             namespace=settings.namespace,
-            capital=settings.shadow_capital,
+            capital=settings.shadow.capital,
             planner=planner,
             cost_model=settings.paper.costs,
             broker_config=settings.paper.broker.model_copy(update={"source": "shadow"}),

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
@@ -35,6 +35,9 @@ from components.events.streams import (
     stats_key,
     stream_key,
 )
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ class RedisEventBus(EventBus):
         self._claim_due = 0.0
 
     @classmethod
-    def connect(cls, settings: Any, **kwargs: Any) -> RedisEventBus:
+    def connect(cls, settings: Settings, **kwargs: Any) -> RedisEventBus:
         """A bus on the configured server (``QT_REDIS_URL`` or the embedded one)."""
         from components.redis import connect
 

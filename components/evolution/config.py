@@ -149,8 +149,8 @@ class GeneticConfig(BaseModel):
     def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
         """The backtest costs and cash of the paper broker (``QT_PAPER_*``), shorts as the
         engine trades them (``QT_ENGINE_ALLOW_SHORT``), the engine's history
-        (``QT_ENGINE_HISTORY_BARS``), and ``QT_EVOLUTION_<FIELD>`` for any field of this
-        config that Settings defines (``evolution_population``, ...); ``overrides`` win.
+        (``QT_ENGINE_HISTORY_BARS``), and the search's size and seed from
+        ``settings.evolution``; ``overrides`` win.
 
         Example: ``GeneticConfig.from_settings(load_settings(), generations=5)``.
         """
@@ -160,12 +160,12 @@ class GeneticConfig(BaseModel):
         backtest = BacktestConfig.from_settings(
             settings, allow_short=settings.engine.allow_short, exits=None
         )
+        search = settings.evolution
         values: dict[str, Any] = {
             "backtest": backtest,
             "engine_history_bars": settings.engine.history_bars,
+            "population": search.population,
+            "generations": search.generations,
+            "seed": search.seed,
         }
-        for field in cls.model_fields:
-            setting = getattr(settings, f"evolution_{field}", None)
-            if setting is not None:
-                values[field] = setting
         return cls(**{**values, **overrides})

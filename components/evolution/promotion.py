@@ -37,90 +37,19 @@ import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from fractions import Fraction
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from components.errors import ConfigurationError
 from components.events.types import StrategyPromoted
 from components.evolution.fitness import Evaluation
+from components.evolution.sections import PromotionConfig
 from components.evolution.store import Candidate
 from components.policy.model import GlobalPolicy, StrategyState
 
 _DAY = timedelta(days=1)
 _YEAR = timedelta(days=365)
-
-
-class PromotionConfig(BaseModel):
-    """Thresholds of the shadow and promotion decisions (module docstring).
-
-    Example: ``PromotionConfig(min_shadow_period=timedelta(days=3), promote_sharpe=1.5)``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # entering shadow
-    max_new_shadow: int = Field(2, ge=0, le=100, description="Candidates entering per run.")
-    max_shadow: int = Field(6, ge=0, le=1_000, description="Shadow strategies at once.")
-    distinct_strategies: bool = Field(
-        True, description="At most one new candidate per kind of strategy per run."
-    )
-    min_fitness: float = Field(
-        0.5, ge=-1_000, le=1_000, description="Out-of-sample fitness a candidate needs."
-    )
-    # shadow -> live
-    min_shadow_period: timedelta = Field(
-        timedelta(days=7), ge=timedelta(0), le=_YEAR, description="Time in shadow first."
-    )
-    max_shadow_period: timedelta = Field(
-        timedelta(days=28),
-        gt=timedelta(0),
-        le=_YEAR,
-        description="A shadow strategy not promoted by then is retired.",
-    )
-    min_trades: int = Field(
-        20, ge=0, le=1_000_000, description="Closed trades before any judgement."
-    )
-    promote_sharpe: float = Field(1.0, ge=-100, le=100, description="Sharpe to go live.")
-    promote_return: float | None = Field(
-        0.0, ge=-1, le=100, description="Return on capital to go live; None: not required."
-    )
-    # live -> retired
-    min_live_period: timedelta = Field(
-        timedelta(days=7), ge=timedelta(0), le=_YEAR, description="Time live before judging."
-    )
-    retire_sharpe: float = Field(0.0, ge=-100, le=100, description="Sharpe floor.")
-    retire_return: float | None = Field(
-        -0.05, ge=-1, le=100, description="Return floor; None: no return floor."
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if self.max_shadow_period <= self.min_shadow_period:
-            raise ValueError(
-                f"max_shadow_period={self.max_shadow_period} must exceed "
-                f"min_shadow_period={self.min_shadow_period}"
-            )
-        if self.retire_sharpe > self.promote_sharpe:
-            raise ValueError(
-                f"retire_sharpe={self.retire_sharpe} must not exceed "
-                f"promote_sharpe={self.promote_sharpe}"
-            )
-        return self
-
-    @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
-        """``QT_PROMOTION_<FIELD>`` for any field that Settings defines
-        (``promotion_min_trades``, ...); ``overrides`` win.
-
-        Example: ``PromotionConfig.from_settings(load_settings(), min_trades=10)``.
-        """
-        values: dict[str, Any] = {}
-        for field in cls.model_fields:
-            setting = getattr(settings, f"promotion_{field}", None)
-            if setting is not None:
-                values[field] = setting
-        return cls(**{**values, **overrides})
 
 
 class TradeMetricsLike(Protocol):

@@ -4,7 +4,7 @@ the account's cash, the cost model and the paper broker's knobs."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 
@@ -122,6 +122,9 @@ class ExchangeConfig(ComponentConfig):
     >>> ExchangeConfig(id="binance", sandbox=True)
     """
 
+    execution: Annotated[Literal["paper", "exchange"], Flat("QT_EXECUTION")] = Field(
+        "paper", description="paper (simulated fills, the default) or exchange (ccxt)."
+    )
     id: str = Field("binance", pattern=r"^[a-z0-9_]+$", description="ccxt exchange id.")
     sandbox: bool = Field(True, description="Trade on the exchange's testnet (the default).")
     api_key: SecretStr | None = Field(None, description="API key (secret, never logged).")

@@ -45,7 +45,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -57,6 +57,9 @@ from components.execution.models import Fill, FillReason, Order, OrderAck
 from components.market.ccxt_market import ccxt_exchange_class, is_temporary
 from components.redis import namespaced
 from components.trading.types import OrderIntent, OrderType, Side
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -585,7 +588,7 @@ def _redacted(message: str, exchange: Any) -> str:
     return message[:500]
 
 
-def broker_for(settings: Any, ledger: Ledger, paper: Broker) -> Broker:
+def broker_for(settings: Settings, ledger: Ledger, paper: Broker) -> Broker:
     """The account's broker: ``paper`` unless ``QT_EXECUTION=exchange``; then an
     :class:`ExchangeBroker` that has reconciled with the exchange (on a mismatch it refuses
     every order until ``engine reconcile``).
@@ -595,7 +598,7 @@ def broker_for(settings: Any, ledger: Ledger, paper: Broker) -> Broker:
     ConfigurationError
         Exchange execution without ccxt, without keys, or with an unknown exchange.
     """
-    if settings.execution != "exchange":
+    if settings.exchange.execution != "exchange":
         return paper
     config: ExchangeConfig = settings.exchange
     if config.api_key is None or config.api_secret is None:

@@ -40,7 +40,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import redis
 
@@ -62,6 +62,9 @@ from components.execution.models import (
 )
 from components.redis import LUA_NUM, namespaced
 from components.trading.types import PortfolioView, Side
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +348,7 @@ class Ledger:
         self._parsed: dict[str, tuple[str, Position | None]] = {}  # symbol -> (text, position)
 
     @classmethod
-    def connect(cls, settings: Any, *, bus: EventBus | None = None) -> Ledger:
+    def connect(cls, settings: Settings, *, bus: EventBus | None = None) -> Ledger:
         """The ledger of ``settings.namespace`` on the configured server; initial cash from
         ``QT_PAPER_INITIAL_CASH``."""
         from components.redis import connect

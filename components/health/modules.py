@@ -68,8 +68,8 @@ MODULES: tuple[ModuleSpec, ...] = (
     ModuleSpec("msc", "msc-evaluation", "msc.mode"),
     ModuleSpec("ranker", "opportunity-ranking", "ranker.mode"),
     ModuleSpec("universe", "universe-refresh", "universe.mode"),
-    ModuleSpec("clm", "clm-retraining", "clm_mode"),
-    ModuleSpec("generator", "strategy-generation", "generator_mode"),
+    ModuleSpec("clm", "clm-retraining", "clm.mode"),
+    ModuleSpec("generator", "strategy-generation", "evolution.mode"),
     ModuleSpec("balancer", None, "balancer.mode"),
 )
 

@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -81,6 +81,9 @@ from components.learning.registry import (
 from components.market.base import BAR_COLUMNS
 from components.market.validation import bars_per_day
 from components.regime.classifier import ClassifierConfig
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 DEFAULT_MODEL = "price_direction"
 """The name of the model the CLM trains and the ``ml`` strategy trades by default."""
@@ -133,37 +136,29 @@ class LearningConfig(BaseModel):
         return self
 
     @classmethod
-    def from_settings(cls, settings: Any, **overrides: Any) -> Self:
-        """From ``QT_CLM_*`` settings (``clm_model_name``,
-        ``clm_horizon``, ``clm_dead_zone``, ``clm_train_bars``, ``clm_eval_bars``,
-        ``clm_threshold``, ``clm_min_log_loss_gain``, ``clm_min_auc_gain``,
-        ``clm_min_trading_gain``), the paper-trading costs, and the timeframe.
-        ``overrides`` win.
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
+        """From the CLM section (``settings.clm``: model name, windows, threshold, the gains
+        a new model must show, the label's horizon and dead zone), the paper-trading costs
+        and the timeframe; ``overrides`` win.
 
         Example: ``LearningConfig.from_settings(load_settings(), eval_bars=168)``.
         """
-        timeframe = settings.timeframe
+        timeframe, clm = settings.timeframe, settings.clm
         values: dict[str, Any] = {
             "costs": settings.paper.costs,
             "bars_per_year": bars_per_day(timeframe) * 365,
             "features": FeatureConfig(
                 regime=ClassifierConfig.from_msc(settings.msc, timeframe=timeframe)
             ),
+            "model_name": clm.model_name,
+            "train_bars": clm.train_bars,
+            "eval_bars": clm.eval_bars,
+            "threshold": clm.threshold,
+            "min_log_loss_gain": clm.min_log_loss_gain,
+            "min_auc_gain": clm.min_auc_gain,
+            "min_trading_gain": clm.min_trading_gain,
+            "label": LabelConfig(horizon=clm.horizon, dead_zone=clm.dead_zone),
         }
-        label: dict[str, Any] = {}
-        for field in (
-            "model_name",
-            "train_bars",
-            "eval_bars",
-            "threshold",
-            "min_log_loss_gain",
-            "min_auc_gain",
-            "min_trading_gain",
-        ):
-            values[field] = getattr(settings, f"clm_{field}")
-        for field in ("horizon", "dead_zone"):
-            label[field] = getattr(settings, f"clm_{field}")
-        values["label"] = LabelConfig(**label)
         return cls(**{**values, **overrides})
 
 

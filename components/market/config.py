@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field
 from pydantic_settings import NoDecode
 
-from components.config import ComponentConfig
+from components.config import ComponentConfig, Flat
 
 
 def _comma_separated(value: Any) -> Any:
@@ -42,4 +42,7 @@ class MarketConfig(ComponentConfig):
     spread_bps: float = Field(5.0, ge=0, le=10_000, description="Ticker spread of files.")
     exchange: str | None = Field(
         None, pattern=r"^[a-z0-9_]+$", description="ccxt exchange id, e.g. binance (ccxt)."
+    )
+    data_gaps: Annotated[Literal["refuse", "allow", "ffill"], Flat("QT_DATA_GAPS")] = Field(
+        "allow", description="Missing bars in imported files: refuse, allow or forward-fill."
     )

@@ -43,7 +43,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import redis
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -58,6 +58,9 @@ from components.redis import namespaced
 from components.risk.config import EssConfig
 from components.risk.decision import RiskCheck, RiskDecision, closing_quantity
 from components.trading.types import OrderIntent, PortfolioView, Side
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +241,7 @@ class EmergencyStop:
         self._transition = client.register_script(_TRANSITION_SCRIPT)
 
     @classmethod
-    def connect(cls, settings: Any, *, bus: EventBus | None = None) -> EmergencyStop:
+    def connect(cls, settings: Settings, *, bus: EventBus | None = None) -> EmergencyStop:
         """An ESS on the configured server, configured from Settings."""
         from components.redis import connect
 

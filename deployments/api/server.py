@@ -49,7 +49,7 @@ def check_bind(settings: Settings, host: str) -> None:
 
 def start_alerter(settings: Settings) -> tuple[threading.Thread, threading.Event] | None:
     """Deliver alerts from a thread of this process when ``QT_ALERT_URLS`` is set."""
-    if settings.alert_urls is None:
+    if settings.alerts.urls is None:
         return None
     from components.alerts import Alerter
 
@@ -67,8 +67,8 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
 
     from deployments.api.app import create_app
 
-    host = host or settings.api_host
-    port = port or settings.api_port
+    host = host or settings.api.host
+    port = port or settings.api.port
     check_bind(settings, host)
     app = create_app(settings)
     alerts = start_alerter(settings)

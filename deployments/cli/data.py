@@ -30,7 +30,7 @@ def data_import(
     from components.market.validation import GAP_POLICIES, NaiveTimeWarning
 
     config = settings()
-    policy = gaps or config.data_gaps
+    policy = gaps or config.market.data_gaps
     if policy not in GAP_POLICIES:
         fail(f"--gaps {policy!r}: use one of {', '.join(GAP_POLICIES)}")
     store = BarStore.under(config.home)

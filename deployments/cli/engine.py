@@ -60,7 +60,7 @@ def engine_reconcile(
     if adopt and flatten:
         fail("choose --adopt or --flatten, not both")
     config = settings()
-    if config.execution != "exchange":
+    if config.exchange.execution != "exchange":
         fail("nothing to reconcile: paper trading (set QT_EXECUTION=exchange)")
     exchange_config = config.exchange
     if exchange_config.api_key is None or exchange_config.api_secret is None:

@@ -161,7 +161,7 @@ def evolve_command(
     from tasks.evolution import add_progress_listener
 
     config = settings()
-    total = generations or config.evolution_generations
+    total = generations or config.evolution.generations
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -131,3 +131,41 @@ def test_the_defensive_limits_are_declared_once_and_read_everywhere() -> None:
         "max_positions": 1,
         "global_min_confidence": 0.9,
     }
+
+
+@pytest.mark.parametrize(
+    ("flat", "nested", "value", "path"),
+    [
+        ("QT_CLM_THRESHOLD", "QT_CLM__THRESHOLD", "0.7", ("clm", "threshold")),
+        ("QT_CLM_MODE", "QT_CLM__MODE", "OBSERVE", ("clm", "mode")),
+        ("QT_EVOLUTION_POPULATION", "QT_EVOLUTION__POPULATION", "16", ("evolution", "population")),
+        ("QT_GENERATOR_MODE", "QT_EVOLUTION__MODE", "OFF", ("evolution", "mode")),
+        ("QT_DASK_ADDRESS", "QT_EVOLUTION__DASK_ADDRESS", "tcp://h:8786",
+         ("evolution", "dask_address")),
+        ("QT_PROMOTION_MIN_TRADES", "QT_PROMOTION__MIN_TRADES", "3", ("promotion", "min_trades")),
+        ("QT_SHADOW_CAPITAL", "QT_SHADOW__CAPITAL", "500.0", ("shadow", "capital")),
+        ("QT_API_PORT", "QT_API__PORT", "8050", ("api", "port")),
+        ("QT_DATA_GAPS", "QT_MARKET__DATA_GAPS", "ffill", ("market", "data_gaps")),
+        ("QT_EXECUTION", "QT_EXCHANGE__EXECUTION", "exchange", ("exchange", "execution")),
+    ],
+)  # fmt: skip
+def test_every_section_answers_to_its_nested_name_and_its_old_flat_name(
+    monkeypatch: pytest.MonkeyPatch, flat: str, nested: str, value: str, path: tuple[str, str]
+) -> None:
+    for variable in (flat, nested):
+        monkeypatch.delenv(flat, raising=False)
+        monkeypatch.delenv(nested, raising=False)
+        monkeypatch.setenv(variable, value)
+
+        section = getattr(load_settings(), path[0])
+
+        assert str(getattr(section, path[1])) == value
+
+
+def test_the_alert_urls_are_a_secret_under_either_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QT_ALERT_URLS", "json://user:hunter2@127.0.0.1:9000")
+
+    settings = load_settings()
+
+    assert settings.alerts.urls is not None
+    assert "hunter2" not in repr(settings) and "hunter2" not in str(settings.model_dump())

@@ -3,9 +3,10 @@ would cost more than the cycle, and a session must stay flat in memory)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+from components.clock import SystemClock
 from components.engine import TradingEngine, build_engine
 from components.engine.lease import EngineLease, LeaseHolder
 from components.engine.sim_clock import engine_clock
@@ -68,4 +69,4 @@ def engine_lease(settings: Settings) -> EngineLease:
 
 def lease_holder(session: str) -> LeaseHolder:
     """This process as the holder of the engine lease for ``session``."""
-    return LeaseHolder.this_process(session, now=datetime.now(UTC))
+    return LeaseHolder.this_process(session, now=SystemClock().now())

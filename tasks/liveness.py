@@ -13,9 +13,10 @@ reports :func:`engine_liveness`.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from components.clock import SystemClock
 from components.engine.liveness import (
     EngineLiveness,
     EngineSession,
@@ -99,7 +100,7 @@ def last_heartbeats(client: Any, run_ids: list[str]) -> dict[str, datetime]:
 
     page = client.read_events(
         filter=EventFilter(
-            occurred=EventOccurredFilter(since=datetime.now(UTC) - timedelta(hours=2)),
+            occurred=EventOccurredFilter(since=SystemClock().now() - timedelta(hours=2)),
             event=EventNameFilter(name=[HEARTBEAT_EVENT]),
             resource=EventResourceFilter(id=[f"prefect.flow-run.{i}" for i in run_ids]),
         ),

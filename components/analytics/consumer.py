@@ -91,6 +91,7 @@ from components.analytics.models import (
     TradeRecord,
 )
 from components.analytics.report import AnalyticsReport
+from components.clock import Clock, SystemClock
 from components.errors import DataError, TemporaryError
 from components.events.bus import ALL_TYPES, EventBus
 from components.events.models import Event
@@ -181,10 +182,6 @@ return 1
 )
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class AnalyticsConfig(BaseModel):
     """Retention and attribution of :class:`Analytics`.
 
@@ -270,7 +267,7 @@ class Analytics:
         *,
         namespace: str,
         config: AnalyticsConfig | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock | None = None,
     ) -> None:
         if not namespace:
             raise DataError("namespace must not be empty")
@@ -278,7 +275,7 @@ class Analytics:
         self._r: Any = client  # redis-py types responses as unions; this client decodes
         self.namespace = namespace
         self.config = config or AnalyticsConfig()
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._script = client.register_script(_HANDLE_SCRIPT)
         self._handler = self._deliver  # one object, so attaching twice is a no-op
 
@@ -368,7 +365,7 @@ class Analytics:
             ops.add("incr", self.key("system", "strategy_promotions"), payload.to_state, 1)
         elif event.type == HEALTH_STATUS_CHANGED and isinstance(payload, HealthStatusChanged):
             ops.add("incr", self.key("system", "health"), payload.status, 1)
-        now_ms = int(_aware(self._clock()).timestamp() * 1000)
+        now_ms = int(_aware(self._clock.now()).timestamp() * 1000)
         args = [event.id, str(now_ms), str(self.config.processed_ids_kept), *ops.args]
         try:
             fresh = bool(self._script(keys=ops.keys, args=args))

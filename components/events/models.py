@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, model_validator
 
+from components.clock import SystemClock
 from components.errors import DataError, UnknownEventTypeError
 
 _PAYLOADS: dict[str, type[BaseModel]] = {}
@@ -57,8 +58,8 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+_WALL = SystemClock()
+"""Where an event that is given no ``occurred_at`` takes its time from."""
 
 
 class Event(BaseModel):
@@ -73,7 +74,7 @@ class Event(BaseModel):
     id: str = Field(default_factory=new_event_id, min_length=1)
     type: str
     source: str = Field(min_length=1)
-    occurred_at: datetime = Field(default_factory=utcnow)
+    occurred_at: datetime = Field(default_factory=_WALL.now)
     payload: SerializeAsAny[BaseModel]
     correlation_id: str | None = None
 
@@ -113,7 +114,7 @@ class Event(BaseModel):
                 type=event_type,
                 payload=payload,  # coerced by the validator
                 source=source,
-                occurred_at=occurred_at or utcnow(),
+                occurred_at=occurred_at or _WALL.now(),
                 correlation_id=correlation_id,
             )
         except ValidationError as exc:

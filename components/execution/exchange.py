@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from components.clock import Clock, SystemClock
 from components.errors import ConfigurationError, DataError, TemporaryError
 from components.execution.broker import BarLike, BarUpdate, Broker
 from components.execution.config import ExchangeConfig
@@ -167,8 +168,16 @@ class ExchangeBroker:
         The account's ledger; its namespace also holds the reconciliation state.
     """
 
-    def __init__(self, exchange: Any, ledger: Ledger, *, balance_tolerance: float = 1e-8) -> None:
+    def __init__(
+        self,
+        exchange: Any,
+        ledger: Ledger,
+        *,
+        balance_tolerance: float = 1e-8,
+        clock: Clock | None = None,
+    ) -> None:
         self.exchange = exchange
+        self.clock = clock or SystemClock()
         self.ledger = ledger
         self.balance_tolerance = balance_tolerance
         self.name = str(getattr(exchange, "id", type(exchange).__name__))
@@ -200,7 +209,7 @@ class ExchangeBroker:
         """Make the ledger match the exchange: foreign open orders become ledger orders,
         each base-asset balance becomes the ledger's position (at the last price). Trading
         resumes. Returns what was adopted."""
-        at = now or datetime.now(UTC)
+        at = now or self.clock.now()
         found = self._compare(set(symbols), at)
         for mismatch in found.mismatches:
             if mismatch.kind == "foreign_order":
@@ -219,7 +228,7 @@ class ExchangeBroker:
     ) -> ReconcileReport:
         """Cancel every open order on the exchange (foreign ones too) and sell every base
         asset the ledger or ``symbols`` trade, then flatten the ledger. Trading resumes."""
-        at = now or datetime.now(UTC)
+        at = now or self.clock.now()
         found = self._compare(set(symbols), at)
         for order in self._call("fetch_open_orders", "fetch the open orders"):
             self._call("cancel_order", "cancel an open order", order["id"], order["symbol"])
@@ -363,7 +372,7 @@ class ExchangeBroker:
                 quantity=float(trade["amount"]),
                 price=price,
                 fee=fee_quote,
-                filled_at=_utc_ms(trade.get("timestamp")),
+                filled_at=_utc_ms(trade.get("timestamp"), self.clock),
                 strategy=order.strategy,
                 reduce_only=order.reduce_only,
                 stop_loss=order.stop_loss,
@@ -400,7 +409,7 @@ class ExchangeBroker:
             raise
 
     def _compare(self, symbols: set[str], now: datetime | None) -> ReconcileReport:
-        at = now or datetime.now(UTC)
+        at = now or self.clock.now()
         mismatches: list[Mismatch] = []
         ours = {self._exchange_id(o.client_order_id): o for o in self.ledger.open_orders()}
         theirs = self._call("fetch_open_orders", "fetch the open orders")
@@ -505,7 +514,9 @@ class ExchangeBroker:
             limit_price=float(order["price"]) if order.get("price") else None,
             reference_price=float(order.get("price") or self._last_price(mismatch.symbol)),
             strategy="adopted",
-            created_at=_utc_ms(order.get("timestamp")) if order.get("timestamp") else at,
+            created_at=_utc_ms(order.get("timestamp"), self.clock)
+            if order.get("timestamp")
+            else at,
         )
         self.ledger.record_order(Order.from_intent(intent, eligible_after=intent.created_at))
         # From now on the adopted order is looked up under the id the ledger gives it.
@@ -571,9 +582,10 @@ class _Redact(logging.Filter):
 _REDACT = _Redact()
 
 
-def _utc_ms(value: Any) -> datetime:
+def _utc_ms(value: Any, clock: Clock) -> datetime:
+    """A ccxt timestamp (ms since the epoch) as a UTC time; ``clock``'s now when missing."""
     if value is None:
-        return datetime.now(UTC)
+        return clock.now()
     return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
 
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import redis
 
+from components.clock import Clock, SystemClock
 from components.errors import (
     DataError,
     PolicyConflictError,
@@ -133,10 +133,6 @@ return {1, version, redis.call('HGETALL', policy), payload}
 )
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _leaf(value: Any) -> str:
     """The canonical JSON text of one leaf; the script compares leaves as text."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
@@ -156,7 +152,7 @@ class PolicyStore:
         namespace: str,
         settings: Settings | None = None,
         bus: EventBus | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock | None = None,
     ) -> None:
         settings = settings or Settings()
         self.client = client
@@ -173,7 +169,7 @@ class PolicyStore:
         self._history_limit = settings.policy.history_limit
         self._stream_maxlen = settings.bus.stream_maxlen
         self._bus = bus
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._keys = [
             namespaced(namespace, "policy"),
             namespaced(namespace, "policy", "history"),
@@ -370,7 +366,7 @@ class PolicyStore:
     ) -> GlobalPolicy:
         ops = list(ops)
         event_id = new_event_id()
-        at = self._clock().isoformat()
+        at = self._clock.now().isoformat()
         try:
             result = self._write(
                 keys=self._keys,

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import redis
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from components.clock import Clock, SystemClock
 from components.errors import ConfigurationError, DataError, TemporaryError
 from components.events.bus import EventBus
 from components.events.config import BusConfig
@@ -188,10 +189,6 @@ return {1, target}
 _MAX_ATTEMPTS = 20
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _drawdown(peak: float, equity: float) -> float:
     if peak <= 0:
         return 1.0
@@ -223,7 +220,7 @@ class EmergencyStop:
         namespace: str,
         bus: EventBus | None = None,
         config: EssConfig | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Clock | None = None,
         stream_maxlen: int | None = None,
     ) -> None:
         self.client = client
@@ -231,7 +228,7 @@ class EmergencyStop:
         self.namespace = namespace
         self.bus = bus
         self.config = config or EssConfig()
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._maxlen = stream_maxlen or (bus.config if bus else BusConfig()).stream_maxlen
         self._keys = [
             namespaced(namespace, "ess"),
@@ -425,8 +422,8 @@ class EmergencyStop:
             return HaltActions()
         if not self.config.flatten_on_halt:
             return HaltActions(cancel_all=True)
-        stamp = (status.since or self._clock()).strftime("%Y%m%dT%H%M%S")
-        created = self._clock()
+        stamp = (status.since or self._clock.now()).strftime("%Y%m%dT%H%M%S")
+        created = self._clock.now()
         orders = [
             OrderIntent(
                 client_order_id=f"ess-flatten:{symbol}:{stamp}",
@@ -464,7 +461,9 @@ class EmergencyStop:
                 rebase = {"loss_streak": "0", "losses_locked_until": ""}
                 if status.last_equity is not None:
                     rebase["peak_equity"] = rebase["day_start_equity"] = repr(status.last_equity)
-            outcome = self._write(status.state, target, {}, trip, reason, by, self._clock(), rebase)
+            outcome = self._write(
+                status.state, target, {}, trip, reason, by, self._clock.now(), rebase
+            )
             if outcome is not None:
                 return self.status()
         raise TemporaryError("the ESS state kept changing; try again")

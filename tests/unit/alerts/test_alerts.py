@@ -98,7 +98,7 @@ def test_a_target_refusing_for_a_day_is_given_up_with_an_error(
     clock = ManualClock(T0)
     try:
         alerter = make_alerter(settings, client, [refusing.url], clock)
-        EmergencyStop(client, namespace=settings.namespace, clock=clock.now).halt("x", by="ops")
+        EmergencyStop(client, namespace=settings.namespace, clock=clock).halt("x", by="ops")
         alerter.step(block_ms=2000)
         clock.advance(timedelta(hours=25))
         with caplog.at_level(logging.ERROR, logger="components.alerts"):

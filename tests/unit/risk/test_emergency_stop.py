@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from components.clock import ManualClock
 from components.errors import ConfigurationError, DataError
 from components.events import Event, RedisEventBus
 from components.risk import (
@@ -32,20 +33,6 @@ from tests.unit.risk.builders import T0, intent, intents, portfolio, portfolios,
 ACTIVE, REDUCING, HALTED = EssState.ACTIVE, EssState.REDUCING, EssState.HALTED
 FIXTURE_REUSE = HealthCheck.function_scoped_fixture  # one ESS serves every example
 CONFIG = EssConfig(cooldown=timedelta(minutes=30), bar_length=timedelta(hours=1))
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> datetime:
-        self.now += delta
-        return self.now
 
 
 @dataclass(frozen=True)
@@ -69,12 +56,14 @@ class Trades:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(T0)
 
 
 @pytest.fixture
-def make_ess(client: redis.Redis, namespace: str, clock: Clock) -> Callable[..., EmergencyStop]:
+def make_ess(
+    client: redis.Redis, namespace: str, clock: ManualClock
+) -> Callable[..., EmergencyStop]:
     def make(**config: object) -> EmergencyStop:
         return EmergencyStop(
             client,
@@ -240,13 +229,13 @@ def test_bad_evaluation_input_is_refused_and_nothing_is_written(
 
 
 # --- recovery -------------------------------------------------------------------------
-def test_halted_is_left_only_by_an_explicit_resume(ess: EmergencyStop, clock: Clock) -> None:
+def test_halted_is_left_only_by_an_explicit_resume(ess: EmergencyStop, clock: ManualClock) -> None:
     ess.evaluate(equity=10_000.0, now=T0)
     assert ess.evaluate(equity=8_900.0, now=T0) is HALTED
     later = T0 + timedelta(days=3)
     assert ess.evaluate(equity=10_200.0, now=later, health="HEALTHY") is HALTED
     assert ess.reduce("try reducing", by="ops").state is HALTED  # reduce() does not leave it
-    clock.now = later
+    clock.set(later)
     assert ess.resume(by="ops", reason="reviewed").state is ACTIVE
 
 
@@ -330,7 +319,7 @@ def test_halting_twice_is_one_transition_with_one_event(
 
 
 def test_every_transition_has_its_event(
-    ess: EmergencyStop, client: redis.Redis, namespace: str, clock: Clock
+    ess: EmergencyStop, client: redis.Redis, namespace: str, clock: ManualClock
 ) -> None:
     ess.evaluate(equity=10_000.0, now=T0, closed_trades=Trades().close(*[-1.0] * 5))  # -> REDUCING
     ess.evaluate(equity=10_000.0, now=T0 + timedelta(hours=1))  # -> ACTIVE (cool-down)
@@ -353,7 +342,7 @@ def test_every_transition_has_its_event(
 
 
 def test_mirrors_see_each_transition_event(
-    client: redis.Redis, namespace: str, clock: Clock
+    client: redis.Redis, namespace: str, clock: ManualClock
 ) -> None:
     bus = RedisEventBus(client, namespace=namespace)
     seen: list[Event] = []

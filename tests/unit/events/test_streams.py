@@ -10,6 +10,7 @@ import redis
 from components.events import (
     LUA_EMIT,
     Event,
+    InMemoryEventBus,
     RedisEventBus,
     decode_event,
     event_args,
@@ -17,6 +18,7 @@ from components.events import (
     stream_key,
 )
 from components.events.streams import EVENT_FIELDS
+from components.policy import PolicyStore
 
 COMPONENTS = Path(__file__).resolve().parents[3] / "components"
 
@@ -48,3 +50,16 @@ def test_an_event_a_script_emits_reads_back_as_the_event(
     bus = RedisEventBus(client, namespace=namespace)
     assert bus.stats().published == 1
     assert bus.tail(event.type) == [event]
+
+
+def test_in_memory_subscribers_see_what_a_policy_script_wrote(
+    client: redis.Redis, namespace: str
+) -> None:
+    bus = InMemoryEventBus()
+    seen: list[Event] = []
+    bus.subscribe("policy.updated", seen.append, group="test")
+    store = PolicyStore(client, namespace=namespace, bus=bus)
+    store.patch({"max_positions": 4}, by="ops", reason="fewer bets")
+    bus.poll()
+    assert [e.payload.version for e in seen] == [1]  # type: ignore[attr-defined]
+    assert seen == RedisEventBus(client, namespace=namespace).tail("policy.updated")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from random import Random
 
@@ -361,3 +362,17 @@ def test_bars_as_blocks_rank_exactly_as_one_frame_per_symbol(
     as_blocks = ranker.score(BlockRead(BarBlock.from_frames(bars, "1h"), {}), with_missing)
 
     assert as_blocks == ranker.score(bars, with_missing)
+
+
+def test_a_symbol_scores_the_same_among_hundreds_as_alone() -> None:
+    # More symbols than one pass of the indicators takes: the passes must not mix rows.
+    closes = {f"S{i:03d}/USDT": random_walk(seed=i, drift=(i % 7 - 3) * 4e-4) for i in range(300)}
+    bars, tickers = market(closes)
+    ranker = OpportunityRanker(RankerConfig(min_quote_volume=1e6, window=BARS))
+
+    together = ranker.score(BlockRead(BarBlock.from_frames(bars, "1h"), {}), tickers)
+
+    for symbol in ("S000/USDT", "S130/USDT", "S299/USDT"):
+        (alone,) = ranker.score({symbol: bars[symbol]}, {symbol: tickers[symbol]}).scores
+        score = together.get(symbol)
+        assert score is not None and replace(score, rank=1) == alone

@@ -44,7 +44,7 @@ from components.clock import Clock
 from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import HeartbeatWriter, read_heartbeat
 from components.engine.intents import IntentPlanner
-from components.engine.orchestrator import select_signals
+from components.engine.orchestrator import may_enter, select_signals
 from components.engine.reentry import ExitLatches
 from components.engine.refusals import StandingRefusals
 from components.engine.shadow import ShadowBook
@@ -291,7 +291,7 @@ class TradingEngine:
             orders = self._place(intents, portfolio, policy, status)
             shadow_orders = self._shadow(chosen.shadow, read.frames(), atrs, policy, now)
             report.update(
-                signals=len(signals),
+                signals=signals,
                 accepted=len(chosen.accepted),
                 shadow=len(chosen.shadow),
                 shadow_orders=shadow_orders,
@@ -382,23 +382,31 @@ class TradingEngine:
         books: list[tuple[BarBlock, BookUpdate]],
         atrs: Mapping[str, float | None],
         portfolio: PortfolioView,
-    ) -> tuple[list[Signal], Any]:
-        """Every allowed and shadow strategy's signal on each symbol's last closed bar.
+    ) -> tuple[int, Any]:
+        """Every allowed and shadow strategy's signal on each symbol's last closed bar
+        (how many: each strategy's non-flat ones and those on a held symbol), and what the
+        orchestrator chose among them.
 
         Each block holds symbols on one time index as (symbols x time) arrays, and each
         strategy's ``signal_arrays`` (the one code path the backtester runs too) is
-        brought up to its newest bar once per block for all of them.
+        brought up to its newest bar once per block for all of them. Only the signals on
+        held symbols and those that may open a position (:func:`may_enter`) are made into
+        objects and given to the orchestrator: it would drop the others.
         """
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
+        count = 0
         for block, book in books:
             close = block.last("close")
             at = _time(int(block.times[-1])) + self._bar
-            held_rows = {block.row(s) for s in held if s in block.symbols}
+            held_mask = np.zeros(len(block.symbols), dtype=np.bool_)
+            held_mask[[block.row(s) for s in held if s in block.symbols]] = True
             for name, _ in self._running:
                 latest = book.signals[name]
                 wanted, strength = latest.direction, latest.confidence
-                for row in sorted(held_rows.union(np.flatnonzero(wanted).tolist())):
+                count += int(np.count_nonzero(held_mask | (wanted != 0)))
+                rows = np.flatnonzero(held_mask | may_enter(wanted, strength, policy))
+                for row in rows.tolist():
                     symbol = block.symbols[row]
                     signals.append(
                         Signal(
@@ -412,7 +420,7 @@ class TradingEngine:
                         )
                     )
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
-        return signals, chosen
+        return count, chosen
 
     def _manage(
         self,

@@ -33,6 +33,8 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.engine.config import OrchestratorConfig
@@ -113,6 +115,23 @@ def select_signals(
         shadow=sorted(shadow, key=rank),
         dropped=dropped + conflicts + shadow_conflicts,
     )
+
+
+def may_enter(
+    direction: npt.NDArray[np.integer[Any]],
+    confidence: npt.NDArray[np.floating[Any]],
+    policy: GlobalPolicy,
+) -> npt.NDArray[np.bool_]:
+    """Which of one strategy's signals (arrays over symbols) could open a position: the
+    array form of rules 3 and 5 for a symbol with no open position (a direction, and
+    ``confidence >= global_min_confidence``). A signal on a symbol with no position that
+    fails this is dropped by :func:`select_signals` whatever else holds, so a caller with
+    thousands of symbols need only make :class:`Signal` objects for these rows (and for
+    symbols with a position).
+
+    >>> may_enter(np.array([1, 0, -1]), np.array([0.9, 0.0, 0.2]), policy)  # [True, False, False]
+    """
+    return np.asarray((direction != 0) & (confidence >= policy.global_min_confidence))
 
 
 def _canonical(signal: Signal) -> tuple[Any, ...]:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from components.engine import OrchestratorConfig, OrchestratorResult, select_signals
+from components.engine.orchestrator import may_enter
 from components.policy import Emergency, GlobalPolicy
 from components.settings import load_settings
 from components.trading.types import Signal
@@ -194,6 +196,35 @@ def test_the_result_does_not_depend_on_the_order_of_the_signals(
     assert len(first.accepted) + len(first.shadow) + len(first.dropped) == len(signals)
     symbols = [s.symbol for s in first.accepted]
     assert len(symbols) == len(set(symbols))  # one signal per symbol
+
+
+@given(
+    signals=st.lists(
+        st.builds(
+            signal,
+            symbol=st.sampled_from([*UNIVERSE, "DOGE/USDT"]),
+            strategy=st.sampled_from(["momentum", "breakout", "evolved_1"]),
+            direction=st.sampled_from([-1, 0, 1]),
+            confidence=st.floats(0.0, 1.0),
+        ),
+        max_size=12,
+    )
+)
+def test_only_signals_on_held_symbols_or_that_may_enter_can_be_chosen(
+    signals: list[Signal],
+) -> None:
+    """What the engine relies on to make Signal objects only for those rows."""
+    rules = policy(strategy_states={"evolved_1": "shadow"})
+    held = {"ETH/USDT": 1.0, "DOGE/USDT": -2.0}
+    direction = np.array([s.direction for s in signals], dtype=np.int8)
+    confidence = np.array([s.confidence for s in signals], dtype=np.float64)
+    entering = may_enter(direction, confidence, rules)
+    kept = [s for s, e in zip(signals, entering, strict=True) if e or s.symbol in held]
+
+    every = select_signals(signals, rules, open_positions=held)
+    some = select_signals(kept, rules, open_positions=held)
+
+    assert (some.accepted, some.shadow) == (every.accepted, every.shadow)
 
 
 # --- disagreement -------------------------------------------------------------------------

@@ -162,15 +162,9 @@ def simulate_many(
     Example: ``simulate_many(directions, confidences, o, h, l, c, config=BacktestConfig())``.
     """
     n = close.size
-    wanted = np.asarray(direction, dtype=np.int8)
-    if not config.allow_short:
-        wanted = np.maximum(wanted, 0)
-    held = np.zeros(wanted.shape, dtype=np.int8)  # the side held during each bar
-    held[:, 1:] = wanted[:, :-1]
-    conf = np.asarray(confidence, dtype=np.float64)
-    atr_values = atr(high, low, close, config.atr_period) if config.sizing == "risk" else None
-    exit_atr = atr(high, low, close, config.atr_period) if config.exits is not None else None
-    plans = _plans(held, conf, open_, high, low, close, config, spread_bps, atr_values, exit_atr)
+    plans = plan_many(
+        direction, confidence, open_, high, low, close, config=config, spread_bps=spread_bps
+    )
     cash, position = _books(plans, n, config.cash)
     equity = position * close
     equity += cash
@@ -198,17 +192,63 @@ def simulate_many(
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class _Plan:
-    """One row's trades, and the equity before and after each."""
+class TradePlan:
+    """One row's trades, and the equity before and after each (before any wipe-out: see
+    :func:`equity_of`)."""
 
     trades: TradeArrays
     before: FloatArray
     after: FloatArray
 
 
+def plan_many(
+    direction: npt.ArrayLike,
+    confidence: npt.ArrayLike | None,
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    *,
+    config: BacktestConfig,
+    spread_bps: FloatArray | None = None,
+) -> list[TradePlan]:
+    """The trades of each signal row (rows x time), without the per-bar books: what
+    :func:`simulate_many` starts from, and all a parameter grid needs besides the equity
+    (:func:`equity_of`, row by row). ``confidence`` may be ``None`` for all-in sizing,
+    which never reads it.
+
+    Example: ``plan_many(directions, None, o, h, l, c, config=BacktestConfig())[0].trades``.
+    """
+    wanted = np.asarray(direction, dtype=np.int8)
+    if not config.allow_short:
+        wanted = np.maximum(wanted, 0)
+    held = np.zeros(wanted.shape, dtype=np.int8)  # the side held during each bar
+    held[:, 1:] = wanted[:, :-1]
+    if confidence is None and config.sizing == "risk":
+        raise ValueError("risk sizing reads the confidence: pass it")
+    conf = None if confidence is None else np.asarray(confidence, dtype=np.float64)
+    atr_values = atr(high, low, close, config.atr_period) if config.sizing == "risk" else None
+    exit_atr = atr(high, low, close, config.atr_period) if config.exits is not None else None
+    return _plans(held, conf, open_, high, low, close, config, spread_bps, atr_values, exit_atr)
+
+
+def equity_of(plan: TradePlan, close: FloatArray, cash: float) -> FloatArray:
+    """One row's equity after each bar, as :func:`simulate_many` computes it, from its
+    plan (1-D, so a grid's rows stay in the cache). A row whose equity reaches 0 is wiped
+    out there (:func:`simulate_many` closes its trade): its equity from that bar is 0 and
+    its trades are no longer the plan's.
+
+    Example: ``equity_of(plan_many(d, None, o, h, l, c, config=cfg)[0], c, cfg.cash)``.
+    """
+    lengths, cash_values, position_values = _stretches(plan, close.size, cash)
+    equity = np.repeat(position_values, lengths) * close
+    equity += np.repeat(cash_values, lengths)
+    return equity
+
+
 def _plans(
     held: npt.NDArray[np.int8],
-    confidence: FloatArray,
+    confidence: FloatArray | None,
     open_: FloatArray,
     high: FloatArray,
     low: FloatArray,
@@ -217,7 +257,7 @@ def _plans(
     spread_bps: FloatArray | None,
     atr_values: FloatArray | None,
     exit_atr: FloatArray | None,
-) -> list[_Plan]:
+) -> list[TradePlan]:
     """The trades of each row of held sides (rows x n): fills, sizes, fees and pnl, found
     for all rows at once (rows are independent accounts over the same bars)."""
     rows, n = held.shape
@@ -239,8 +279,9 @@ def _plans(
     last_close = close[-1] if n else np.nan
     exit_price = _fill(cm, -sign, np.where(at_end, last_close, open_[exit_]), spread_bps, exit_)
     reason = np.where(at_end, _END, _SIGNAL).astype(np.int8)
+    signal_confidence = np.ones(entry.size) if confidence is None else confidence[row, entry - 1]
     unit, stop = _size_per_unit_equity(
-        config, sign, entry, entry_price, confidence[row, entry - 1], close, atr_values
+        config, sign, entry, entry_price, signal_confidence, close, atr_values
     )
     if exit_atr is not None and config.exits is not None:
         _apply_exits(
@@ -298,7 +339,7 @@ def _plans(
     for r in range(rows):
         part = slice(bounds[r], bounds[r + 1])
         trades = TradeArrays(**{name: values[part] for name, values in columns.items()})
-        plans.append(_Plan(trades, before[part], after[part]))
+        plans.append(TradePlan(trades, before[part], after[part]))
     return plans
 
 
@@ -359,7 +400,7 @@ def _apply_exits(
         reason[i] = _EXIT_CODE[path.decision.reason]
 
 
-def _books(plans: list[_Plan], n: int, cash0: float) -> tuple[FloatArray, FloatArray]:
+def _books(plans: list[TradePlan], n: int, cash0: float) -> tuple[FloatArray, FloatArray]:
     """Cash and position after each bar of every row (rows x n), in one pass.
 
     Per bar, the books stand still between fills: flat before the first trade, holding
@@ -368,17 +409,8 @@ def _books(plans: list[_Plan], n: int, cash0: float) -> tuple[FloatArray, FloatA
     """
     lengths, cash_values, position_values = [], [], []
     for plan in plans:
-        t = plan.trades
-        cuts = np.empty(2 * len(t) + 2, dtype=np.int64)
-        cuts[0], cuts[-1] = 0, n
-        cuts[1:-1:2], cuts[2:-1:2] = t.entry_bar, t.exit_bar
-        signed = t.direction * t.size
-        stretch_cash = np.empty(cuts.size - 1)
-        stretch_position = np.zeros(cuts.size - 1)
-        stretch_cash[0::2] = np.concatenate(([cash0], plan.after))
-        stretch_cash[1::2] = plan.before - t.entry_fee - signed * t.entry_price
-        stretch_position[1::2] = signed
-        lengths.append(np.diff(cuts))
+        length, stretch_cash, stretch_position = _stretches(plan, n, cash0)
+        lengths.append(length)
         cash_values.append(stretch_cash)
         position_values.append(stretch_position)
     rows = len(plans)
@@ -386,6 +418,22 @@ def _books(plans: list[_Plan], n: int, cash0: float) -> tuple[FloatArray, FloatA
     cash = np.repeat(np.concatenate(cash_values), counts).reshape(rows, n)
     position = np.repeat(np.concatenate(position_values), counts).reshape(rows, n)
     return cash, position
+
+
+def _stretches(plan: TradePlan, n: int, cash0: float) -> tuple[IntArray, FloatArray, FloatArray]:
+    """One row's books as stretches: their lengths in bars, and the cash and position
+    held over each (see :func:`_books`)."""
+    t = plan.trades
+    cuts = np.empty(2 * len(t) + 2, dtype=np.int64)
+    cuts[0], cuts[-1] = 0, n
+    cuts[1:-1:2], cuts[2:-1:2] = t.entry_bar, t.exit_bar
+    signed = t.direction * t.size
+    stretch_cash = np.empty(cuts.size - 1)
+    stretch_position = np.zeros(cuts.size - 1)
+    stretch_cash[0::2] = np.concatenate(([cash0], plan.after))
+    stretch_cash[1::2] = plan.before - t.entry_fee - signed * t.entry_price
+    stretch_position[1::2] = signed
+    return np.diff(cuts), stretch_cash, stretch_position
 
 
 def _fill(

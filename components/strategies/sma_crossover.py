@@ -81,28 +81,44 @@ class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):
         *,
         with_confidence: bool = True,
     ) -> SignalArrays:
-        """Every set at once: each distinct SMA and standard deviation is computed once,
-        the crossover rules run over the (sets x time) block."""
+        """Every set at once: each distinct SMA and standard deviation is computed once;
+        each set's side is then found in one row of the (sets x time) block, a row at a
+        time so the work stays in the cache (a whole block of floats per step is slower
+        than the row loop). Each row equals :meth:`signal_arrays` of its set."""
         c = np.asarray(close, dtype=np.float64)[np.newaxis, :]
         params = [cast(SmaCrossoverParams, s.params) for s in strategies]
         windows = {p.fast for p in params} | {p.slow for p in params}
         means = {n: sma(c, n)[0] for n in windows}
-        spreads = (
-            {n: rolling_std(c, n)[0] for n in {p.slow for p in params}} if with_confidence else {}
-        )
-        spread = np.vstack([means[p.fast] - means[p.slow] for p in params])
-        side = _side(
-            spread,
-            wait_for_cross=np.array([[p.wait_for_cross] for p in params]),
-            long_only=np.array([[p.long_only] for p in params]),
-        )
-        confidence = (
-            share(np.abs(spread), np.vstack([spreads[p.slow] for p in params]))
-            if with_confidence
-            else None
-        )
+        side = np.empty((len(params), c.shape[1]), dtype=np.int8)
+        for r, p in enumerate(params):
+            side[r] = _row_side(means[p.fast] - means[p.slow], p)
+        if not with_confidence:  # the caller sizes without it: 1 wherever there is a side
+            return SignalArrays(side, np.abs(side, dtype=np.float64))
+        stds = {n: rolling_std(c, n)[0] for n in {p.slow for p in params}}
+        confidence = np.empty(side.shape)
+        for r, p in enumerate(params):
+            confidence[r] = share(np.abs(means[p.fast] - means[p.slow]), stds[p.slow])
         warmups = np.array([p.slow for p in params], dtype=np.int64)
         return SignalArrays(*enforce_contract(side, confidence, warmups))
+
+
+def _row_side(spread: FloatArray, p: SmaCrossoverParams) -> npt.NDArray[np.int8]:
+    """:func:`_side` of one set's 1-D ``spread`` in a few int8 passes. ``spread`` is NaN
+    exactly over the warm-up (the first ``slow - 1`` bars of finite closes); a tie after
+    it (an exact 0) takes the general path."""
+    side = (spread > 0).view(np.int8) - (spread < 0).view(np.int8)
+    start = min(p.slow - 1, side.size)  # the first bar with a side
+    if np.count_nonzero(side) != side.size - start:  # a tie, or NaN beyond the warm-up
+        side = _last_side(spread[np.newaxis, :])[0]
+        start = int(np.argmax(side != 0)) if side.any() else side.size
+    if p.wait_for_cross:
+        known = side[start:]
+        changed = known[1:] != known[:-1]  # no 0 after the start: any change is a cross
+        cross = int(np.argmax(changed)) if changed.any() else known.size
+        side[: start + cross + 1] = 0
+    if p.long_only:
+        np.maximum(side, 0, out=side)
+    return side
 
 
 def _side(

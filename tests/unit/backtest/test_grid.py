@@ -96,3 +96,25 @@ def test_an_unknown_param_or_strategy_is_refused(bars: pd.DataFrame) -> None:
         Backtester().run_grid("sma_crossover", {"speed": [1]}, bars)
     with pytest.raises(ConfigurationError, match="unknown strategy"):
         Backtester().run_grid("nosuch", {"fast": [1]}, bars)
+
+
+def test_the_crossover_grid_gives_each_sets_own_signals_ties_included() -> None:
+    bars = random_walk(2_000, seed=4)
+    columns = [bars[c].to_numpy().copy() for c in ("open", "high", "low", "close", "volume")]
+    columns[3][900:960] = columns[3][899]  # flat closes: the averages tie
+    sets = [
+        create_strategy(
+            "sma_crossover", {"fast": f, "slow": s, "long_only": lo, "wait_for_cross": w}
+        )
+        for f, s in [(2, 3), (5, 20), (10, 40)]
+        for lo in (True, False)
+        for w in (True, False)
+    ]
+
+    for with_confidence in (True, False):
+        grid = type(sets[0]).signal_grid(sets, *columns, with_confidence=with_confidence)
+        for row, strategy in enumerate(sets):
+            direction, confidence = strategy.signal_arrays(*columns)
+            np.testing.assert_array_equal(grid.direction[row], direction)
+            if with_confidence:
+                np.testing.assert_array_equal(grid.confidence[row], confidence)

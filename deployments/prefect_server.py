@@ -183,12 +183,20 @@ def temporary_server(*, timeout_s: float = 120.0) -> Iterator[dict[str, str]]:
         with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: auth}):
             yield client
     finally:
+        _flush_api_logs()  # while the server still listens, or Prefect prints errors
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
         stop_process(process, grace_s=10)
+
+
+def _flush_api_logs() -> None:
+    from prefect.logging.handlers import APILogWorker
+
+    with contextlib.suppress(Exception):  # a log not sent must not hide the real outcome
+        APILogWorker.drain_all(timeout=5)
 
 
 def stop_process(process: subprocess.Popen[bytes], *, grace_s: float, group: bool = False) -> None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import traceback
 
 import typer
 
-from deployments.cli._app import root
+from deployments.cli._app import options, root
 
 
 def load_commands() -> typer.Typer:
@@ -32,7 +33,9 @@ def load_commands() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: usage errors exit 2 with one line on stderr."""
+    """Console entry point: usage errors exit 2 with one line on stderr; any other failure
+    exits 1 with one line (and its traceback under ``--debug``)."""
+    options.debug = False
     try:
         result = load_commands()(args=argv, standalone_mode=False, prog_name="quantum-trader")
     except typer.Exit as exc:
@@ -47,6 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         where = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
         print(f"error: {exc.format_message()}{where}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a bug, not an expected failure: still one line
+        if options.debug:
+            traceback.print_exception(exc, file=sys.stderr)
+            hint = ""
+        else:
+            hint = " (run again with --debug for the traceback)"
+        print(f"error: unexpected {type(exc).__name__}: {exc}{hint}", file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0
 
 

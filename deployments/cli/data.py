@@ -34,7 +34,12 @@ def data_import(
     if policy not in GAP_POLICIES:
         fail(f"--gaps {policy!r}: use one of {', '.join(GAP_POLICIES)}")
     store = BarStore.under(config.home)
+    for path in paths:
+        if not path.exists():
+            fail(f"{path}: no such file or folder")
     files = [f for p in paths for f in (sorted(p.iterdir()) if p.is_dir() else [p]) if f.is_file()]
+    if not files:
+        fail(f"no file to import in {', '.join(str(p) for p in paths)}")
     done = []
     for path in files:
         with warnings.catch_warnings(record=True) as caught:

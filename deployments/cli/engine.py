@@ -30,7 +30,8 @@ def engine_run(
     ),
     minutes: float | None = typer.Option(None, "--minutes", min=0.01, help="Session length."),
 ) -> None:
-    """Trade in the foreground until Ctrl-C (which finishes the cycle first)."""
+    """Trade in the foreground until Ctrl-C (which finishes the cycle first). Exits 1 when
+    a cycle failed (e.g. Redis was away: that cycle placed nothing) or none could run."""
     from flows.trading_engine import trading_engine
 
     result = trading_engine(
@@ -39,6 +40,14 @@ def engine_run(
     out.print(
         f"engine {result['ended']}: {result['cycles']} cycles, {result['orders']} orders placed"
     )
+    if result["failed_cycles"]:
+        fail(
+            f"{result['failed_cycles']} of {result['cycles']} engine cycles failed and placed "
+            "no orders (their reasons are logged above)",
+            code=1,
+        )
+    if result["cycles"] == 0 and result["ended"] != "stopped":
+        fail(f"the engine ran no cycle: {result['ended']}", code=1)
 
 
 @app.command("reconcile")

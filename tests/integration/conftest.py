@@ -4,9 +4,7 @@ per session: a real API with its database, started once, ~20 s) against real Red
 from __future__ import annotations
 
 import contextlib
-import math
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -17,8 +15,7 @@ import redis
 
 from components.engine import read_heartbeat
 from components.engine.lease import EngineLease
-from components.events import RedisEventBus
-from components.execution import Ledger
+from tests.invariants import ledger_violations
 
 T = TypeVar("T")
 
@@ -64,24 +61,7 @@ def trading_session(client: redis.Redis, namespace: str, after: datetime) -> str
 
 def assert_ledger_consistent(client: redis.Redis, namespace: str) -> None:
     """No client order id filled twice; fills, events, cash and positions agree."""
-    ledger = Ledger(client, namespace=namespace)
-    fills = ledger.fills(limit=None)
-    events = RedisEventBus(client, namespace=namespace).tail("trade.executed", count=100_000)
-    per_order = Counter(e.payload.client_order_id for e in events)  # type: ignore[attr-defined]
-    assert all(n == 1 for n in per_order.values()), "a client order id filled twice"
-    assert sorted(per_order) == sorted(f.client_order_id for f in fills)
-
-    state = ledger.state()
-    cash = state.initial_cash - sum(f.signed_quantity * f.price + f.fee for f in fills)
-    assert math.isclose(state.cash, cash, rel_tol=1e-9, abs_tol=1e-6)
-    held: Counter[str] = Counter()
-    for fill in fills:
-        held[fill.symbol] += fill.signed_quantity
-    for symbol, quantity in held.items():
-        position = state.positions.get(symbol)
-        expected = position.quantity if position else 0.0
-        assert math.isclose(quantity, expected, rel_tol=1e-9, abs_tol=1e-9), symbol
-    assert set(state.positions) <= {s for s, q in held.items() if abs(q) > 1e-9}
+    assert ledger_violations(client, namespace) == []
 
 
 def descendants(pid: int) -> set[int]:

@@ -1,0 +1,1 @@
+"""Chaos: processes killed, servers stopped, and what must still hold (issue 9 item 10)."""

@@ -16,6 +16,7 @@ the value and what is allowed::
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -180,19 +181,36 @@ class Settings(BaseSettings):
         return redact_url(self.redis_url.get_secret_value())
 
 
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&;](?:password|passwd|pass|pwd|secret|token|auth|api_?key|access_?key|"
+    r"private_?key|credentials?)=)[^&;#]*"
+)
+
+
 def env_name(field: str) -> str:
     """``max_risk_cap`` -> ``QT_MAX_RISK_CAP``."""
     return f"{ENV_PREFIX}{field.upper()}"
 
 
 def redact_url(url: str) -> str:
-    """Hide the password in ``scheme://user:password@host``."""
+    """``url`` with every credential in it replaced by ``***``: the password of
+    ``user:password@`` (a lone ``secret@`` entirely), and the value of any query parameter
+    that names one (``?password=``, ``token``, ``secret``, ...), whatever the scheme
+    (``redis://``, ``rediss://``, ``unix://``, ``postgresql+asyncpg://``).
+
+    >>> redact_url("rediss://app:hunter2@db:6380/0?ssl_cert_reqs=none")
+    'rediss://app:***@db:6380/0?ssl_cert_reqs=none'
+    >>> redact_url("redis://db:6379/0?password=hunter2")
+    'redis://db:6379/0?password=***'
+    """
     scheme, sep, rest = url.partition("://")
-    if not sep or "@" not in rest:
-        return url
-    credentials, _, host = rest.rpartition("@")
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user + ':' if user else ':'}***@{host}"
+    if not sep:
+        return _SECRET_QUERY.sub(r"\1***", url)
+    if "@" in rest:  # the last '@' ends the credentials; a password may hold '@', '/', '?'
+        credentials, _, rest = rest.rpartition("@")
+        user, colon, _ = credentials.partition(":")
+        rest = (f"{user}:***@" if colon and "/" not in user else "***@") + rest
+    return f"{scheme}://" + _SECRET_QUERY.sub(r"\1***", rest)
 
 
 def load_settings(**overrides: Any) -> Settings:

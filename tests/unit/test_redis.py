@@ -64,3 +64,21 @@ def test_a_server_slow_to_answer_gets_waited_for_not_a_twin(tmp_path: Path) -> N
         os.kill(pid, signal.SIGCONT)
     assert ensure_embedded(home) == socket
     stop_embedded(home)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://u:hunter2@127.0.0.1:{port}/0",
+        "redis://127.0.0.1:{port}/0?username=u&password=hunter2",
+        "rediss://u:hunter2@127.0.0.1:{port}/0",
+    ],
+)
+def test_a_server_that_does_not_answer_is_named_without_its_password(url: str) -> None:
+    from deployments.prefect_server import free_port
+
+    settings = load_settings(redis_url=url.format(port=free_port()), redis_timeout_s=2)
+    with pytest.raises(TemporaryError, match="does not answer") as caught:
+        connect(settings)
+    assert "hunter2" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

@@ -80,6 +80,32 @@ def test_password_never_appears_in_errors_or_redacted_url() -> None:
     assert "hunter2" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://user:hunter2@db:6380/1", "redis://user:***@db:6380/1"),
+        (
+            "rediss://:hunter2@db:6380/0?ssl_cert_reqs=none",
+            "rediss://:***@db:6380/0?ssl_cert_reqs=none",
+        ),
+        ("redis://db:6379/0?password=hunter2", "redis://db:6379/0?password=***"),
+        (
+            "redis://db/0?db=1&username=u&Password=hunter2&x=1",
+            "redis://db/0?db=1&username=u&Password=***&x=1",
+        ),
+        ("rediss://db/0?ssl=true;token=hunter2", "rediss://db/0?ssl=true;token=***"),
+        ("redis://hunter2@db:6379", "redis://***@db:6379"),  # a lone userinfo may be a password
+        ("redis://u:hun@ter/2?x@db:6379/0", "redis://u:***@db:6379/0"),  # unescaped @, /, ?
+        ("unix://u:hunter2@/run/redis.sock?db=0", "unix://u:***@/run/redis.sock?db=0"),
+        ("unix:///run/redis.sock?password=hunter2", "unix:///run/redis.sock?password=***"),
+        ("redis://db:6379/0", "redis://db:6379/0"),
+    ],
+)
+def test_every_form_of_a_redis_password_is_redacted(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert load_settings(redis_url=url).redacted_redis_url() == shown
+
+
 def test_a_nested_variable_sets_its_section_and_the_flat_name_still_works(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -2,7 +2,9 @@
 
 :mod:`~components.regime.classifier` tells which state each symbol and the market are in;
 :mod:`~components.regime.controller` turns that, system health and recent performance
-into a risk mode, its limits and the strategies allowed.
+into a risk mode, its limits and the strategies allowed (its rules);
+:mod:`~components.regime.assessment` holds what it reads and decides, and renders it;
+:mod:`~components.regime.config` its knobs.
 """
 
 from typing import TYPE_CHECKING
@@ -51,4 +53,4 @@ __all__ = [
     "StateAssessment",
 ]
 
-__getattr__ = lazy_exports(__name__, ("config", "classifier", "controller"))
+__getattr__ = lazy_exports(__name__, ("config", "classifier", "assessment", "controller"))

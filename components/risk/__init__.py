@@ -1,4 +1,4 @@
-"""Risk: the pre-trade RiskGuard, the Emergency Stop System and per-symbol protections.
+"""Risk: the pre-trade RiskGuard and the Emergency Stop System.
 
 Every order intent passes :class:`RiskGuard` (limits) and :meth:`EmergencyStop.gate`
 (the ESS state) before the broker sees it; each returns a :class:`RiskDecision`, and a
@@ -29,39 +29,25 @@ if TYPE_CHECKING:
         Trip,
     )
     from components.risk.guard import RiskConfig, RiskGuard
-    from components.risk.protections import (
-        ClosedTrade,
-        PairLossLock,
-        Protection,
-        ProtectionResult,
-        StoplossCooldown,
-        check_protections,
-    )
 
 
 __all__ = [
     "SOFT_TRIPS",
-    "ClosedTrade",
     "EmergencyStop",
     "EssConfig",
     "EssState",
     "EssStatus",
     "HaltActions",
-    "PairLossLock",
-    "Protection",
-    "ProtectionResult",
     "RiskAction",
     "RiskCheck",
     "RiskConfig",
     "RiskDecision",
     "RiskGuard",
-    "StoplossCooldown",
     "Trip",
-    "check_protections",
     "closing_quantity",
     "position_quantity",
     "publish_rejection",
     "reduces_exposure",
 ]
 
-__getattr__ = lazy_exports(__name__, ("decision", "emergency", "guard", "protections"))
+__getattr__ = lazy_exports(__name__, ("decision", "emergency", "guard"))

@@ -8,8 +8,6 @@ gives the same result on either."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
@@ -23,6 +21,7 @@ from components.evolution import (
     review,
 )
 from components.evolution import policy_patch as promotion_patch
+from components.evolution.results import CandidateRow, GenerationReport
 from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_markdown
 from tasks.charts import publish_equity_chart
@@ -54,14 +53,14 @@ NAME = "strategy-generation"
 )
 def strategy_generation(
     population: int | None = None, generations: int | None = None, seed: int | None = None
-) -> dict[str, Any]:
+) -> GenerationReport:
     """One search, then the shadow entry and the promotion review."""
     settings = load_settings()
     log = get_run_logger()
     mode = module_mode(settings, "generator")
     if mode is ModuleMode.OFF:
         log.info("QT_GENERATOR_MODE=OFF: not searching")
-        return {"mode": mode.value}
+        return GenerationReport(mode=mode)
     overrides = {
         k: v
         for k, v in (("population", population), ("generations", generations), ("seed", seed))
@@ -114,7 +113,16 @@ def strategy_generation(
             )
         publish_event(settings, Event.create(STRATEGY_PROMOTED, payload, source=NAME))
 
-    best = [_candidate_row(e) for e in result.best(5)]
+    report = GenerationReport(
+        mode=mode,
+        run_id=run.run_id,
+        seed=config.seed,
+        best=[CandidateRow.of(e) for e in result.best(5)],
+        shadow=[t.strategy for t in entry.transitions],
+        transitions=transitions,
+        fitness_history=list(result.fitness_history),
+        policy_version=version,
+    )
     if result.best(1):
         top = result.best(1)[0]
         publish_equity_chart(
@@ -126,55 +134,10 @@ def strategy_generation(
         )
     publish_markdown(
         "strategy-generation",
-        _markdown(run.run_id, best, transitions, mode),
+        report.render_markdown(),
         f"Strategy generation {run.run_id}: {len(transitions)} state changes",
     )
-    return {
-        "mode": mode.value,
-        "run_id": run.run_id,
-        "seed": config.seed,
-        "best": best,
-        "shadow": [t.strategy for t in entry.transitions],
-        "transitions": [t.model_dump(mode="json") for t in transitions],
-        "fitness_history": list(result.fitness_history),
-        "policy_version": version,
-    }
-
-
-def _candidate_row(evaluation: Any) -> dict[str, Any]:
-    oos, ins = evaluation.summary("out_of_sample"), evaluation.summary("in_sample")
-    return {
-        "candidate": evaluation.candidate_name,
-        "strategy": evaluation.genome.strategy,
-        "params": evaluation.genome.params,
-        "fitness": evaluation.fitness,
-        "out_of_sample": oos.model_dump(mode="json"),
-        "in_sample": ins.model_dump(mode="json"),
-    }
-
-
-def _markdown(run_id: str, best: list[dict[str, Any]], transitions: list[Any], mode: Any) -> str:
-    lines = [
-        f"# Strategy generation `{run_id}`",
-        "",
-        "## Best candidates (out-of-sample folds)",
-        "",
-        "| candidate | fitness | OOS Sharpe | OOS return | OOS max DD | OOS trades "
-        "| in-sample Sharpe |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in best:
-        oos, ins = row["out_of_sample"], row["in_sample"]
-        lines.append(
-            f"| {row['candidate']} | {row['fitness']:.3f} | {oos['sharpe']:.2f} | "
-            f"{oos['total_return']:.2%} | {oos['max_drawdown']:.2%} | {oos['trades']} | "
-            f"{ins['sharpe']:.2f} |"
-        )
-    lines += ["", "## State changes" + ("" if mode is ModuleMode.ENFORCED else " (observe)"), ""]
-    lines += [
-        f"- {t.strategy}: {t.from_state or 'new'} -> {t.to_state} ({t.reason})" for t in transitions
-    ] or ["- none"]
-    return "\n".join(lines) + "\n"
+    return report
 
 
 if __name__ == "__main__":

@@ -185,34 +185,17 @@ def evolve_command(
         finally:
             remove()
     if as_json:
-        print_json(result)
+        print_json(result.model_dump(mode="json"))
         return
-    table = Table(title=f"Best candidates of run {result['run_id']} (seed {result['seed']})")
-    for column in (
-        "candidate",
-        "fitness",
-        "OOS Sharpe",
-        "OOS return",
-        "OOS max DD",
-        "OOS trades",
-        "in-sample Sharpe",
-        "in-sample return",
-    ):
+    from components.evolution.results import CANDIDATE_COLUMNS
+
+    table = Table(title=f"Best candidates of run {result.run_id} (seed {result.seed})")
+    for column in CANDIDATE_COLUMNS:
         table.add_column(column)
-    for row in result["best"]:
-        oos, ins = row["out_of_sample"], row["in_sample"]
-        table.add_row(
-            row["candidate"],
-            f"{row['fitness']:.3f}",
-            f"{oos['sharpe']:.2f}",
-            f"{oos['total_return']:.2%}",
-            f"{oos['max_drawdown']:.2%}",
-            str(oos["trades"]),
-            f"{ins['sharpe']:.2f}",
-            f"{ins['total_return']:.2%}",
-        )
+    for cells in result.candidate_table():
+        table.add_row(*cells)
     out.print(table)
-    shadow = ", ".join(result["shadow"]) or "none (no candidate cleared the bar)"
+    shadow = ", ".join(result.shadow) or "none (no candidate cleared the bar)"
     out.print(f"entered shadow trading: {shadow}")
 
 

@@ -68,5 +68,5 @@ def test_the_same_seed_gives_the_same_candidates_on_dask_and_on_the_process_pool
             redis.Redis.from_url(settings.redis_url.get_secret_value()), settings.namespace
         )
 
-    assert on_dask["best"] == on_pool["best"]
-    assert on_dask["fitness_history"] == on_pool["fitness_history"]
+    assert on_dask.best == on_pool.best
+    assert on_dask.fitness_history == on_pool.fitness_history

@@ -31,12 +31,10 @@ def retrain_command(as_json: bool = typer.Option(False, "--json")) -> None:
     with out.status("retraining (fetch bars, train, calibrate, shadow-evaluate)..."):
         result = clm_retraining()
     if as_json:
-        print_json(result)
+        print_json(result.model_dump(mode="json"))
         return
-    verdict = "promoted" if result.get("promoted") else "not promoted"
-    out.print(f"{result.get('model')} {result.get('version')} {verdict}")
-    for reason in result.get("reasons", []):
-        out.print(f"  - {reason}")
+    for line in result.lines():
+        out.print(line)
 
 
 def _registry() -> Any:

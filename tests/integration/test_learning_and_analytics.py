@@ -49,8 +49,8 @@ def test_a_first_model_without_an_edge_stays_a_candidate_until_promoted_by_hand(
 
     result = clm_retraining()  # the synthetic market's next bar is a coin toss
 
-    assert not result["promoted"] and result["version"] == "v0001"
-    assert any("baseline" in r and "does not beat" in r for r in result["reasons"])
+    assert not result.promoted and result.version == "v0001"
+    assert any("baseline" in r and "does not beat" in r for r in result.reasons)
     policy = PolicyStore(client, namespace=small.namespace, settings=small).get()
     assert policy.model_versions == {}
     assert RedisEventBus(client, namespace=small.namespace).tail("model.promoted") == []
@@ -76,8 +76,8 @@ def test_a_second_candidate_is_judged_against_production_and_rollback_restores(
     assert main(["models", "promote", "v0001", "--reason", "test"]) == 0
     second = clm_retraining()
 
-    assert second["version"] == "v0002" and second["reasons"]
-    assert any("production" in r for r in second["reasons"])
+    assert second.version == "v0002" and second.reasons
+    assert any("production" in r for r in second.reasons)
     assert main(["models", "promote", "v0002", "--reason", "test"]) == 0
     assert main(["models", "rollback"]) == 0
     capsys.readouterr()

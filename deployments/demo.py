@@ -104,7 +104,7 @@ def run_demo(
             progress.update(task, description=f"simulated {now:%a %H:%M}")
             opportunity_ranking()
             result = msc_evaluation()
-            report.regimes[result.get("market_state", "-")] += 1
+            report.regimes[result.market_state.value if result.market_state else "-"] += 1
             report.flow_runs.update(["opportunity-ranking", "msc-evaluation"])
             if now.minute == 0 or step == 0:
                 universe_refresh()

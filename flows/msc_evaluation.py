@@ -3,12 +3,11 @@ performance, and set the risk mode, its limits and the allowed strategies."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 
 from components.events import Event
 from components.events.types import REGIME_ASSESSED
+from components.regime.assessment import MSCReport
 from components.regime.controller import policy_changes
 from components.settings import ModuleMode, load_settings
 from tasks.analytics import read_performance
@@ -36,14 +35,14 @@ NAME = "msc-evaluation"
     log_prints=False,
     **watched(record_success),  # last-success metric; self-healing (tasks.modules)
 )
-def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
+def msc_evaluation(timeframe: str | None = None) -> MSCReport:
     """One evaluation of the Meta Strategy Controller."""
     settings = load_settings()
     log = get_run_logger()
     mode = module_mode(settings, "msc")
     if mode is ModuleMode.OFF:
         log.info("QT_MSC_MODE=OFF: not evaluating")
-        return {"mode": mode.value}
+        return MSCReport(mode=mode)
     timeframe = timeframe or settings.timeframe
     now = read_clock(settings)
     bars = fetch_bars(settings, timeframe, classifier(settings, timeframe).bars_needed)
@@ -83,20 +82,14 @@ def msc_evaluation(timeframe: str | None = None) -> dict[str, Any]:
             occurred_at=now,
         ),
     )
-    note = "" if mode is ModuleMode.ENFORCED else "\n\n_Observe mode: the policy was left alone._"
+    report = MSCReport(mode=mode, assessment=assessment, policy_version=version)
     publish_markdown(
         "msc-evaluation",
-        assessment.render_markdown() + note,
+        report.render_markdown(),
         f"Risk mode {assessment.risk_mode.value} ({mode.value.lower()})",
     )
     log.info("risk mode %s (%s): %s", assessment.risk_mode.value, mode.value, reason)
-    return {
-        "mode": mode.value,
-        "risk_mode": assessment.risk_mode.value,
-        "market_state": assessment.market_state.state.value,
-        "emergency": assessment.emergency.active,
-        "policy_version": version,
-    }
+    return report
 
 
 if __name__ == "__main__":

@@ -11,9 +11,11 @@ from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from components.config import ModuleMode
 from components.health.status import HealthStatus
 from components.policy.config import ModeLimits, RiskMode
 from components.regime.classifier import StateAssessment
+from components.regime.config import MarketState
 
 
 class HealthSnapshot(BaseModel):
@@ -167,3 +169,34 @@ class RegimeAssessment(BaseModel):
 
 def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+class MSCReport(BaseModel):
+    """One run of the msc-evaluation flow: the decision, in which module mode, and the
+    policy version it wrote (``mode`` OFF: nothing else is set). The flow's artifact is
+    :meth:`render_markdown`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: ModuleMode
+    assessment: RegimeAssessment | None = None
+    policy_version: int | None = None
+
+    @property
+    def risk_mode(self) -> RiskMode | None:
+        return self.assessment.risk_mode if self.assessment else None
+
+    @property
+    def market_state(self) -> MarketState | None:
+        return self.assessment.market_state.state if self.assessment else None
+
+    def render_markdown(self) -> str:
+        """The decision's note, marked when the policy was left alone (OBSERVE)."""
+        if self.assessment is None:
+            return f"# Meta Strategy Controller\n\nQT_MSC_MODE={self.mode.value}: not evaluated.\n"
+        note = (
+            ""
+            if self.mode is ModuleMode.ENFORCED
+            else "\n\n_Observe mode: the policy was left alone._"
+        )
+        return self.assessment.render_markdown() + note

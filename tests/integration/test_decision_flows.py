@@ -58,11 +58,11 @@ def test_msc_flow_sets_a_risk_mode_with_its_limits(
     result = msc_evaluation()
 
     policy = PolicyStore(client, namespace=settings.namespace, settings=settings).get()
-    assert policy.risk_mode.value == result["risk_mode"]
+    assert policy.risk_mode is result.risk_mode
     limits = {"AGGRESSIVE": (0.02, 10), "NORMAL": (0.01, 5), "DEFENSIVE": (0.005, 3)}
-    assert (policy.max_risk_per_trade, policy.max_positions) == limits[result["risk_mode"]]
+    assert (policy.max_risk_per_trade, policy.max_positions) == limits[policy.risk_mode.value]
     (event,) = RedisEventBus(client, namespace=settings.namespace).tail("regime.assessed")
-    assert event.payload.market_state == result["market_state"]  # type: ignore[attr-defined]
+    assert event.payload.market_state == result.market_state  # type: ignore[attr-defined]
     note = artifact("msc-evaluation")
     assert note is not None and "Meta Strategy Controller" in str(note.data)
 

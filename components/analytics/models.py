@@ -10,11 +10,10 @@ over fills is the PnL after every entry and exit fee. See ``components.analytics
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, computed_field
 
-_COMPUTED = frozenset({"win_rate", "gross_pnl", "avg_win", "avg_loss", "profit_factor"})
+from components.recomputed import Recomputed
 
 
 class _Result(BaseModel):
@@ -48,7 +47,7 @@ class TradeRecord(_Result):
     closing: bool
 
 
-class TradeMetrics(_Result):
+class TradeMetrics(_Result, Recomputed):
     """What a group of fills (a strategy, a model version, everything) earned.
 
     Attributes
@@ -87,14 +86,6 @@ class TradeMetrics(_Result):
     sharpe: float | None = None
     first_fill_at: datetime | None = None
     last_fill_at: datetime | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_computed(cls, data: Any) -> Any:
-        """Accept its own JSON back: the derived figures are recomputed, not read."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if k not in _COMPUTED}
-        return data
 
     @computed_field  # type: ignore[prop-decorator]
     @property

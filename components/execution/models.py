@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from components.recomputed import Recomputed
 from components.trading.types import (
     OrderIntent,
     OrderType,
@@ -191,10 +192,7 @@ class ClosedPosition(_Record):
     exit_order_id: str
 
 
-_COMPUTED = frozenset({"market_value", "unrealized_pnl", "equity"})
-
-
-class LedgerState(_Record):
+class LedgerState(_Record, Recomputed):
     """Everything the ledger holds at one moment, valued at ``marks``.
 
     ``equity = cash + sum(quantity * mark)``, which also equals
@@ -211,14 +209,6 @@ class LedgerState(_Record):
     open_orders: list[Order] = Field(default_factory=list)
     fills: list[Fill] = Field(default_factory=list)
     unmarked: list[str] = Field(default_factory=list)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_computed(cls, data: Any) -> Any:
-        """Accept its own JSON back: the computed totals are recomputed, not read."""
-        if isinstance(data, dict):
-            return {k: v for k, v in data.items() if k not in _COMPUTED}
-        return data
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -16,7 +16,7 @@ from components.indicators import FloatArray
 from components.market.base import BAR_COLUMNS
 from components.market.synthetic import SyntheticMarket, default_symbols
 from components.strategies.base import StrategyParams
-from tests.unit.backtest.builders import SideFromCloses
+from tests.unit.backtest.builders import PeekNextClose, SideFromCloses
 
 END = datetime(2025, 6, 1, tzinfo=UTC)
 START = pd.Timestamp("2024-01-01", tz="UTC")
@@ -96,17 +96,10 @@ class AlwaysLong(SideFromCloses[Any]):
         return np.ones(close.shape, dtype=np.int8)
 
 
-class PeekAhead(SideFromCloses[Any]):
+class PeekAhead(PeekNextClose):
     """Long when the close ``lag`` bars ahead is higher: a strategy built to peek."""
 
     name: ClassVar[str] = "peek_ahead"
-    params_type: ClassVar[type[StrategyParams]] = LagParams
-
-    def side(self, close: FloatArray) -> npt.NDArray[Any]:
-        lag = self.params.lag
-        ahead = np.full_like(close, np.nan)
-        ahead[:, :-lag] = close[:, lag:]
-        return np.sign(np.nan_to_num(ahead - close))
 
 
 class SlowStart(AlwaysLong):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal
@@ -112,6 +113,10 @@ class CycleReport(BaseModel):
     shadow: int = 0
     shadow_orders: int = Field(0, description="Orders placed in shadow paper accounts.")
     orders: list[OrderOutcome] = Field(default_factory=list)
+    unplaced: dict[str, int] = Field(
+        default_factory=dict,
+        description="Why accepted signals made no order: reason -> how many signals.",
+    )
     equity: float | None = None
     cash: float | None = None
     positions: int = 0
@@ -131,7 +136,15 @@ class CycleReport(BaseModel):
             f"{self.fills} fills, {self.signals} signals ({self.accepted} accepted, "
             f"{self.shadow} shadow, {self.shadow_orders} shadow orders), {self.submitted} orders, "
             f"{len(self.orders) - self.submitted} refused or duplicate, "
-            f"{self.positions} positions{equity}, ESS {self.ess_state}"
+            f"{self.positions} positions{equity}, ESS {self.ess_state}{self._why_no_order()}"
+        )
+
+    def _why_no_order(self) -> str:
+        if not self.unplaced:
+            return ""
+        reasons = sorted(self.unplaced.items(), key=lambda item: (-item[1], item[0]))
+        return "; no order for accepted signals: " + ", ".join(
+            f"{count} {reason}" for reason, count in reasons
         )
 
 
@@ -278,23 +291,35 @@ class TradingEngine:
         elif policy is not None:
             self.exits.release(lambda strategy, symbol: _direction(books, strategy, symbol))
             signals, chosen = self._signals(policy, books, atrs, portfolio)
-            accepted = [
-                s
-                for s in chosen.accepted
-                if s.symbol in portfolio.positions
-                or not self.exits.holds(s.strategy, s.symbol, s.direction)
-            ]
-            intents = self.planner.plan(accepted, portfolio, policy, now)
+            unplaced: Counter[str] = Counter()
+            accepted = []
+            for s in chosen.accepted:
+                if s.symbol in portfolio.positions or not self.exits.holds(
+                    s.strategy, s.symbol, s.direction
+                ):
+                    accepted.append(s)
+                else:
+                    unplaced[REENTRY_LATCHED] += 1
+            plan = self.planner.plan_all(accepted, portfolio, policy, now)
+            unplaced.update(reason for _, reason in plan.unplaced)
+            intents = list(plan.intents)
+            from_signals = {intent.client_order_id for intent, _ in intents}
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
             intents += self._rebalance(policy, portfolio, marks, now)
             orders = self._place(intents, portfolio, policy, status)
+            unplaced.update(
+                _refused(order)
+                for order in orders
+                if order.client_order_id in from_signals and order.outcome != "submitted"
+            )
             shadow_orders = self._shadow(chosen.shadow, read.frames(), atrs, policy, now)
             report.update(
                 signals=signals,
                 accepted=len(chosen.accepted),
                 shadow=len(chosen.shadow),
                 shadow_orders=shadow_orders,
+                unplaced=dict(unplaced),
             )
 
         result = CycleReport(
@@ -592,6 +617,22 @@ def _direction(books: list[tuple[BarBlock, BookUpdate]], strategy: str, symbol: 
         if latest is not None and symbol in block.symbols:
             return int(latest.direction[block.row(symbol)])
     return None
+
+
+REENTRY_LATCHED = "re-entry waits for a fresh signal after an exit"
+
+
+def _refused(order: OrderOutcome) -> str:
+    """Why an order of an accepted signal was not placed, in a few words."""
+    if order.outcome == "duplicate":
+        return "order already placed, waiting for its fill"
+    if order.outcome == "rejected_by_broker":
+        return "rejected by the broker"
+    if order.check == RiskCheck.EMERGENCY_STOP:
+        return "refused by the ESS"
+    if order.check == RiskCheck.MIN_NOTIONAL:
+        return "risk refused: below the minimum notional"
+    return f"risk refused: {order.check or 'denied'}"
 
 
 def _time(ns: int) -> datetime:

@@ -9,16 +9,30 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from components.policy.model import GlobalPolicy
-from components.sizing import PositionSizer
+from components.sizing import PositionSizer, SizeOutcome
 from components.trading.types import OrderIntent, PortfolioView, Side, Signal
 
 log = logging.getLogger(__name__)
 
 PlannedIntent = tuple[OrderIntent, float | None]
 """An order intent with the stop distance it was sized for (None for closes)."""
+
+ALREADY_POSITIONED = "already positioned"
+NO_SHORTS = "short not allowed (QT_ENGINE_ALLOW_SHORT=false)"
+BELOW_MIN_NOTIONAL = "sized below the minimum notional"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The intents for a cycle's accepted signals, and why the others make no order
+    (``unplaced``: one ``(signal, reason)`` each)."""
+
+    intents: list[PlannedIntent] = field(default_factory=list)
+    unplaced: list[tuple[Signal, str]] = field(default_factory=list)
 
 
 class IntentPlanner:
@@ -41,7 +55,18 @@ class IntentPlanner:
     ) -> list[PlannedIntent]:
         """Order intents (with their stop distance) for the accepted signals, in their
         order; every entry is sized in one vectorised pass."""
+        return self.plan_all(signals, portfolio, policy, now).intents
+
+    def plan_all(
+        self,
+        signals: list[Signal],
+        portfolio: PortfolioView,
+        policy: GlobalPolicy,
+        now: datetime,
+    ) -> Plan:
+        """:meth:`plan`, with the reason of each signal that makes no intent."""
         plan: list[tuple[Signal, str, int, float]] = []  # signal, stamp, direction, held
+        unplaced: list[tuple[Signal, str]] = []
         for signal in signals:
             held = portfolio.positions.get(signal.symbol)
             quantity = held.quantity if held is not None else 0.0
@@ -51,7 +76,10 @@ class IntentPlanner:
                 plan.append((signal, stamp, 0, quantity))  # close; re-enter on a later bar
             elif not quantity and wanted != 0:
                 plan.append((signal, stamp, wanted, 0.0))  # open
-            # else: already positioned, or nothing to do
+            elif quantity:
+                unplaced.append((signal, ALREADY_POSITIONED))
+            elif signal.direction < 0:
+                unplaced.append((signal, NO_SHORTS))
         entries = [(signal, wanted) for signal, _, wanted, _ in plan if wanted]
         sizes = iter(
             self.sizer.size_many(
@@ -73,13 +101,20 @@ class IntentPlanner:
             size = next(sizes)
             if size.is_zero:
                 log.info("%s %s: no size (%s)", signal.strategy, signal.symbol, size.reason)
+                unplaced.append((signal, _zero_size(size.outcome)))
                 continue
             side = Side.BUY if wanted > 0 else Side.SELL
             intent = _intent(
                 f"{stamp}:open", signal, side, size.quantity, stop_loss=size.stop_price
             )
             intents.append((intent, size.stop_distance))
-        return intents
+        return Plan(intents, unplaced)
+
+
+def _zero_size(outcome: SizeOutcome) -> str:
+    if outcome is SizeOutcome.BELOW_MIN_NOTIONAL:
+        return BELOW_MIN_NOTIONAL
+    return f"sized to zero ({outcome.value.replace('_', ' ')})"
 
 
 def _intent(

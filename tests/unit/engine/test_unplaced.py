@@ -1,0 +1,112 @@
+"""When accepted signals make no order, the cycle says why (issue 9: a fresh `up` showed
+"2 signals (2 accepted), 0 orders" cycle after cycle, and nothing said why)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from components.engine import build_engine
+from components.engine.intents import (
+    ALREADY_POSITIONED,
+    BELOW_MIN_NOTIONAL,
+    NO_SHORTS,
+    IntentPlanner,
+)
+from components.market import ManualClock, SyntheticMarket
+from components.policy import GlobalPolicy, PolicyStore
+from components.settings import Settings
+from components.sizing import PositionSizer, SizingConfig
+from components.trading.types import PortfolioView, PositionView, Signal
+from tests.builders import T0
+
+AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
+START = T0.replace(month=3, day=2)
+
+
+def signal(symbol: str = "BTC/USDT", direction: int = 1, atr: float | None = 2.0) -> Signal:
+    return Signal(
+        strategy="momentum",
+        symbol=symbol,
+        direction=direction,
+        confidence=0.8,
+        at=AT,
+        price=100.0,
+        atr=atr,
+    )
+
+
+def planner(**sizing: float) -> IntentPlanner:
+    return IntentPlanner(PositionSizer(SizingConfig(**sizing)), allow_short=False)
+
+
+FLAT = PortfolioView(cash=10_000.0)
+
+
+def test_a_sized_entry_is_an_intent_and_nothing_is_unplaced() -> None:
+    plan = planner().plan_all([signal()], FLAT, GlobalPolicy(), AT)
+    assert len(plan.intents) == 1 and plan.unplaced == []
+
+
+@pytest.mark.parametrize(
+    ("made", "portfolio", "sizing", "reason"),
+    [
+        (signal(direction=-1), FLAT, {}, NO_SHORTS),
+        (
+            signal(),
+            PortfolioView(
+                cash=9_000.0,
+                positions={
+                    "BTC/USDT": PositionView(
+                        symbol="BTC/USDT", quantity=10.0, average_price=100.0, mark_price=100.0
+                    )
+                },
+            ),
+            {},
+            ALREADY_POSITIONED,
+        ),
+        (signal(atr=40.0), FLAT, {"min_notional_fraction": 0.05}, BELOW_MIN_NOTIONAL),
+        (signal(atr=None), FLAT, {}, "sized to zero (bad input)"),
+    ],
+)
+def test_an_accepted_signal_that_makes_no_intent_says_why(
+    made: Signal, portfolio: PortfolioView, sizing: dict[str, float], reason: str
+) -> None:
+    plan = planner(**sizing).plan_all([made], portfolio, GlobalPolicy(), AT)
+    assert plan.intents == []
+    assert plan.unplaced == [(made, reason)]
+
+
+@pytest.fixture
+def market() -> tuple[SyntheticMarket, ManualClock]:
+    clock = ManualClock(START)
+    return SyntheticMarket(seed=7, clock=clock), clock
+
+
+def test_a_cycle_whose_accepted_signals_make_no_order_says_why(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    synthetic, clock = market
+    PolicyStore.connect(settings).patch(
+        {
+            "active_universe": synthetic.symbols()[:8],
+            "global_min_confidence": 0.5,
+            "max_positions": 0,  # the RiskGuard refuses every entry
+        },
+        by="tests",
+        reason="nothing may open",
+    )
+    engine = build_engine(settings, synthetic)
+    reports = []
+    for n in range(30):
+        reports.append(engine.run_cycle(n))
+        clock.advance(timedelta(minutes=5))
+
+    idle = [r for r in reports if r.accepted and not r.submitted]
+    assert idle, "30 cycles of 8 symbols should accept some signal"
+    for report in idle:
+        assert sum(report.unplaced.values()) >= 1
+        assert "; no order for accepted signals: " in report.summary()
+    reasons = {reason for r in idle for reason in r.unplaced}
+    assert "risk refused: max_positions" in reasons

@@ -68,8 +68,13 @@ def figures(results: list[ChaosResult]) -> list[Figure]:
                             f"= {r.kills}", r.survived == r.kills))  # fmt: skip
         if r.resume_s:
             median, worst = statistics.median(r.resume_s), max(r.resume_s)
+            start_up = (
+                f"; of which {statistics.median(r.startup_s):.1f} s a process starting"
+                if r.startup_s
+                else ""
+            )
             shown.append(Figure(f"{r.scenario}: time to resume (median)", median, "s",
-                                f"worst {worst:.1f} s", not r.problems))  # fmt: skip
+                                f"worst {worst:.1f} s{start_up}", not r.problems))  # fmt: skip
         for problem in r.problems:
             print(f"# {r.scenario}: {problem}", file=sys.stderr)
     total = sum(r.kills for r in results)

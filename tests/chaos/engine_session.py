@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.05, help="Seconds between cycles.")
     parser.add_argument("--lease-ttl", type=float, default=30.0, help="Engine lease TTL (s).")
     args = parser.parse_args()
+    say(boot=True)  # the process has started and imported what it needs
 
     settings = load_settings()
     client = connect(settings)

@@ -50,6 +50,7 @@ class ChaosResult:
     duplicate_orders: int = 0  # a client order id filled (or logged) more than once
     orders_while_down: int = 0
     resume_s: list[float] = field(default_factory=list)  # from restart to trading again
+    startup_s: list[float] = field(default_factory=list)  # of which, a process starting
     refused_resubmissions: int = 0  # re-derived orders the ledger refused as already placed
     redelivered: int = 0  # events handled more than once (at-least-once delivery)
     problems: list[str] = field(default_factory=list)
@@ -108,6 +109,11 @@ def wait_for(what: str, done: Callable[[], Any], timeout_s: float, poll_s: float
     return result
 
 
+def booted(log: Path, pid: int) -> float:
+    """When the engine session ``pid`` had started and imported its modules."""
+    return next(x["wall"] for x in lines(log) if x.get("pid") == pid and x.get("boot"))
+
+
 def cycles_of(log: Path, pid: int, *, after: float = 0.0) -> list[dict[str, Any]]:
     return [x for x in lines(log) if x.get("pid") == pid and "cycle" in x and x["wall"] > after]
 
@@ -132,6 +138,7 @@ def engine_kills(
             first = wait_for("a cycle", lambda p=process: cycles_of(log, p.pid), 60)[0]
             if killed_at is not None:
                 result.resume_s.append(first["wall"] - killed_at)
+                result.startup_s.append(booted(log, process.pid) - killed_at)
             time.sleep(rng.uniform(0.0, 1.5))  # a random point: ~0-30 cycles, often mid-cycle
         finally:
             kill9(process)
@@ -150,6 +157,7 @@ def engine_kills(
         result.problems.append(f"the last session ran {len(session)} of 30 cycles (exit {code})")
     elif killed_at is not None:
         result.resume_s.append(session[0]["wall"] - killed_at)
+        result.startup_s.append(booted(log, final.pid) - killed_at)
     result.duplicate_orders = len(duplicate_fills(client, namespace))
     result.refused_resubmissions = sum(x.get("dup", 0) for x in lines(log))
     if not any(x.get("submitted") for x in lines(log)):
@@ -318,41 +326,51 @@ def redis_outage(env: dict[str, str], workdir: Path, *, down_s: float = 2.0) -> 
 def session_takeover(
     env: dict[str, str], client: redis.Redis, workdir: Path, *, lease_ttl_s: float = 3.0
 ) -> ChaosResult:
-    """The engine side of "serve killed mid-session": a session holding the engine lease is
-    SIGKILLed with its process group and a new session starts at once. On this host the
-    dead holder's lease is taken over at once; a holder on another host (a lost worker)
-    only by expiry, within the lease TTL (``lease_ttl_s`` here, 30 s configured). Time to
-    resume: from the kill to the new session's first cycle (a process start included);
-    ``resume_s`` holds the same-host case, then the other-host one."""
-    result = ChaosResult("engine session killed, next session takes over")
+    """The engine side of "serve killed mid-session": a session trades while the next one
+    waits for the engine lease; the first is SIGKILLed with its process group. A holder on
+    another host (a lost worker) is taken over only when its lease expires, within the TTL
+    (``lease_ttl_s`` here; 30 s configured); a dead holder on this host at once. The two
+    never trade at once. Three sessions in a chain: one "elsewhere", then two here. Time to
+    resume: from a kill to the next session's first cycle (``resume_s``: the other-host
+    case, then the same-host one)."""
+    result = ChaosResult("engine session killed, the waiting one takes over")
     let_the_engine_trade(env)
     log = workdir / "sessions.jsonl"
-    for elsewhere in (False, True):
-        argv = [*ENGINE, "--lease-ttl", str(lease_ttl_s)]
-        session_env = {**env, "CHAOS_LEASE_HOST": "another-host"} if elsewhere else env
-        first = start(argv, session_env, log)
-        try:
-            wait_for("the first session trades", lambda p=first: cycles_of(log, p.pid), 60)
-        finally:
-            kill9(first)
-        killed_at = time.time()
-        result.kills += 1
-        second = start(argv, env, log)
-        try:
+    argv = [*ENGINE, "--lease-ttl", str(lease_ttl_s)]
+    trading = start(argv, {**env, "CHAOS_LEASE_HOST": "another-host"}, log)
+    waiting = None
+    try:
+        wait_for("the first session trades", lambda: cycles_of(log, trading.pid), 60)
+        for elsewhere in (True, False):
+            waiting = start(argv, env, log)
+            wait_for(
+                "the next session waits for the lease",
+                lambda p=waiting: any(x.get("waiting") for x in lines(log) if x["pid"] == p.pid),
+                60,
+            )
+            kill9(trading)
+            killed_at = time.time()
+            result.kills += 1
             cycles = wait_for(
                 "the next session trades",
-                lambda p=second: [c for c in cycles_of(log, p.pid) if "error" not in c],
-                60 + lease_ttl_s,
+                lambda p=waiting: [c for c in cycles_of(log, p.pid) if "error" not in c],
+                30 + lease_ttl_s,
             )
-        finally:
-            kill9(second)
-        resumed = cycles[0]["wall"] - killed_at
-        result.resume_s.append(resumed)
-        bound = lease_ttl_s + 30 if elsewhere else 30  # a process start, plus the TTL
-        if resumed > bound:
-            result.problems.append(f"resumed after {resumed:.1f} s > {bound:.0f} s")
-        else:
-            result.survived += 1
+            resumed = cycles[0]["wall"] - killed_at
+            result.resume_s.append(resumed)
+            last_of_killed = max(c["wall"] for c in cycles_of(log, trading.pid))
+            bound = 10 + (lease_ttl_s if elsewhere else 0)  # a cycle or two, plus the TTL
+            if last_of_killed >= cycles[0]["wall"]:
+                result.problems.append("two sessions traded at once")
+            elif resumed > bound:
+                result.problems.append(f"resumed after {resumed:.1f} s > {bound:.0f} s")
+            else:
+                result.survived += 1
+            trading, waiting = waiting, None
+    finally:
+        for process in (trading, waiting):
+            if process is not None:
+                kill9(process)
     result.problems += ledger_violations(client, env["QT_NAMESPACE"])
     result.duplicate_orders = len(duplicate_fills(client, env["QT_NAMESPACE"]))
     return result

@@ -1,6 +1,8 @@
 """The chaos suite: real processes killed with SIGKILL, a real Redis server killed and
 started again, on namespaces of their own; each case bounded in time. Select it with
-``pytest -m chaos``; ``python benchmarks/chaos.py`` prints the same scenarios' figures."""
+``pytest -m chaos``; ``python benchmarks/chaos.py`` prints the same scenarios' figures
+(with more kills). A case restarts real Python processes, a few seconds each on a busy
+2-core machine: that, not waiting, is what the engine and session cases spend."""
 
 from __future__ import annotations
 
@@ -17,12 +19,12 @@ pytestmark = [pytest.mark.chaos, pytest.mark.timeout(120)]
 def test_engine_killed_at_random_points_keeps_its_ledger_and_never_orders_twice(
     qt_env: dict[str, str], client: redis.Redis, tmp_path: Path
 ) -> None:
-    result = scenarios.engine_kills(qt_env, client, tmp_path, kills=3, seed=1)
+    result = scenarios.engine_kills(qt_env, client, tmp_path, kills=2, seed=1)
 
     assert result.problems == []
-    assert result.survived == result.kills == 3
+    assert result.survived == result.kills == 2
     assert result.duplicate_orders == 0
-    assert len(result.resume_s) == 3
+    assert len(result.resume_s) == 2
 
 
 def test_a_killed_bus_consumer_loses_no_event(

@@ -44,6 +44,7 @@ from components.execution.config import ExchangeConfig, PaperConfig
 from components.learning.config import ClmConfig
 from components.market.config import MarketConfig
 from components.namespaces import NAMESPACE_RULE, check_namespace
+from components.pal.config import PalConfig
 from components.policy.config import Guardrails, PolicyDefaults, RiskLimits, RiskMode
 from components.portfolio.config import BalancerConfig
 from components.ranking.config import RankerConfig, UniverseConfig
@@ -127,6 +128,7 @@ class Settings(BaseSettings):
     risk: RiskConfig = RiskConfig()
     ess: EssConfig = EssConfig()
     balancer: BalancerConfig = BalancerConfig()
+    pal: PalConfig = PalConfig()
     bus: BusConfig = BusConfig()
     msc: MSCConfig = MSCConfig()
     ranker: Annotated[RankerConfig, Flat(prefix="RANK_")] = RankerConfig()

@@ -65,6 +65,9 @@ from components.market.base import MarketData
 from components.market.block import BarBlock, BlockRead, read_blocks
 from components.market.validation import timeframe_delta
 from components.monitoring import Telemetry
+from components.pal import PalConfig
+from components.pal.book import PalBook
+from components.pal.orders import PalManager
 from components.policy.model import GlobalPolicy, StrategyState
 from components.policy.store import PolicyStore
 from components.portfolio import PortfolioBalancer
@@ -112,6 +115,7 @@ class CycleReport(BaseModel):
     accepted: int = 0
     shadow: int = 0
     shadow_orders: int = Field(0, description="Orders placed in shadow paper accounts.")
+    pal: int = Field(0, description="Profit Amplification Layer actions (observing: ideas).")
     orders: list[OrderOutcome] = Field(default_factory=list)
     unplaced: dict[str, int] = Field(
         default_factory=dict,
@@ -182,6 +186,7 @@ class TradingEngine:
         shadow_book: ShadowBook | None = None,
         balancer: PortfolioBalancer | None = None,
         balancer_mode: ModuleMode = ModuleMode.ENFORCED,
+        pal: PalConfig | None = None,
         wall_clock: Clock | None = None,
     ) -> None:
         self._r: Any = client
@@ -200,6 +205,7 @@ class TradingEngine:
         self.shadow_book = shadow_book
         self.balancer = balancer
         self.balancer_mode = balancer_mode
+        self.pal = PalManager(pal or PalConfig(), PalBook(client, namespace=namespace))
         self.health = HealthStore(client, namespace=namespace)
         self.heartbeat = HeartbeatWriter(client, namespace, clock=wall_clock)
         self.refusals = StandingRefusals(client, namespace=namespace)
@@ -306,6 +312,7 @@ class TradingEngine:
             from_signals = {intent.client_order_id for intent, _ in intents}
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
+            intents += self._amplify(policy, positions, marks, atrs, now, report)
             intents += self._rebalance(policy, portfolio, marks, now)
             orders = self._place(intents, portfolio, policy, status)
             unplaced.update(
@@ -489,6 +496,26 @@ class TradingEngine:
                     )
                 )
         return intents
+
+    def _amplify(
+        self,
+        policy: GlobalPolicy,
+        positions: Mapping[str, Any],
+        marks: Mapping[str, float],
+        atrs: Mapping[str, float | None],
+        now: datetime,
+        report: dict[str, Any],
+    ) -> list[tuple[OrderIntent, float | None]]:
+        """The Profit Amplification Layer (:mod:`components.pal`): adds and partial profits
+        as intents (the RiskGuard checks them next), stop moves at once; in OBSERVE only
+        logged. Off in the DEFENSIVE risk mode."""
+        plan = self.pal.plan(positions, marks, atrs, risk_mode=policy.risk_mode, now=now)
+        for symbol, (position_id, stop) in plan.stops.items():
+            self.ledger.set_stops(symbol, stop_loss=stop, position_id=position_id)
+        for line in plan.observed:
+            log.info("pal (observe) would: %s", line)
+        report["pal"] = plan.actions
+        return plan.intents
 
     def _rebalance(
         self,

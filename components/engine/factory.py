@@ -67,6 +67,7 @@ def build_engine(
         resolve_strategy=EvolutionStore(client, namespace=settings.namespace).resolve_strategy,
         balancer=PortfolioBalancer(settings.balancer),
         balancer_mode=settings.balancer.mode,
+        pal=settings.pal,
         shadow_book=ShadowBook(
             client,
             namespace=settings.namespace,

@@ -24,7 +24,7 @@ from components.health.modules import ModeChange, ModuleModes, ModuleRun, module
 from components.redis import connect
 from components.settings import Settings, load_settings
 from tasks.common import io_task
-from tasks.runtime import runtime
+from tasks.runtime import refuse_split_brain, runtime
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,10 @@ def record_module_run(flow: Any, flow_run: Any, state: Any) -> None:
     error = None if ok else _one_line(state.message or state.type.value)
     try:
         settings = load_settings()
+        if settings.redis_url is None:
+            # The run may have failed for exactly this: never start a private embedded
+            # Redis under a worker just to record that (split brain, tasks.runtime).
+            refuse_split_brain()
         try:
             at = runtime(settings).clock.now()
         except QuantumTraderError:

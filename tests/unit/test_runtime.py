@@ -32,3 +32,28 @@ def test_against_a_local_prefect_api_the_embedded_redis_is_allowed(url: str) -> 
 
     with temporary_settings({PREFECT_API_URL: url}):
         refuse_split_brain()  # no error outside a worker's flow run
+
+
+def test_a_failed_run_is_not_recorded_in_an_embedded_redis_that_would_split_the_brain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The self-healing's end hook of a run that failed for want of QT_REDIS_URL under a
+    worker starts no private embedded Redis to remember the failure (found by the cluster
+    test: the refused worker's QT_HOME held redis.conf)."""
+    from types import SimpleNamespace
+
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.states import Failed
+
+    from tasks.modules import record_module_run
+
+    home = tmp_path / "home"
+    monkeypatch.delenv("QT_REDIS_URL", raising=False)
+    monkeypatch.setenv("QT_HOME", str(home))
+    monkeypatch.setenv("QT_NAMESPACE", "split-brain")
+    flow = SimpleNamespace(name="opportunity-ranking")
+    flow_run = SimpleNamespace(id="00000000-0000-0000-0000-000000000001")
+    remote = {PREFECT_API_URL: "http://prefect.example.invalid:4200/api"}
+    with temporary_settings(remote):
+        record_module_run(flow, flow_run, Failed(message="split brain"))  # logs, never raises
+    assert not home.exists()

@@ -7,11 +7,11 @@ for QT_MSC_EMERGENCY_CLEAR_MINUTES, and the ESS leaves HALTED only by ``ess resu
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 
+from components.risk.report import EmergencyReport
 from components.settings import load_settings
+from tasks.artifacts import publish_markdown
 from tasks.health import critical_reason, halt_trading
 from tasks.market import read_clock
 from tasks.monitoring import record_success
@@ -26,7 +26,7 @@ NAME = "emergency-response"
     log_prints=False,
     on_completion=[record_success],  # for the last-success metric
 )
-def emergency_response(reason: str | None = None) -> dict[str, Any]:
+def emergency_response(reason: str | None = None) -> EmergencyReport:
     settings = load_settings()
     log = get_run_logger()
     reason = reason or critical_reason(settings)
@@ -39,7 +39,9 @@ def emergency_response(reason: str | None = None) -> dict[str, Any]:
     ess = halt_trading(settings, reason, NAME)
     log.warning("emergency: policy v%d DEFENSIVE, ESS %s: %s", policy.version,
                 ess.state.value, reason)  # fmt: skip
-    return {"policy_version": policy.version, "ess_state": ess.state.value, "reason": reason}
+    report = EmergencyReport(policy_version=policy.version, ess_state=ess.state, reason=reason)
+    publish_markdown("emergency-response", report.render_markdown(), f"Emergency: {reason}"[:250])
+    return report
 
 
 if __name__ == "__main__":

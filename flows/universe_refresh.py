@@ -3,13 +3,12 @@ every symbol with an open position, and announce ``universe.updated``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 
 from components.events import Event
 from components.events.types import UNIVERSE_UPDATED
 from components.ranking import Ranking
+from components.ranking.report import UniverseReport
 from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_markdown
 from tasks.events import publish_event
@@ -29,14 +28,14 @@ NAME = "universe-refresh"
     log_prints=False,
     **watched(record_success),  # last-success metric; self-healing (tasks.modules)
 )
-def universe_refresh() -> dict[str, Any]:
+def universe_refresh() -> UniverseReport:
     """Refresh ``active_universe`` from the latest opportunity ranking."""
     settings = load_settings()
     log = get_run_logger()
     mode = module_mode(settings, "universe")
     if mode is ModuleMode.OFF:
         log.info("QT_UNIVERSE_MODE=OFF: not refreshing")
-        return {"mode": mode.value}
+        return UniverseReport(mode=mode)
     now = read_clock(settings)
     policy = read_policy(settings)
     # The ranking flow keeps the whole ranking (with filter reasons); the policy's
@@ -45,12 +44,8 @@ def universe_refresh() -> dict[str, Any]:
     holding = open_position_symbols(settings)
     selection = choose_universe(settings, ranking, list(policy.active_universe), holding)
 
-    held = len(selection.kept_for_positions)
-    kept = f", {held} kept for open positions" if held else ""
-    summary = (
-        f"{len(selection.symbols)} symbols (+{len(selection.added)} "
-        f"-{len(selection.removed)}{kept})"
-    )
+    report = UniverseReport.of(selection, mode, policy_version=None)
+    summary = report.summary()
     version = None
     if mode is ModuleMode.ENFORCED:
         new = list(selection.symbols)
@@ -72,17 +67,10 @@ def universe_refresh() -> dict[str, Any]:
             occurred_at=now,
         ),
     )
-    rows = "\n".join(f"| {symbol} | {why} |" for symbol, why in selection.reasons.items())
-    publish_markdown(
-        "universe-refresh",
-        f"# Active universe ({mode.value.lower()})\n\n{summary}\n\n"
-        f"**Added:** {', '.join(selection.added) or 'none'}  \n"
-        f"**Removed:** {', '.join(selection.removed) or 'none'}\n\n"
-        f"| symbol | why |\n|---|---|\n{rows}\n",
-        f"Active universe: {summary}",
-    )
+    report = report.model_copy(update={"policy_version": version})
+    publish_markdown("universe-refresh", report.render_markdown(), f"Active universe: {summary}")
     log.info("universe %s (%s)", summary, mode.value)
-    return {"mode": mode.value, "symbols": list(selection.symbols), "policy_version": version}
+    return report
 
 
 if __name__ == "__main__":

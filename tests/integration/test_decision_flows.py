@@ -77,11 +77,11 @@ def test_universe_flow_follows_the_ranking(
     result = universe_refresh()
 
     policy = PolicyStore(client, namespace=settings.namespace, settings=settings).get()
-    assert policy.active_universe == result["symbols"]
+    assert policy.active_universe == result.symbols
     assert set(policy.active_universe) <= set(ranked["rankings"])
     assert policy.version == 2
     (event,) = RedisEventBus(client, namespace=settings.namespace).tail("universe.updated")
-    assert event.payload.symbols == result["symbols"]  # type: ignore[attr-defined]
+    assert event.payload.symbols == result.symbols  # type: ignore[attr-defined]
 
 
 def test_observe_mode_decides_and_announces_but_leaves_the_policy_alone(

@@ -42,11 +42,11 @@ def test_emergency_response_goes_defensive_with_the_flag_and_halts_the_ess(
 
     policy = PolicyStore(client, namespace=settings.namespace, settings=settings).get()
     assert policy.risk_mode.value == "DEFENSIVE"
-    assert policy.emergency.active and policy.emergency.reason == result["reason"]
+    assert policy.emergency.active and policy.emergency.reason == result.reason
     assert (policy.max_risk_per_trade, policy.max_positions) == (0.005, 3)
     assert not policy.trading_allowed()
     ess = EmergencyStop(client, namespace=settings.namespace).status()
-    assert ess.state.value == "HALTED" and result["ess_state"] == "HALTED"
+    assert ess.state.value == "HALTED" and result.ess_state == "HALTED"
     bus = RedisEventBus(client, namespace=settings.namespace)
     assert bus.tail("ess.state_changed")[0].payload.state == "HALTED"  # type: ignore[attr-defined]
     assert bus.tail("policy.updated")[0].source == "emergency-response"
@@ -66,6 +66,6 @@ def test_emergency_response_gives_the_reason_of_the_critical_event_that_triggere
 
     result = emergency_response()
 
-    assert result["reason"] == "health CRITICAL: Redis latency 1,500 ms"
+    assert result.reason == "health CRITICAL: Redis latency 1,500 ms"
     policy = PolicyStore(client, namespace=settings.namespace, settings=settings).get()
-    assert policy.emergency.reason == result["reason"]
+    assert policy.emergency.reason == result.reason

@@ -51,6 +51,8 @@ class ChaosResult:
     orders_while_down: int = 0
     resume_s: list[float] = field(default_factory=list)  # from restart to trading again
     startup_s: list[float] = field(default_factory=list)  # of which, a process starting
+    resume_bound_s: float = 30.0  # what counts as resumed in time
+    resume_labels: list[str] = field(default_factory=list)  # names resume_s one by one
     refused_resubmissions: int = 0  # re-derived orders the ledger refused as already placed
     redelivered: int = 0  # events handled more than once (at-least-once delivery)
     problems: list[str] = field(default_factory=list)
@@ -194,7 +196,7 @@ def consumer_kills(
             time.sleep(0.05)
 
     log = workdir / "consumers.log"
-    result = ChaosResult("bus consumer kill -9")
+    result = ChaosResult("bus consumer kill -9", resume_bound_s=10)
     publisher = threading.Thread(target=publish, name="chaos-publisher")
     consumer = start([*CONSUMER, "chaos", EVENT_TYPE], env, log)
     publisher.start()
@@ -277,7 +279,7 @@ def redis_outage(env: dict[str, str], workdir: Path, *, down_s: float = 2.0) -> 
     ``down_s`` seconds, then started again on its data. No cycle may place an order while
     it is down; trading resumes after it is back; the ledger holds. Time to resume: from
     the server's restart to the engine's next order."""
-    result = ChaosResult("Redis killed and restarted")
+    result = ChaosResult("Redis killed and restarted", resume_bound_s=10)
     with own_redis(workdir) as switch:
         env = {**env, "QT_REDIS_URL": redis_socket(workdir)}
         let_the_engine_trade(env)
@@ -333,7 +335,11 @@ def session_takeover(
     never trade at once. Three sessions in a chain: one "elsewhere", then two here. Time to
     resume: from a kill to the next session's first cycle (``resume_s``: the other-host
     case, then the same-host one)."""
-    result = ChaosResult("engine session killed, the waiting one takes over")
+    result = ChaosResult(
+        "engine session killed, the waiting one takes over",
+        resume_bound_s=10 + lease_ttl_s,
+        resume_labels=[f"holder on another host (lease TTL {lease_ttl_s:g} s)", "holder here"],
+    )
     let_the_engine_trade(env)
     log = workdir / "sessions.jsonl"
     argv = [*ENGINE, "--lease-ttl", str(lease_ttl_s)]

@@ -36,9 +36,9 @@ if TYPE_CHECKING:
         dead_letter_key,
         decode_event,
         encode_event,
+        entry_fields,
         event_args,
         stats_key,
-        stored_event,
         stream_key,
     )
 
@@ -59,13 +59,13 @@ __all__ = [
     "dead_letter_key",
     "decode_event",
     "encode_event",
+    "entry_fields",
     "event_args",
     "event_to_json",
     "event_types",
     "payload_model",
     "register_event_type",
     "stats_key",
-    "stored_event",
     "stream_key",
     "types",
 ]

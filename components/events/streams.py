@@ -49,16 +49,32 @@ def stats_key(namespace: str) -> str:
     return namespaced(namespace, "events", "stats")
 
 
+def entry_fields(
+    event_id: str,
+    event_type: str,
+    *,
+    source: str,
+    at: str,
+    payload: str,
+    correlation_id: str | None = None,
+) -> dict[str, str]:
+    """The stream fields of an event given as its stored parts (``at`` ISO text,
+    ``payload`` JSON text), for a writer that has them already; ``decode_event`` of them
+    is the event a script wrote from those parts (e.g. to hand it to the bus)."""
+    return {"id": event_id, "type": event_type, "source": source, "at": at,
+            "cid": correlation_id or "", "payload": payload}  # fmt: skip
+
+
 def encode_event(event: Event) -> dict[str, str]:
     """The flat string fields an event is stored as on a stream (:data:`EVENT_FIELDS`)."""
-    return {
-        "id": event.id,
-        "type": event.type,
-        "source": event.source,
-        "at": event.occurred_at.isoformat(),
-        "cid": event.correlation_id or "",
-        "payload": event.payload.model_dump_json(),
-    }
+    return entry_fields(
+        event.id,
+        event.type,
+        source=event.source,
+        at=event.occurred_at.isoformat(),
+        payload=event.payload.model_dump_json(),
+        correlation_id=event.correlation_id,
+    )
 
 
 def decode_event(fields: dict[str, str]) -> Event:
@@ -89,23 +105,6 @@ def decode_event(fields: dict[str, str]) -> Event:
         raise DataError(f"stream entry is malformed: {exc}") from None
 
 
-def stored_event(
-    event_id: str,
-    event_type: str,
-    *,
-    source: str,
-    at: str,
-    payload: str,
-    correlation_id: str | None = None,
-) -> Event:
-    """The event a Lua script wrote to its stream from these parts (the fields of
-    :func:`encode_event`), e.g. to hand it to the bus's subscribers afterwards."""
-    return decode_event(
-        {"id": event_id, "type": event_type, "source": source, "at": at,
-         "cid": correlation_id or "", "payload": payload}
-    )  # fmt: skip
-
-
 def add_events(pipe: Any, namespace: str, events: Sequence[Event], *, maxlen: int) -> None:
     """Queue each event's XADD (its stream trimmed to ~``maxlen``) and their count on
     ``pipe``, a redis-py pipeline (transactional or not: the caller's choice).
@@ -119,10 +118,10 @@ def add_events(pipe: Any, namespace: str, events: Sequence[Event], *, maxlen: in
     pipe.hincrby(stats_key(namespace), "published", len(events))
 
 
-def event_args(event: Event, maxlen: int) -> list[str]:
+def event_args(event: Event | dict[str, str], maxlen: int) -> list[str]:
     """The arguments of a script's ``emit_event`` after its keys: the maxlen, then the
-    values of :data:`EVENT_FIELDS` in order."""
-    fields = encode_event(event)
+    values of :data:`EVENT_FIELDS` in order, of ``event`` or of its stream fields."""
+    fields = encode_event(event) if isinstance(event, Event) else event
     return [str(maxlen), *(fields[name] for name in EVENT_FIELDS)]
 
 

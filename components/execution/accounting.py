@@ -24,7 +24,6 @@ applies it to whole columns of trades)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
@@ -38,8 +37,7 @@ DUST = 1e-9
 """A rest within ``DUST * |q|`` of zero closes the position."""
 
 
-@dataclass(frozen=True, slots=True)
-class Execution:
+class Execution(NamedTuple):
     """A fill to account for. ``quantity`` is signed (a sell is negative); ``fee`` >= 0.
 
     ``stop_loss`` / ``take_profit`` are explicit levels for the position the fill opens or

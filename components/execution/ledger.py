@@ -37,7 +37,7 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -47,7 +47,14 @@ import redis
 from components.errors import DataError, TemporaryError
 from components.events.bus import EventBus
 from components.events.models import Event, new_event_id
-from components.events.streams import LUA_EMIT, event_args, stats_key, stream_key
+from components.events.streams import (
+    LUA_EMIT,
+    decode_event,
+    entry_fields,
+    event_args,
+    stats_key,
+    stream_key,
+)
 from components.events.types import ORDER_REJECTED, TRADE_EXECUTED, TradeExecuted
 from components.execution.accounting import Execution, apply_fill
 from components.execution.models import (
@@ -199,9 +206,10 @@ return marked
 """
 
 _MAX_ATTEMPTS = 20
+_TRADE_FIELDS = set(TradeExecuted.model_fields)  # a trade.executed payload: of its fill
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _FillPlan:
     """What one attempt of a fill asks the fill script to do: ``fill`` (write ``args``),
     ``refuse`` (a reduce-only order that would grow: publish ``event``) or ``none``
@@ -209,7 +217,7 @@ class _FillPlan:
 
     action: Literal["fill", "refuse", "none"]
     args: list[str] = field(default_factory=list)
-    event: Event | None = None
+    event: Event | dict[str, str] | None = None  # the event, or its stream fields
     reason: str = ""
     fill: Fill | None = None
     position: Position | None = None
@@ -418,7 +426,7 @@ class Ledger:
         fresh, answer = self._call(lambda: self._submit(keys=keys, args=args), "record an order")
         stored = json.loads(answer)
         if fresh and event is not None:
-            self._written([event])
+            self._written(event)
         return OrderAck(
             client_order_id=coid,
             accepted=bool(stored["accepted"]),
@@ -560,7 +568,7 @@ class Ledger:
                 return FillResult(status="skipped", reason=result[1])
             if status in ("current", "refused"):
                 if plan.event is not None:
-                    self._written([plan.event])
+                    self._written(plan.event)
                 return FillResult(status="skipped", reason=plan.reason)
             self._known[symbol] = plan.position_text
             self._parsed[symbol] = (plan.position_text, plan.position)
@@ -571,7 +579,7 @@ class Ledger:
                 fill.realized_pnl,
             )  # fmt: skip
             if plan.event is not None:
-                self._written([plan.event])
+                self._written(plan.event)
             return FillResult(status="filled", fill=fill, position=plan.position)
         raise TemporaryError(
             f"cannot apply {where}: the position kept changing under {_MAX_ATTEMPTS} attempts"
@@ -593,7 +601,7 @@ class Ledger:
         if reduce_only:
             if position is None or (position.quantity > 0) == (execution.quantity > 0):
                 why = "reduce-only order would open or grow a position"
-                event = Event.create(
+                rejected = Event.create(
                     ORDER_REJECTED,
                     {
                         "client_order_id": coid, "symbol": symbol, "side": side.value,
@@ -602,30 +610,26 @@ class Ledger:
                     },
                     source=self.source, occurred_at=execution.at, correlation_id=coid,
                 )  # fmt: skip
-                return _FillPlan("refuse", event_args(event, self._maxlen), event, reason=why)
+                args = event_args(rejected, self._maxlen)
+                return _FillPlan("refuse", args, rejected, reason=why)
             held = abs(position.quantity)
             if abs(execution.quantity) > held:  # cut to the position, and the fee pro rata
-                execution = replace(
-                    execution,
+                execution = execution._replace(
                     quantity=side.sign * held,
                     fee=execution.fee * held / abs(execution.quantity),
                 )
         applied = apply_fill(position, execution)
         quantity, price, fee = abs(execution.quantity), execution.price, execution.fee
-        fill = Fill(
+        # Every value was checked above (apply_fill's arguments): no second validation.
+        fill = Fill.model_construct(
             client_order_id=coid, symbol=symbol, side=side, quantity=quantity, price=price,
             fee=fee, realized_pnl=applied.realised, filled_at=execution.at,
             strategy=execution.strategy, position_id=applied.position_id, reason=reason,
         )  # fmt: skip
-        # Built from the validated fill: no second validation on this hot path.
-        payload = TradeExecuted.model_construct(
-            client_order_id=coid, symbol=symbol, side=side.value, quantity=quantity,
-            price=price, fee=fee, strategy=execution.strategy,
-            realized_pnl=applied.realised, filled_at=execution.at,
-        )  # fmt: skip
-        event = Event.model_construct(
-            id=new_event_id(), type=TRADE_EXECUTED, source=self.source,
-            occurred_at=execution.at, payload=payload, correlation_id=coid,
+        # The event's payload is the validated fill's own fields: no second model here.
+        event = entry_fields(
+            new_event_id(), TRADE_EXECUTED, source=self.source, at=execution.at.isoformat(),
+            payload=fill.model_dump_json(include=_TRADE_FIELDS), correlation_id=coid,
         )  # fmt: skip
         after = applied.position.model_dump_json() if applied.position is not None else ""
         closed = applied.closed.model_dump_json() if applied.closed is not None else ""
@@ -864,6 +868,7 @@ class Ledger:
         except redis.RedisError as exc:
             raise TemporaryError(f"cannot {what}: {type(exc).__name__}: {exc}") from None
 
-    def _written(self, events: list[Event]) -> None:
-        if self._bus is not None:  # the events are on the stream; tell the bus
-            self._bus.notify_written(events)
+    def _written(self, event: Event | dict[str, str]) -> None:
+        if self._bus is not None:  # the event is on its stream; tell the bus
+            written = event if isinstance(event, Event) else decode_event(event)
+            self._bus.notify_written([written])

@@ -35,7 +35,13 @@ from components.errors import (
 )
 from components.events.bus import EventBus
 from components.events.models import new_event_id
-from components.events.streams import LUA_EMIT, stats_key, stored_event, stream_key
+from components.events.streams import (
+    LUA_EMIT,
+    decode_event,
+    entry_fields,
+    stats_key,
+    stream_key,
+)
 from components.events.types import POLICY_UPDATED
 from components.policy.config import RiskMode
 from components.policy.merge import deep_merge
@@ -387,7 +393,8 @@ class PolicyStore:
         if status == 1:
             log.info("policy v%d by %s: %s", version, by, reason)
             if self._bus is not None:  # the event is on the stream; tell the bus
-                event = stored_event(event_id, POLICY_UPDATED, source=by, at=at, payload=result[3])
+                fields = entry_fields(event_id, POLICY_UPDATED, source=by, at=at, payload=result[3])
+                event = decode_event(fields)
                 self._bus.notify_written([event])
         return policy
 

@@ -53,7 +53,13 @@ from components.errors import ConfigurationError, DataError, TemporaryError
 from components.events.bus import EventBus
 from components.events.config import BusConfig
 from components.events.models import new_event_id
-from components.events.streams import LUA_EMIT, stats_key, stored_event, stream_key
+from components.events.streams import (
+    LUA_EMIT,
+    decode_event,
+    entry_fields,
+    stats_key,
+    stream_key,
+)
 from components.events.types import ESS_STATE_CHANGED, EssStateChanged
 from components.redis import namespaced
 from components.risk.config import EssConfig
@@ -642,8 +648,8 @@ class EmergencyStop:
         if code == 1:
             log.warning("ESS %s -> %s by %s: %s", expected, state, by, reason)
             if self.bus is not None:  # the event is on the stream; tell the bus
-                event = stored_event(
-                    event_id, ESS_STATE_CHANGED, source=SOURCE, at=at, payload=payload
+                event = decode_event(
+                    entry_fields(event_id, ESS_STATE_CHANGED, source=SOURCE, at=at, payload=payload)
                 )
                 self.bus.notify_written([event])
         return state

@@ -26,6 +26,7 @@ from components.errors import ConfigurationError
 from components.events import RedisEventBus
 from components.market import MarketData, open_market
 from components.policy import PolicyStore
+from components.redaction import hide_secrets_in_logs
 from components.redis import connect
 from components.settings import Settings
 from tasks.mirror import attach_prefect_mirror
@@ -50,6 +51,7 @@ def runtime(settings: Settings) -> Runtime:
     ConfigurationError
         ``QT_REDIS_URL`` is unset where the embedded Redis would split the brain.
     """
+    hide_secrets_in_logs(settings)
     if settings.redis_url is None:
         refuse_split_brain()
     client = connect(settings)

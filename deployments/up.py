@@ -67,6 +67,11 @@ FIRST_RUN_ORDER = (
     "health-check",
     "trading-engine",
 )
+# First runs the engine's first trade does not need, and that would take the CPU from it
+# on a small machine (strategy generation and retraining search and fit for minutes): they
+# start once the engine has run a cycle, or after DEFER_FIRST_RUNS_S at the latest.
+DEFERRED_FIRST_RUNS = frozenset({"clm-retraining", "strategy-generation", "analytics-report"})
+DEFER_FIRST_RUNS_S = 180.0
 SERVE_GRACE_S = 60.0  # an engine cycle finishes before its session ends
 RECONCILE_EVERY_S = 30.0
 
@@ -267,13 +272,22 @@ def reconcile(
     return lines
 
 
-def run_first(api: PrefectApi, namespace: str, console: Console) -> None:
-    """Start one run of each scheduled deployment now (the ranking first: the universe
-    needs it)."""
-    from prefect.deployments import run_deployment
-
+def run_first(api: PrefectApi, namespace: str, console: Console) -> dict[str, str]:
+    """Start one run of each scheduled deployment the engine's first trade needs, now (the
+    ranking first: the universe needs it); return the others (:data:`DEFERRED_FIRST_RUNS`),
+    for :func:`start_runs` once the engine has run a cycle."""
     scheduled = [spec for spec in load_specs(namespace=namespace) if spec.schedules]
     names = full_names(scheduled)  # flow name -> flow/deployment
+    later = {n: full for n, full in names.items() if n in DEFERRED_FIRST_RUNS}
+    start_runs(api, console, {n: full for n, full in names.items() if n not in later})
+    return later
+
+
+def start_runs(api: PrefectApi, console: Console, names: dict[str, str]) -> None:
+    """Start one run of each deployment of ``names`` (flow name -> flow/deployment), in
+    :data:`FIRST_RUN_ORDER`; the ranking finishes before the others start."""
+    from prefect.deployments import run_deployment
+
     order = sorted(names, key=lambda n: (*FIRST_RUN_ORDER, n).index(n))
     with prefect_client(api) as client:
 
@@ -328,10 +342,18 @@ def status_line(
 
 
 def follow_status(
-    settings: Settings, console: Console, api: PrefectApi | None = None, *, every_s: float = 2.0
+    settings: Settings,
+    console: Console,
+    api: PrefectApi | None = None,
+    *,
+    every_s: float = 2.0,
+    deferred: dict[str, str] | None = None,
 ) -> None:
     """Print the status now and again whenever it changes (until Ctrl-C); with ``api``,
-    also reconcile dead runs and show the engine's liveness every ``RECONCILE_EVERY_S``."""
+    also reconcile dead runs and show the engine's liveness every ``RECONCILE_EVERY_S``,
+    and start the ``deferred`` first runs once the engine has run a cycle."""
+    deferred = dict(deferred or {})
+    defer_until = time.monotonic() + DEFER_FIRST_RUNS_S
     client = connect(settings)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings)
     health = HealthStore(client, namespace=settings.namespace)
@@ -346,10 +368,14 @@ def follow_status(
         assessed = bus.tail("regime.assessed", count=1)
         regime = assessed[0].payload.market_state if assessed else None  # type: ignore[attr-defined]
         record_ = health.get()
+        beat = read_heartbeat(client, settings.namespace)
+        if api is not None and deferred and (beat is not None or time.monotonic() > defer_until):
+            start_runs(api, console, deferred)
+            deferred = {}
         line = status_line(
             store.get(),
             regime,
-            read_heartbeat(client, settings.namespace),
+            beat,
             record_.status.value if record_ else None,
             liveness,
         )
@@ -519,9 +545,9 @@ def up(
         record(home, started)
         start_api(settings, env, logs, started, console)
         record(home, started)
-        run_first(api, settings.namespace, console)
+        deferred = run_first(api, settings.namespace, console)
         console.print(f"logs: {logs}; Ctrl-C stops everything this started")
-        follow_status(settings, console, api)
+        follow_status(settings, console, api, deferred=deferred)
     except KeyboardInterrupt:
         console.print("\nstopping...")
     except (RuntimeError, QuantumTraderError) as exc:

@@ -121,6 +121,10 @@ class CycleReport(BaseModel):
         default_factory=dict,
         description="Why accepted signals made no order: reason -> how many signals.",
     )
+    not_accepted: dict[str, int] = Field(
+        default_factory=dict,
+        description="Why the other signals were not accepted: orchestrator rule -> how many.",
+    )
     equity: float | None = None
     cash: float | None = None
     positions: int = 0
@@ -144,12 +148,15 @@ class CycleReport(BaseModel):
         )
 
     def _why_no_order(self) -> str:
-        if not self.unplaced:
-            return ""
-        reasons = sorted(self.unplaced.items(), key=lambda item: (-item[1], item[0]))
-        return "; no order for accepted signals: " + ", ".join(
-            f"{count} {reason}" for reason, count in reasons
-        )
+        text = ""
+        for title, counts in (
+            ("not accepted", self.not_accepted),
+            ("no order for accepted signals", self.unplaced),
+        ):
+            if counts:
+                reasons = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+                text += f"; {title}: " + ", ".join(f"{n} {reason}" for reason, n in reasons)
+        return text
 
 
 def registry_resolver(name: str) -> Strategy[Any] | None:
@@ -296,7 +303,10 @@ class TradingEngine:
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
             self.exits.release(lambda strategy, symbol: _direction(books, strategy, symbol))
-            signals, chosen = self._signals(policy, books, atrs, portfolio)
+            signals, chosen, unsure = self._signals(policy, books, atrs, portfolio)
+            not_accepted = Counter(reason.split(":", 1)[0] for _, reason in chosen.dropped)
+            if unsure:
+                not_accepted["min_confidence"] += unsure
             unplaced: Counter[str] = Counter()
             accepted = []
             for s in chosen.accepted:
@@ -327,6 +337,7 @@ class TradingEngine:
                 shadow=len(chosen.shadow),
                 shadow_orders=shadow_orders,
                 unplaced=dict(unplaced),
+                not_accepted=dict(not_accepted),
             )
 
         result = CycleReport(
@@ -414,10 +425,11 @@ class TradingEngine:
         books: list[tuple[BarBlock, BookUpdate]],
         atrs: Mapping[str, float | None],
         portfolio: PortfolioView,
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, Any, int]:
         """Every allowed and shadow strategy's signal on each symbol's last closed bar
-        (how many: each strategy's non-flat ones and those on a held symbol), and what the
-        orchestrator chose among them.
+        (how many: each strategy's non-flat ones and those on a held symbol), what the
+        orchestrator chose among them, and how many non-flat ones on symbols with no
+        position were below ``global_min_confidence`` (never made into signals).
 
         Each block holds symbols on one time index as (symbols x time) arrays, and each
         strategy's ``signal_arrays`` (the one code path the backtester runs too) is
@@ -427,7 +439,7 @@ class TradingEngine:
         """
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
-        count = 0
+        count = unsure = 0
         for block, book in books:
             close = block.last("close")
             at = _time(int(block.times[-1])) + self._bar
@@ -437,7 +449,9 @@ class TradingEngine:
                 latest = book.signals[name]
                 wanted, strength = latest.direction, latest.confidence
                 count += int(np.count_nonzero(held_mask | (wanted != 0)))
-                rows = np.flatnonzero(held_mask | may_enter(wanted, strength, policy))
+                enter = may_enter(wanted, strength, policy)
+                unsure += int(np.count_nonzero((wanted != 0) & ~enter & ~held_mask))
+                rows = np.flatnonzero(held_mask | enter)
                 for row in rows.tolist():
                     symbol = block.symbols[row]
                     signals.append(
@@ -452,7 +466,7 @@ class TradingEngine:
                         )
                     )
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
-        return count, chosen
+        return count, chosen, unsure
 
     def _manage(
         self,

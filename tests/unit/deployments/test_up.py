@@ -70,3 +70,25 @@ def test_the_record_says_which_processes_and_whether_it_owns_the_redis(tmp_path:
     finally:
         child.kill()
         child.wait()
+
+
+def test_research_first_runs_wait_for_the_engine_s_first_cycle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On 2 cores, strategy generation and retraining started with the trading path took
+    # the CPU for minutes, and a fresh `up` held no position after 5 minutes.
+    import deployments.up as up
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(up, "start_runs", lambda api, console, names: started.append(sorted(names)))
+    later = up.run_first(up.PrefectApi("http://127.0.0.1:1/api", None), "qt", Console())
+    assert started == [
+        [
+            "health-check",
+            "msc-evaluation",
+            "opportunity-ranking",
+            "trading-engine",
+            "universe-refresh",
+        ]
+    ]
+    assert sorted(later) == ["analytics-report", "clm-retraining", "strategy-generation"]

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from components.engine import build_engine
+from components.engine import CycleReport, build_engine
 from components.engine.intents import (
     ALREADY_POSITIONED,
     BELOW_MIN_NOTIONAL,
@@ -84,24 +85,27 @@ def market() -> tuple[SyntheticMarket, ManualClock]:
     return SyntheticMarket(seed=7, clock=clock), clock
 
 
-def test_a_cycle_whose_accepted_signals_make_no_order_says_why(
-    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
-) -> None:
+def run_cycles(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock], n: int, **policy: Any
+) -> list[CycleReport]:
+    """``n`` cycles, 5 minutes apart, on the first 8 symbols under ``policy``."""
     synthetic, clock = market
     PolicyStore.connect(settings).patch(
-        {
-            "active_universe": synthetic.symbols()[:8],
-            "global_min_confidence": 0.5,
-            "max_positions": 0,  # the RiskGuard refuses every entry
-        },
-        by="tests",
-        reason="nothing may open",
+        {"active_universe": synthetic.symbols()[:8], **policy}, by="tests", reason="a test"
     )
     engine = build_engine(settings, synthetic)
     reports = []
-    for n in range(30):
-        reports.append(engine.run_cycle(n))
+    for cycle in range(n):
+        reports.append(engine.run_cycle(cycle))
         clock.advance(timedelta(minutes=5))
+    return reports
+
+
+def test_a_cycle_whose_accepted_signals_make_no_order_says_why(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    # max_positions 0: the RiskGuard refuses every entry
+    reports = run_cycles(settings, market, 30, global_min_confidence=0.5, max_positions=0)
 
     idle = [r for r in reports if r.accepted and not r.submitted]
     assert idle, "30 cycles of 8 symbols should accept some signal"
@@ -110,3 +114,15 @@ def test_a_cycle_whose_accepted_signals_make_no_order_says_why(
         assert "; no order for accepted signals: " in report.summary()
     reasons = {reason for r in idle for reason in r.unplaced}
     assert "risk refused: max_positions" in reasons
+
+
+def test_a_cycle_says_why_signals_were_not_accepted(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    reports = run_cycles(settings, market, 12, global_min_confidence=1.0)
+
+    unsure = [r for r in reports if r.signals]
+    assert unsure, "12 cycles of 8 symbols should make some signal"
+    for report in unsure:
+        assert report.accepted == 0 and report.not_accepted["min_confidence"] >= 1
+        assert "; not accepted: " in report.summary()

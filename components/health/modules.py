@@ -71,6 +71,7 @@ MODULES: tuple[ModuleSpec, ...] = (
     ModuleSpec("clm", "clm-retraining", "clm.mode"),
     ModuleSpec("generator", "strategy-generation", "evolution.mode"),
     ModuleSpec("balancer", None, "balancer.mode"),
+    ModuleSpec("pal", None, "pal.mode"),
 )
 
 

@@ -213,7 +213,7 @@ def test_modules_command_lists_configured_and_effective_modes_and_restores_by_ha
     listed = cli("modules", "--json", env={**qt_env, "QT_MSC_MODE": "OBSERVE"})
     assert listed.returncode == 0, listed.stderr
     rows = {row["module"]: row for row in json.loads(listed.stdout)}
-    assert set(rows) == {"msc", "ranker", "universe", "clm", "generator", "balancer"}
+    assert set(rows) == {"msc", "ranker", "universe", "clm", "generator", "balancer", "pal"}
     assert (rows["universe"]["configured"], rows["universe"]["effective"]) == (
         "ENFORCED",
         "OBSERVE",

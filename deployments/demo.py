@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -66,7 +67,16 @@ def claim_namespace(settings: Settings) -> None:
     """Clear the namespace for the demo, refusing one that holds a real system's data."""
     client = connect(settings)
     marker = namespaced(settings.namespace, "demo")
-    has_data = next(iter(client.scan_iter(match=key_pattern(settings.namespace), count=100)), None)
+    try:
+        has_data = next(
+            iter(client.scan_iter(match=key_pattern(settings.namespace), count=100)), None
+        )
+    except redis.exceptions.NoPermissionError:
+        raise ConfigurationError(
+            "the demo clears its namespace, which takes SCAN, and QT_REDIS_URL names a user "
+            f"limited to namespace {settings.namespace!r} (no SCAN); run the demo with the "
+            "server's own user"
+        ) from None
     if has_data is not None and not client.exists(marker):
         raise ConfigurationError(
             f"namespace {settings.namespace!r} holds data the demo did not write; run the demo "

@@ -208,3 +208,15 @@ def test_namespace_create_writes_a_url_that_reaches_that_namespace_only(
     finally:
         delete_namespace_user(admin, name)
         delete_namespace(admin, name)
+
+
+def test_demo_as_a_namespace_user_says_in_one_line_what_it_needs(
+    admin: redis.Redis, redis_url: str, settings: Settings
+) -> None:
+    user = create_namespace_user(admin, settings.namespace)
+    try:
+        confined = load_settings(redis_url=user.url(redis_url), namespace=settings.namespace)
+        with pytest.raises(ConfigurationError, match="server's own user"):
+            claim_namespace(confined)
+    finally:
+        delete_namespace_user(admin, settings.namespace)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.execution.costs import CostModel
 from components.execution.exits import ExitRules
+from components.pal.config import PalConfig
 from components.sizing import SizingConfig
 
 if TYPE_CHECKING:
@@ -50,6 +51,11 @@ class BacktestConfig(BaseModel):
         "them (components.execution.exits); with sizing='risk' the stop-loss is the sizer's "
         "stop, as on the engine's orders; None: trades end on signals only.",
     )
+    pal: PalConfig | None = Field(
+        None,
+        description="The Profit Amplification Layer; applied when its mode is ENFORCED "
+        "(components.backtest.pal), as the engine applies it.",
+    )
     periods_per_year: float | None = Field(
         None, gt=0, description="Bars per year for the metrics; None = from the bar spacing."
     )
@@ -68,5 +74,6 @@ class BacktestConfig(BaseModel):
             "cash": settings.paper.initial_cash,
             "max_risk_per_trade": settings.policy.max_risk_per_trade,
             "exits": settings.paper.broker.exit_rules,
+            "pal": settings.pal,
         }
         return cls(**{**values, **overrides})

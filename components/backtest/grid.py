@@ -32,6 +32,7 @@ import pandas as pd
 from components.backtest.config import BacktestConfig
 from components.backtest.metrics import _sharpe
 from components.backtest.simulation import TradeArrays, equity_of, plan_many, simulate_many
+from components.config import ModuleMode
 from components.errors import ConfigurationError
 from components.indicators import FloatArray
 from components.strategies import STRATEGIES, Strategy, create_strategy
@@ -190,6 +191,11 @@ def run_grid(
         strategies, open_, high, low, close, volume, with_confidence=with_confidence
     )
     confidence = signals.confidence if with_confidence else None
+    if config.pal is not None and config.pal.mode is ModuleMode.ENFORCED:
+        sims = simulate_many(signals.direction, signals.confidence, open_, high, low, close,
+                             config=config, spread_bps=spread_bps)  # fmt: skip
+        amplified = [_row_metrics(sim.equity, sim.trades, config) for sim in sims]
+        return _table(strategies, param_names, amplified), tuple(sim.trades for sim in sims)
     plans = plan_many(
         signals.direction,
         confidence,
@@ -214,10 +220,16 @@ def run_grid(
             equity, t = sim.equity, sim.trades
         trades.append(t)
         rows.append(_row_metrics(equity, t, config))
+    return _table(strategies, param_names, rows), tuple(trades)
+
+
+def _table(
+    strategies: Sequence[Strategy[Any]], param_names: Sequence[str], rows: list[tuple[float, ...]]
+) -> pd.DataFrame:
     params = pd.DataFrame([{n: s.params.model_dump()[n] for n in param_names} for s in strategies])
     metrics = pd.DataFrame(rows, columns=list(GRID_METRICS))
     metrics["trades"] = metrics["trades"].astype(np.int64)
-    return pd.concat([params, metrics], axis=1), tuple(trades)
+    return pd.concat([params, metrics], axis=1)
 
 
 def _row_metrics(

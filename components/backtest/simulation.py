@@ -42,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from components.backtest.config import BacktestConfig
+from components.config import ModuleMode
 from components.execution.accounting import realised_pnl
 from components.execution.costs import CostModel, fill_price
 from components.execution.exits import ExitReason, entry_levels, exit_along
@@ -50,9 +51,10 @@ from components.sizing import PositionSizer
 
 IntArray = npt.NDArray[np.int64]
 
-EXIT_REASONS: tuple[str, ...] = ("signal", "end", "ruin", *(r.value for r in ExitReason))
-"""Why a trade closed: the signal changed, the data ended, the account was wiped out, or
-an exit of :mod:`components.execution.exits` fired (stop-loss, take-profit, trailing)."""
+EXIT_REASONS: tuple[str, ...] = ("signal", "end", "ruin", *(r.value for r in ExitReason), "pal")
+"""Why a trade closed: the signal changed, the data ended, the account was wiped out, an
+exit of :mod:`components.execution.exits` fired (stop-loss, take-profit, trailing), or
+the Profit Amplification Layer's partial profits took the whole position."""
 _SIGNAL, _END, _RUIN = (np.int8(i) for i in range(3))
 _EXIT_CODE = {reason: np.int8(EXIT_REASONS.index(reason.value)) for reason in ExitReason}
 
@@ -162,6 +164,9 @@ def simulate_many(
     Example: ``simulate_many(directions, confidences, o, h, l, c, config=BacktestConfig())``.
     """
     n = close.size
+    if config.pal is not None and config.pal.mode is ModuleMode.ENFORCED:
+        prices = (open_, high, low, close)
+        return _simulate_amplified(direction, confidence, prices, config, spread_bps)
     plans = plan_many(
         direction, confidence, open_, high, low, close, config=config, spread_bps=spread_bps
     )
@@ -191,6 +196,41 @@ def simulate_many(
     return results
 
 
+def _simulate_amplified(
+    direction: npt.ArrayLike,
+    confidence: npt.ArrayLike,
+    prices: tuple[FloatArray, FloatArray, FloatArray, FloatArray],
+    config: BacktestConfig,
+    spread_bps: FloatArray | None,
+) -> list[Simulation]:
+    """:func:`simulate_many` with the Profit Amplification Layer on (``prices``: open,
+    high, low, close): each row's trades on its signals, then replayed bar by bar with PAL
+    and the exit model (:mod:`components.backtest.pal`). An account whose equity reaches 0
+    has no books from there (its later trades are not cut: a limit of this path)."""
+    from components.backtest.pal import amplified_row
+
+    assert config.pal is not None
+    open_, high, low, close = prices
+    on_signals = config.model_copy(update={"exits": None})
+    plans = plan_many(direction, confidence, *prices, config=on_signals, spread_bps=spread_bps)
+    exit_atr = atr(high, low, close, config.atr_period)
+    results = []
+    for plan in plans:
+        trades, cash, position = amplified_row(
+            plan, open_, high, low, close, exit_atr,
+            config=config, pal=config.pal, spread_bps=spread_bps,
+        )  # fmt: skip
+        equity = position * close
+        equity += cash
+        broke = np.flatnonzero(equity <= 0)
+        if broke.size:
+            equity[broke[0] :] = cash[broke[0] :] = position[broke[0] :] = 0.0
+        n = close.size
+        exposure = float(trades.bars_held.sum()) / n if n else 0.0
+        results.append(Simulation(equity, cash, position, trades, min(exposure, 1.0)))
+    return results
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class TradePlan:
     """One row's trades, and the equity before and after each (before any wipe-out: see
@@ -199,6 +239,8 @@ class TradePlan:
     trades: TradeArrays
     before: FloatArray
     after: FloatArray
+    stop: FloatArray | None = None
+    """The sizer's stop of each trade (``sizing="risk"``), else ``None``."""
 
 
 def plan_many(
@@ -300,6 +342,7 @@ def _plans(
         reason = reason[taken]
         sign, unit = sign[taken], unit[taken]
         entry_price, exit_price = entry_price[taken], exit_price[taken]
+        stop = None if stop is None else stop[taken]
 
     # The fee is linear in the notional (CostModel.fee), so the fee per unit of notional
     # turns each trade into a growth factor of the equity it started with.
@@ -339,7 +382,9 @@ def _plans(
     for r in range(rows):
         part = slice(bounds[r], bounds[r + 1])
         trades = TradeArrays(**{name: values[part] for name, values in columns.items()})
-        plans.append(TradePlan(trades, before[part], after[part]))
+        plans.append(
+            TradePlan(trades, before[part], after[part], None if stop is None else stop[part])
+        )
     return plans
 
 

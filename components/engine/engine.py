@@ -322,7 +322,9 @@ class TradingEngine:
             from_signals = {intent.client_order_id for intent, _ in intents}
             if self.config.manage_positions:
                 intents += self._manage(positions, marks, atrs, now)
-            intents += self._amplify(policy, positions, marks, atrs, now, report)
+            closing = {intent.symbol for intent, _ in intents if intent.reduce_only}
+            managed = {s: p for s, p in positions.items() if s not in closing}
+            intents += self._amplify(policy, managed, marks, atrs, now, report)
             intents += self._rebalance(policy, portfolio, marks, now)
             orders = self._place(intents, portfolio, policy, status)
             unplaced.update(
@@ -520,9 +522,10 @@ class TradingEngine:
         now: datetime,
         report: dict[str, Any],
     ) -> list[tuple[OrderIntent, float | None]]:
-        """The Profit Amplification Layer (:mod:`components.pal`): adds and partial profits
-        as intents (the RiskGuard checks them next), stop moves at once; in OBSERVE only
-        logged. Off in the DEFENSIVE risk mode."""
+        """The Profit Amplification Layer (:mod:`components.pal`) on ``positions`` (those
+        not being closed this cycle): adds and partial profits as intents (the RiskGuard
+        checks them next), stop moves at once; in OBSERVE only logged. Off in the DEFENSIVE
+        risk mode."""
         plan = self.pal.plan(positions, marks, atrs, risk_mode=policy.risk_mode, now=now)
         for symbol, (position_id, stop) in plan.stops.items():
             self.ledger.set_stops(symbol, stop_loss=stop, position_id=position_id)

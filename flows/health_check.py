@@ -6,10 +6,9 @@ changes. A CRITICAL verdict's Prefect event triggers the emergency-response depl
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 
+from components.health.report import HealthReport
 from components.settings import load_settings
 from tasks.health import judge_health, measure_health, record_health
 from tasks.modules import heal_modules
@@ -24,7 +23,7 @@ NAME = "health-check"
     log_prints=False,
     on_completion=[record_success],  # for the last-success metric
 )
-def health_check() -> dict[str, Any]:
+def health_check() -> HealthReport:
     settings = load_settings()
     log = get_run_logger()
     changes = heal_modules(settings)
@@ -34,14 +33,11 @@ def health_check() -> dict[str, Any]:
     inputs = measure_health(settings)
     verdict = judge_health(settings, inputs)
     record, changed = record_health(settings, verdict.status, verdict.reasons, verdict.checks)
-    message = f"health {record.status.value}: {'; '.join(record.reasons) or 'all checks pass'}"
-    (log.warning if changed else log.info)(message + (" (changed)" if changed else ""))
-    return {
-        "status": record.status.value,
-        "changed": changed,
-        "reasons": record.reasons,
-        "modules": [change.model_dump(mode="json") for change in changes],
-    }
+    report = HealthReport(
+        status=record.status, changed=changed, reasons=record.reasons, modules=changes
+    )
+    (log.warning if changed else log.info)(report.summary() + (" (changed)" if changed else ""))
+    return report
 
 
 if __name__ == "__main__":

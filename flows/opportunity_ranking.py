@@ -3,12 +3,11 @@ announce ``opportunities.updated`` and publish the ranking as a table artifact."
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 
 from components.events import Event
 from components.events.types import OPPORTUNITIES_UPDATED
+from components.ranking.report import RankingReport
 from components.settings import ModuleMode, load_settings
 from tasks.artifacts import publish_table
 from tasks.events import publish_event
@@ -27,14 +26,14 @@ NAME = "opportunity-ranking"
     log_prints=False,
     **watched(record_success),  # last-success metric; self-healing (tasks.modules)
 )
-def opportunity_ranking(timeframe: str | None = None) -> dict[str, Any]:
+def opportunity_ranking(timeframe: str | None = None) -> RankingReport:
     """Rank the market's symbols for trading opportunity."""
     settings = load_settings()
     log = get_run_logger()
     mode = module_mode(settings, "ranker")
     if mode is ModuleMode.OFF:
         log.info("QT_RANKER_MODE=OFF: not ranking")
-        return {"mode": mode.value}
+        return RankingReport(mode=mode)
     timeframe = timeframe or settings.timeframe
     now = read_clock(settings)
     bars = fetch_bars(settings, timeframe, ranker_config(settings, timeframe).window)
@@ -76,7 +75,9 @@ def opportunity_ranking(timeframe: str | None = None) -> dict[str, Any]:
         f"Opportunity ranking ({mode.value.lower()}): {summary}",
     )
     log.info("%s (%s)", summary, mode.value)
-    return {"mode": mode.value, "top": top, "policy_version": version, "rankings": scores}
+    return RankingReport(
+        mode=mode, top=top, rankings=scores, summary=summary, policy_version=version
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
-"""What a run of the universe-refresh flow reports: the flow returns a
-:class:`UniverseReport` and publishes :meth:`UniverseReport.render_markdown` as its
-artifact."""
+"""What the ranking flows report: opportunity-ranking returns a :class:`RankingReport`
+(its artifact is the ranking's own table), universe-refresh a :class:`UniverseReport` and
+publishes :meth:`UniverseReport.render_markdown` as its artifact."""
 
 from __future__ import annotations
 
@@ -8,6 +8,18 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from components.config import ModuleMode
 from components.ranking.universe import UniverseSelection
+
+
+class RankingReport(BaseModel):
+    """One run of opportunity-ranking (``mode`` OFF: nothing else is set)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: ModuleMode
+    top: list[str] = Field(default_factory=list, description="The best symbols, best first.")
+    rankings: dict[str, float] = Field(default_factory=dict, description="Kept symbols' scores.")
+    summary: str = ""
+    policy_version: int | None = None
 
 
 class UniverseReport(BaseModel):

@@ -40,14 +40,14 @@ def test_ranking_flow_writes_rankings_announces_them_and_publishes_a_table(
 
     policy = PolicyStore(client, namespace=settings.namespace, settings=settings).get()
     assert policy.version == 1 and policy.updated_by == "opportunity-ranking"
-    assert policy.opp_rankings == result["rankings"] and policy.opp_rankings
+    assert policy.opp_rankings == result.rankings and policy.opp_rankings
     assert all(0 <= score <= 1 for score in policy.opp_rankings.values())
     (event,) = RedisEventBus(client, namespace=settings.namespace).tail("opportunities.updated")
     assert event.payload.policy_version == 1  # type: ignore[attr-defined]
-    assert event.payload.top == result["top"]  # type: ignore[attr-defined]
+    assert event.payload.top == result.top  # type: ignore[attr-defined]
     table = artifact("opportunity-ranking")
     assert table is not None and table.type == "table"
-    assert result["top"][0] in str(table.data)
+    assert result.top[0] in str(table.data)
 
 
 def test_msc_flow_sets_a_risk_mode_with_its_limits(
@@ -78,7 +78,7 @@ def test_universe_flow_follows_the_ranking(
 
     policy = PolicyStore(client, namespace=settings.namespace, settings=settings).get()
     assert policy.active_universe == result.symbols
-    assert set(policy.active_universe) <= set(ranked["rankings"])
+    assert set(policy.active_universe) <= set(ranked.rankings)
     assert policy.version == 2
     (event,) = RedisEventBus(client, namespace=settings.namespace).tail("universe.updated")
     assert event.payload.symbols == result.symbols  # type: ignore[attr-defined]
@@ -97,7 +97,7 @@ def test_observe_mode_decides_and_announces_but_leaves_the_policy_alone(
 
     result = opportunity_ranking()
 
-    assert result["policy_version"] is None
+    assert result.policy_version is None
     assert PolicyStore(client, namespace=settings.namespace, settings=settings).get().version == 0
     (event,) = RedisEventBus(client, namespace=settings.namespace).tail("opportunities.updated")
     assert event.payload.mode == "observe"  # type: ignore[attr-defined]

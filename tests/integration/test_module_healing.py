@@ -36,12 +36,10 @@ def test_a_failing_ranking_flow_is_held_in_observe_and_comes_back_after_three_go
 
     modes = ModuleModes(client, namespace=settings.namespace)
     assert modes.effective(settings, "ranker") is ModuleMode.OBSERVE
-    [change] = checked["modules"]
-    assert (change["module"], change["mode"]) == ("ranker", "OBSERVE")
-    assert (
-        "3 failed runs in a row; the last:" in change["reason"] and "ETH/USDT" in change["reason"]
-    )
-    assert any("module ranker held in OBSERVE" in reason for reason in checked["reasons"])
+    [change] = checked.modules
+    assert (change.module, change.mode) == ("ranker", "OBSERVE")
+    assert "3 failed runs in a row; the last:" in change.reason and "ETH/USDT" in change.reason
+    assert any("module ranker held in OBSERVE" in reason for reason in checked.reasons)
     bus = RedisEventBus(client, namespace=settings.namespace)
     [event] = bus.tail("module.mode_changed")
     assert event.payload.by == "health-check"  # type: ignore[attr-defined]
@@ -49,14 +47,14 @@ def test_a_failing_ranking_flow_is_held_in_observe_and_comes_back_after_three_go
     use_market(settings, SyntheticMarket(seed=7, clock=clock), clock)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings)
     for _ in range(3):
-        assert opportunity_ranking()["mode"] == "OBSERVE"
+        assert opportunity_ranking().mode == "OBSERVE"
     assert store.get().version == 0  # observed: decided and announced, the policy untouched
     assert [e.payload.mode for e in bus.tail("opportunities.updated", count=10)] == ["observe"] * 3  # type: ignore[attr-defined]
 
     back = health_check()
 
-    assert [(c["module"], c["mode"]) for c in back["modules"]] == [("ranker", "ENFORCED")]
-    assert opportunity_ranking()["mode"] == "ENFORCED"
+    assert [(c.module, c.mode) for c in back.modules] == [("ranker", "ENFORCED")]
+    assert opportunity_ranking().mode == "ENFORCED"
     assert store.get().version == 1
     assert [e.payload.mode for e in bus.tail("module.mode_changed", count=10)] == [  # type: ignore[attr-defined]
         "OBSERVE",

@@ -26,8 +26,8 @@ def test_health_check_announces_a_status_only_when_it_changes(
     first = health_check()
     second = health_check()
 
-    assert first["status"] == "DEGRADED" and first["changed"]
-    assert "the engine has not run yet" in first["reasons"]
+    assert first.status == "DEGRADED" and first.changed
+    assert "the engine has not run yet" in first.reasons
     assert second == {**first, "changed": False}
     (event,) = RedisEventBus(client, namespace=settings.namespace).tail("health.status_changed")
     assert event.payload.status == "DEGRADED"  # type: ignore[attr-defined]

@@ -160,12 +160,9 @@ def stop_exit_price(
 
     Example: ``stop_exit_price(+1, 95.0, open_=93.0, high=94.0, low=92.0)`` is ``93.0``.
     """
-    sign = np.asarray(position_sign, dtype=np.float64)
-    stop = np.asarray(stop_price, dtype=np.float64)
-    o, h, lo = _ohl(open_, high, low)
-    long = np.where(lo <= stop, np.minimum(o, stop), np.nan)
-    short = np.where(h >= stop, np.maximum(o, stop), np.nan)
-    return _out(np.where(sign > 0, long, short))
+    # The bar touches a long's stop as it touches a buy limit at that price (low <= level,
+    # at the open when it gapped through), and a short's as a sell limit.
+    return limit_fill_price(position_sign, stop_price, open_=open_, high=high, low=low)
 
 
 def take_profit_exit_price(

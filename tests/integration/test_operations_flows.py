@@ -28,7 +28,7 @@ def test_health_check_announces_a_status_only_when_it_changes(
 
     assert first.status == "DEGRADED" and first.changed
     assert "the engine has not run yet" in first.reasons
-    assert second == {**first, "changed": False}
+    assert second == first.model_copy(update={"changed": False})
     (event,) = RedisEventBus(client, namespace=settings.namespace).tail("health.status_changed")
     assert event.payload.status == "DEGRADED"  # type: ignore[attr-defined]
 

@@ -4,11 +4,10 @@ under QT_HOME/reports/."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow, get_run_logger
 
 from components.analytics.charts import NO_FILLS
+from components.analytics.report import ReportRun
 from components.settings import load_settings
 from tasks.analytics import build_report, draw_equity_chart, read_account_curve
 from tasks.artifacts import publish_markdown, publish_table
@@ -26,7 +25,7 @@ NAME = "analytics-report"
     log_prints=False,
     on_completion=[record_success],  # for the last-success metric
 )
-def analytics_report() -> dict[str, Any]:
+def analytics_report() -> ReportRun:
     settings = load_settings()
     log = get_run_logger()
     now = read_clock(settings)
@@ -41,10 +40,13 @@ def analytics_report() -> dict[str, Any]:
         settings, curve, key="equity-chart", title=f"Equity and drawdown ({settings.namespace})",
         empty=NO_FILLS,
     )  # fmt: skip
+    run = ReportRun(
+        report=report, chart=str(chart), model_ok=None if verdict is None else verdict.ok
+    )
     publish_markdown(
         "analytics-report",
-        report.render_markdown() + f"\n\nChart file: `{chart}`\n",
-        f"Trading report: {report.totals.trades} trades, PnL {report.totals.pnl:,.2f}",
+        run.render_markdown(),
+        f"Trading report: {run.trades} trades, PnL {run.pnl:,.2f}",
     )
     for name, rows in report.render_tables().items():
         if rows:
@@ -52,12 +54,7 @@ def analytics_report() -> dict[str, Any]:
     log.info(
         "report: %d trades, PnL %.2f, chart %s", report.totals.trades, report.totals.pnl, chart
     )
-    return {
-        "trades": report.totals.trades,
-        "pnl": report.totals.pnl,
-        "chart": str(chart),
-        "model_ok": None if verdict is None else verdict.ok,
-    }
+    return run
 
 
 if __name__ == "__main__":

@@ -191,3 +191,27 @@ def _money(value: float) -> float:
 
 def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
+
+
+class ReportRun(BaseModel):
+    """One run of the analytics-report flow: the report, where its chart was drawn, and
+    the Model Supervisor's verdict (None without a production model). Its
+    :meth:`render_markdown` is the flow's markdown artifact."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    report: AnalyticsReport
+    chart: str
+    model_ok: bool | None = None
+
+    @property
+    def trades(self) -> int:
+        return self.report.totals.trades
+
+    @property
+    def pnl(self) -> float:
+        return self.report.totals.pnl
+
+    def render_markdown(self) -> str:
+        """The report's note, with the chart's file."""
+        return self.report.render_markdown() + f"\n\nChart file: `{self.chart}`\n"

@@ -119,7 +119,7 @@ def test_analytics_report_flow_publishes_artifacts_and_a_chart(settings: Setting
 
     result = analytics_report()
 
-    assert Path(result["chart"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Path(result.chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     note = Artifact.get("analytics-report")
     assert note is not None and "Chart file:" in str(note.data)
     chart = Artifact.get("equity-chart")  # no fills yet: words, not empty axes

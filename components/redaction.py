@@ -13,6 +13,7 @@ carry it into a log, a flow run's logs or the console.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -86,10 +87,16 @@ def secret_values(settings: Any) -> list[str]:
     return values
 
 
+# Prefect's basic-auth string (``user:password``), for the clients and the server `up` starts.
+AUTH_VARIABLES = ("PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")
+
+
 def hide_secrets_in_logs(settings: Any) -> None:
-    """Mask the credentials of ``settings`` in every log handler of this process (those
-    configured later too, when called again: it is idempotent and cheap)."""
-    _FILTER.add(secret_values(settings))
+    """Mask the credentials of ``settings``, and Prefect's auth string from the
+    environment, in every log handler of this process (those configured later too, when
+    called again: it is idempotent and cheap)."""
+    auth = [os.environ.get(name, "") for name in AUTH_VARIABLES]
+    _FILTER.add(secret_values(settings) + [v for a in auth if a for v in (a, a.partition(":")[2])])
     loggers: list[logging.Logger] = [logging.getLogger()]
     loggers += [
         logger

@@ -64,3 +64,14 @@ def test_the_password_is_a_secret_value_in_every_url_form(url: str) -> None:
 
 def test_a_url_without_a_password_is_no_secret() -> None:
     assert secret_values(load_settings(redis_url="redis://db:6379/0")) == []
+
+
+def test_prefects_auth_string_is_masked_too(
+    captured: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PREFECT_API_AUTH_STRING", "admin:s3cret-Auth-9")
+    hide_secrets_in_logs(load_settings())
+
+    logging.getLogger("tests.redaction.library").info("auth header from s3cret-Auth-9")
+
+    assert captured.lines == ["auth header from ***"]

@@ -152,9 +152,12 @@ class BarBlock:
         """Blocks of the symbols whose (non-empty) frames share one index, in first-seen
         order of their symbols."""
         groups: dict[bytes, list[str]] = {}
+        keys: dict[int, bytes] = {}  # by index object: a source's frames often share one
         for symbol, frame in frames.items():
             if len(frame):
-                key = _index_ns(frame.index).tobytes()
+                key = keys.get(id(frame.index))
+                if key is None:
+                    key = keys[id(frame.index)] = _index_ns(frame.index).tobytes()
                 groups.setdefault(key, []).append(symbol)
         blocks = []
         for symbols in groups.values():
@@ -162,8 +165,11 @@ class BarBlock:
             values = np.empty((len(BAR_COLUMNS), len(symbols), len(times)))
             for row, symbol in enumerate(symbols):
                 frame = frames[symbol]
-                for i, name in enumerate(BAR_COLUMNS):
-                    values[i, row] = frame[name].to_numpy(dtype=np.float64)
+                if tuple(frame.columns) == BAR_COLUMNS:  # one array, not five columns
+                    values[:, row] = frame.to_numpy(dtype=np.float64).T
+                else:
+                    for i, name in enumerate(BAR_COLUMNS):
+                        values[i, row] = frame[name].to_numpy(dtype=np.float64)
             blocks.append(cls(tuple(symbols), times, values, timeframe))
         return blocks
 

@@ -132,6 +132,21 @@ def test_the_default_reader_groups_frames_by_index_and_skips_bad_symbols() -> No
     assert read.symbols == ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
 
 
+def test_frames_with_other_columns_or_their_own_index_make_the_same_block() -> None:
+    frames = market_at(START).bars_many(SYMBOLS[:3], "1h", limit=30)
+    (reference,) = BarBlock.from_frames(frames, "1h")
+    shuffled = frames["BTC/USDT"][["close", "volume", "open", "low", "high"]].assign(extra=1.0)
+    copied_index = frames["ETH/USDT"].set_axis(frames["ETH/USDT"].index.copy())
+
+    (block,) = BarBlock.from_frames(
+        {**frames, "BTC/USDT": shuffled, "ETH/USDT": copied_index}, "1h"
+    )
+
+    assert block.symbols == reference.symbols
+    np.testing.assert_array_equal(block.times, reference.times)
+    np.testing.assert_array_equal(block.values, reference.values)
+
+
 @pytest.mark.parametrize(
     ("column", "value", "words"),
     [

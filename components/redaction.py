@@ -16,8 +16,11 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 MASK = "***"
 _SHORTEST = 6  # a shorter "secret" would mask ordinary words; such a one is not a secret
@@ -62,7 +65,7 @@ class SecretFilter(logging.Filter):
 _FILTER = SecretFilter()
 
 
-def secret_values(settings: Any) -> list[str]:
+def secret_values(settings: Settings) -> list[str]:
     """The credentials in ``settings``: the Redis URL's password (and the URL, which holds
     it), the exchange's key and secret, the alert URLs (Apprise URLs carry tokens)."""
     values: list[str] = []
@@ -77,11 +80,10 @@ def secret_values(settings: Any) -> list[str]:
         if parts.password:
             passwords.append(parts.password)
         values += [url, *passwords] if passwords else []
-    exchange = getattr(settings, "exchange", None)
-    for secret in (getattr(exchange, "api_key", None), getattr(exchange, "api_secret", None)):
+    for secret in (settings.exchange.api_key, settings.exchange.api_secret):
         if secret is not None:
             values.append(secret.get_secret_value())
-    alerts = getattr(getattr(settings, "alerts", None), "urls", None)
+    alerts = settings.alerts.urls
     if alerts is not None:
         values += [u for u in re.split(r"[\s,]+", alerts.get_secret_value()) if u]
     return values
@@ -91,7 +93,7 @@ def secret_values(settings: Any) -> list[str]:
 AUTH_VARIABLES = ("PREFECT_API_AUTH_STRING", "PREFECT_SERVER_API_AUTH_STRING")
 
 
-def hide_secrets_in_logs(settings: Any) -> None:
+def hide_secrets_in_logs(settings: Settings) -> None:
     """Mask the credentials of ``settings``, and Prefect's auth string from the
     environment, in every log handler of this process (those configured later too, when
     called again: it is idempotent and cheap)."""

@@ -5,7 +5,8 @@
 2. A cycle's bars: ``PaperBroker.on_bars`` with the newest bar of each of N symbols
    (``--symbols``, default 50,500), a tenth of them holding a position with stops the bars
    do not reach (so every position's exit is checked, nothing fills): ms per cycle (p50)
-   and Redis commands and round trips per cycle. Target: commands per cycle that do not
+   and Redis commands and round trips per cycle, with trailing stops off and on (prices
+   rise every bar, so every trailing stop moves). Target: commands per cycle that do not
    grow with the symbols (the ratio of the largest to the smallest <= 1.2x).
 
     python benchmarks/bench_ledger.py [--fills 3000] [--symbols 50,500] [--cycles 40] [--json]
@@ -32,7 +33,7 @@ from benchmarks.common import (
     report,
     scratch_settings,
 )
-from components.execution import Bar, BarUpdate, CostModel, Ledger, PaperBroker
+from components.execution import Bar, BarUpdate, BrokerConfig, CostModel, Ledger, PaperBroker
 from components.redis import connect
 from components.settings import Settings
 from components.trading.types import Side
@@ -72,10 +73,13 @@ def fill_rate(settings: Settings, count: int) -> tuple[float, float]:
     return count / elapsed, counter.commands / count
 
 
-def cycle_cost(settings: Settings, symbols: int, cycles: int) -> tuple[float, float, float]:
+def cycle_cost(
+    settings: Settings, symbols: int, cycles: int, *, trailing: bool = False
+) -> tuple[float, float, float]:
     """(p50 ms per cycle, Redis commands per cycle, round trips per cycle) of on_bars."""
     ledger = Ledger(connect(settings), namespace=settings.namespace, initial_cash=1e9)
-    broker = PaperBroker(ledger, CostModel())
+    config = BrokerConfig(trailing_atr=2.0) if trailing else BrokerConfig()
+    broker = PaperBroker(ledger, CostModel(), config)
     names = [f"S{i}/USDT" for i in range(symbols)]
     for n, symbol in enumerate(names[: max(1, symbols // 10)]):  # a tenth hold a position
         ledger.apply_fill(
@@ -89,11 +93,11 @@ def cycle_cost(settings: Settings, symbols: int, cycles: int) -> tuple[float, fl
             stop_loss=50.0,
             take_profit=200.0,
         )
-    bar = Bar(open=100.0, high=101.0, low=99.0, close=100.5)
     counter = count_commands(ledger.client)
     durations: list[float] = []
     for cycle in range(cycles):
         at = START + cycle * STEP
+        bar = Bar(open=100.0 + cycle, high=101.5 + cycle, low=99.5 + cycle, close=101.0 + cycle)
         updates = [BarUpdate(symbol, bar, at, atr=1.0) for symbol in names]
         started = time.perf_counter()
         broker.on_bars(updates)
@@ -123,34 +127,36 @@ def main(argv: list[str] | None = None) -> int:
             anchor=f"{per_fill:.1f} Redis commands per fill; {load}",
         )
     ]
-    costs = {}
-    for size in sizes:
-        with scratch_settings() as settings:
-            costs[size] = cycle_cost(settings, size, args.cycles)
-        p50, commands, trips = costs[size]
-        figures.append(
-            Figure(
-                f"PaperBroker.on_bars, {size} symbols (p50)",
-                p50,
-                "ms",
-                "printed",
-                True,
-                anchor=f"{commands:.1f} Redis commands, {trips:.1f} round trips per cycle",
+    for trailing in (False, True):
+        costs = {}
+        stops = "trailing stops" if trailing else "no trailing"
+        for size in sizes:
+            with scratch_settings() as settings:
+                costs[size] = cycle_cost(settings, size, args.cycles, trailing=trailing)
+            p50, commands, trips = costs[size]
+            figures.append(
+                Figure(
+                    f"PaperBroker.on_bars, {size} symbols, {stops} (p50)",
+                    p50,
+                    "ms",
+                    "printed",
+                    True,
+                    anchor=f"{commands:.1f} Redis commands, {trips:.1f} round trips per cycle",
+                )
             )
-        )
-    if len(sizes) > 1:
-        small, large = costs[sizes[0]][1], costs[sizes[-1]][1]
-        growth = large / max(small, 1.0)
-        figures.append(
-            Figure(
-                f"Redis commands per cycle, {sizes[-1]} / {sizes[0]} symbols",
-                growth,
-                "x",
-                f"constant (<= {TARGET_GROWTH}x)",
-                growth <= TARGET_GROWTH,
-                anchor=f"{large:.1f} / {small:.1f} commands",
+        if len(sizes) > 1:
+            small, large = costs[sizes[0]][1], costs[sizes[-1]][1]
+            growth = large / max(small, 1.0)
+            figures.append(
+                Figure(
+                    f"Redis commands per cycle, {sizes[-1]} / {sizes[0]} symbols, {stops}",
+                    growth,
+                    "x",
+                    f"constant (<= {TARGET_GROWTH}x)",
+                    growth <= TARGET_GROWTH,
+                    anchor=f"{large:.1f} / {small:.1f} commands",
+                )
             )
-        )
     return report(figures)
 
 

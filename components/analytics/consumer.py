@@ -17,6 +17,9 @@ Keys (under the namespace ``ns``)::
     ns:analytics:metrics:total              hash: metrics of every fill (fields below)
     ns:analytics:metrics:strategy:<name>    hash: metrics of one strategy
     ns:analytics:metrics:model:<m>@<v>      hash: metrics of one model version
+    ns:analytics:pal_strategies             set: strategies with Profit Amplification fills
+    ns:analytics:metrics:pal:<strategy>     hash: metrics of a strategy's PAL fills (ids
+                                            with ":pal:": its adds and partial profits)
     ns:analytics:daily:total|strategy:<name>|model:<m>@<v>
                                             hash: UTC day (YYYY-MM-DD) -> net PnL
     ns:analytics:system                     hash: events, duplicates, rejections,
@@ -111,6 +114,7 @@ from components.events.types import (
     StrategyPromoted,
     TradeExecuted,
 )
+from components.pal.config import PAL_ORDER_MARK
 from components.redis import LUA_NUM, namespaced
 from components.regime.controller import PerformanceSnapshot
 
@@ -411,6 +415,9 @@ class Analytics:
             label = f"{model[0]}@{model[1]}"
             groups.append(("model", label))
             ops.add("sadd", self.key("models"), b=label)
+        if PAL_ORDER_MARK in trade.client_order_id:  # the Profit Amplification Layer's
+            groups.append(("pal", strategy))
+            ops.add("sadd", self.key("pal_strategies"), b=strategy)
         stamp = at.timestamp()
         day = at.date().isoformat()
         for kind, name in groups:
@@ -524,6 +531,20 @@ class Analytics:
         names, rows = self._groups("strategy", self.key("strategies"))
         return {
             name: StrategyMetrics(strategy=name, **self._metric_values(raw, daily))
+            for name, (raw, daily) in zip(names, rows, strict=True)
+        }
+
+    def pal_metrics(self) -> dict[str, TradeMetrics]:
+        """Metrics of the Profit Amplification Layer's own fills per strategy (sorted):
+        ``trades`` counts its partial profits and ``pnl`` what they realised net of every
+        PAL fee; ``fills - trades`` counts its adds, whose gain or loss is realised later,
+        by the position's exit (the backtester measures the whole effect).
+
+        Example: ``analytics.pal_metrics()["momentum"].pnl``.
+        """
+        names, rows = self._groups("pal", self.key("pal_strategies"))
+        return {
+            name: TradeMetrics(**self._metric_values(raw, daily))
             for name, (raw, daily) in zip(names, rows, strict=True)
         }
 
@@ -662,6 +683,7 @@ class Analytics:
             performance=self.performance_snapshot(window, now=now, equity=equity),
             totals=self.totals(),
             strategies=self.strategy_metrics(),
+            pal=self.pal_metrics(),
             models=self.model_metrics(),
             system=self.system_metrics(),
         )

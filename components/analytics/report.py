@@ -34,6 +34,8 @@ class AnalyticsReport(BaseModel):
     performance: PerformanceSnapshot
     totals: TradeMetrics
     strategies: dict[str, StrategyMetrics]
+    pal: dict[str, TradeMetrics] = {}
+    """The Profit Amplification Layer's fills per strategy (``AnalyticsConsumer.pal_metrics``)."""
     models: dict[str, ModelMetrics]
     system: SystemMetrics
 
@@ -47,6 +49,16 @@ class AnalyticsReport(BaseModel):
         return {
             "strategies": [
                 {"strategy": name, **_metric_row(m)} for name, m in self.strategies.items()
+            ],
+            "pal": [
+                {
+                    "strategy": name,
+                    "adds": m.fills - m.trades,
+                    "partial_profits": m.trades,
+                    "partials_pnl": _money(m.pnl),
+                    "fees": _money(m.fees),
+                }
+                for name, m in self.pal.items()
             ],
             "models": [
                 {"model": m.model, "version": m.version, "production": m.production}
@@ -100,6 +112,10 @@ class AnalyticsReport(BaseModel):
             "",
             *_metric_table("strategy", {n: m for n, m in self.strategies.items()}),
             "",
+            "## Profit Amplification Layer",
+            "",
+            *_pal_lines(self.pal),
+            "",
             "## Models",
             "",
             *_metric_table(
@@ -133,6 +149,23 @@ class AnalyticsReport(BaseModel):
                 for trip in system.recent_ess_trips[:10]
             ]
         return "\n".join(lines) + "\n"
+
+
+def _pal_lines(pal: dict[str, TradeMetrics]) -> list[str]:
+    """Per strategy: PAL's adds, its partial profits and what they realised (net of PAL's
+    fees); an add's own result shows in the position's exit, not here."""
+    if not pal:
+        return ["No PAL fills (the layer is off, observing, or found nothing to do)."]
+    lines = [
+        "| strategy | adds | partial profits | partials PnL | PAL fees |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {m.fills - m.trades} | {m.trades} | {_money(m.pnl):,.2f} | "
+        f"{_money(m.fees):,.2f} |"
+        for name, m in pal.items()
+    ]
+    return lines
 
 
 def _metric_row(m: TradeMetrics) -> dict[str, Any]:

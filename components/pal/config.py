@@ -7,6 +7,10 @@ from pydantic import Field, model_validator
 
 from components.config import ComponentConfig, ModuleMode
 
+PAL_ORDER_MARK = ":pal:"
+"""In the client order id of every order the layer places (``<position id>:pal:add:1``),
+so analytics can tell its fills apart."""
+
 
 class PalConfig(ComponentConfig):
     """How the Profit Amplification Layer manages a winning position, in R: multiples of

@@ -22,7 +22,7 @@ from datetime import datetime
 from components.config import ModuleMode
 from components.execution.models import Position
 from components.pal.book import PalBook
-from components.pal.config import PalConfig
+from components.pal.config import PAL_ORDER_MARK, PalConfig
 from components.pal.layer import PalState, amplify, effective_mode
 from components.policy.model import RiskMode
 from components.trading.types import OrderIntent, Side
@@ -119,7 +119,7 @@ def _order(
     """An order growing (``direction`` +1) or reducing (-1) ``position``."""
     side = Side.BUY if position.sign * direction > 0 else Side.SELL
     return OrderIntent(
-        client_order_id=f"{position.id}:pal:{action}",
+        client_order_id=f"{position.id}{PAL_ORDER_MARK}{action}",
         symbol=position.symbol,
         side=side,
         quantity=quantity,

@@ -124,7 +124,7 @@ def test_report_renders_markdown_and_tables(analytics: Analytics) -> None:
     assert "ESS trips: 1 (HALTED 1)" in markdown
     assert "ACTIVE -> HALTED by emergency_stop: drawdown 12% >= 10%" in markdown
     tables = report.render_tables()
-    assert set(tables) == {"strategies", "models", "rejections", "policy_changes", "system"}
+    assert set(tables) == {"strategies", "pal", "models", "rejections", "policy_changes", "system"}
     by_name = {row["strategy"]: row for row in tables["strategies"]}
     assert by_name["breakout"]["net_pnl"] == -400.0
     assert by_name["momentum"]["trades"] == 5  # 500, 999, 300, 150, 10_000
@@ -152,3 +152,27 @@ def test_a_report_reads_back_from_its_own_json(analytics: Analytics) -> None:
     report = analytics.report(NOW)
 
     assert type(report).model_validate_json(report.model_dump_json()) == report
+
+
+def test_the_report_shows_the_profit_amplification_layer_per_strategy(
+    analytics: Analytics,
+) -> None:
+    analytics.handle(opening(1.0, coid="p1:open"))  # the strategy's own entry
+    analytics.handle(opening(0.5, coid="p1:pal:add:1"))  # PAL added to it
+    analytics.handle(trade(120.0, fee=0.4, coid="p1:pal:partial:1"))  # and took a profit
+    analytics.handle(trade(80.0, fee=0.3, coid="p1:sl"))  # the stop closed the rest
+
+    report = analytics.report(NOW)
+
+    pal = report.pal["momentum"]
+    assert (pal.fills, pal.trades, pal.pnl) == (2, 1, pytest.approx(119.5))
+    assert report.strategies["momentum"].fills == 4  # PAL's fills are the strategy's too
+    row = report.render_tables()["pal"][0]
+    assert (row["adds"], row["partial_profits"], row["partials_pnl"]) == (1, 1, 119.5)
+    assert "| momentum | 1 | 1 | 119.50 |" in report.render_markdown()
+
+
+def test_without_pal_fills_the_report_says_so(analytics: Analytics) -> None:
+    analytics.handle(trade(10.0, fee=0.1))
+
+    assert "No PAL fills" in analytics.report(NOW).render_markdown()

@@ -74,6 +74,13 @@ class Flat:
     segment: str | None = None
 
 
+def declared(model: type[BaseModel], name: str) -> Any:
+    """The field ``name`` as ``model`` declares it (default, bounds, description), for a
+    second model that takes the same setting: it is declared once, in the settings section,
+    e.g. ``threshold: float = declared(ClmConfig, "threshold")``."""
+    return model.model_fields[name]
+
+
 def _seconds(value: Any) -> Any:
     """A duration given as a number (or a numeric string, as variables are) is seconds."""
     if isinstance(value, str):

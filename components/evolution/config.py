@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from components.backtest.config import BacktestConfig
+from components.config import declared
+from components.evolution.sections import EvolutionConfig
 from components.strategies.registry import STRATEGIES
 
 if TYPE_CHECKING:
@@ -43,8 +45,8 @@ class GeneticConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     # --- the search -----------------------------------------------------------------------
-    population: int = Field(64, ge=4, le=10_000, description="Genomes per generation.")
-    generations: int = Field(20, ge=1, le=10_000, description="Generations, the first included.")
+    population: int = declared(EvolutionConfig, "population")
+    generations: int = declared(EvolutionConfig, "generations")
     tournament_size: int = Field(
         3, ge=2, le=64, description="Genomes drawn per tournament; the fittest is a parent."
     )
@@ -56,7 +58,7 @@ class GeneticConfig(BaseModel):
         0.1, gt=0, le=1, description="Std of a numeric mutation, as a share of the param's range."
     )
     elitism: int = Field(2, ge=0, le=1_000, description="Fittest genomes copied unchanged.")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of every random draw of a run.")
+    seed: int = declared(EvolutionConfig, "seed")
     strategies: tuple[str, ...] = Field(
         DEFAULT_STRATEGIES, min_length=1, description="Strategies to search (registry names)."
     )

@@ -27,7 +27,7 @@ class EvolutionConfig(ComponentConfig):
     )
     population: int = Field(64, ge=4, le=10_000, description="Genomes per generation.")
     generations: int = Field(20, ge=1, le=10_000, description="Generations, the first included.")
-    seed: int = Field(0, ge=0, description="Seed of every random draw of a run.")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="Seed of every random draw of a run.")
     history_bars: int = Field(
         8_760, ge=500, le=1_000_000, description="Bars per symbol searched (engine timeframe)."
     )

@@ -43,6 +43,7 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from components.config import declared
 from components.errors import ConfigurationError, DataError
 from components.indicators import (
     FloatArray,
@@ -55,6 +56,7 @@ from components.indicators import (
     rsi,
     sma,
 )
+from components.learning.config import ClmConfig
 from components.market.base import BAR_COLUMNS
 
 # The rolling regime columns apply the classifier's own rules (decide_states).
@@ -140,10 +142,8 @@ class LabelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    horizon: int = Field(4, ge=1, le=1_000, description="Bars to the forward close.")
-    dead_zone: float = Field(
-        0.001, ge=0, le=0.5, description="|forward return| below this is no label (NaN)."
-    )
+    horizon: int = declared(ClmConfig, "horizon")
+    dead_zone: float = declared(ClmConfig, "dead_zone")
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -51,9 +51,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from components.clock import Clock, as_utc
+from components.config import declared
 from components.errors import ConfigurationError, DataError
 from components.events.types import ModelPromoted
 from components.execution.costs import CostModel
+from components.learning.config import ClmConfig
 from components.learning.evaluation import (
     PredictionMetrics,
     TradingMetrics,
@@ -85,7 +87,7 @@ from components.regime.classifier import ClassifierConfig
 if TYPE_CHECKING:
     from components.settings import Settings
 
-DEFAULT_MODEL = "price_direction"
+DEFAULT_MODEL: str = ClmConfig().model_name
 """The name of the model the CLM trains and the ``ml`` strategy trades by default."""
 
 
@@ -97,27 +99,23 @@ class LearningConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_name: str = Field(DEFAULT_MODEL, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    model_name: str = declared(ClmConfig, "model_name")
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     train_bars: int | None = Field(
         2_160, ge=100, le=1_000_000, description="Training window (bars); None: all before."
     )
-    eval_bars: int = Field(336, ge=20, le=1_000_000, description="Evaluation window (bars).")
+    eval_bars: int = declared(ClmConfig, "eval_bars")
     embargo: int = Field(4, ge=0, le=10_000, description="Bars dropped on top of the purge.")
-    threshold: float = Field(
-        0.55, ge=0.5, le=0.99, description="Probability to act on, as the ml strategy."
-    )
+    threshold: float = declared(ClmConfig, "threshold")
     long_only: bool = Field(False, description="Evaluate long-only signals.")
     costs: CostModel = Field(default_factory=CostModel)
     bars_per_year: float = Field(8_760, gt=0, le=1e8, description="To annualise the Sharpe.")
     trading_metric: Literal["sharpe", "total_return"] = "sharpe"
-    min_log_loss_gain: float = Field(0.001, ge=0, le=1)
-    min_auc_gain: float = Field(0.005, ge=0, le=0.5)
-    min_trading_gain: float = Field(
-        0.25, ge=0, le=100, description="In units of trading_metric (Sharpe, or a return)."
-    )
+    min_log_loss_gain: float = declared(ClmConfig, "min_log_loss_gain")
+    min_auc_gain: float = declared(ClmConfig, "min_auc_gain")
+    min_trading_gain: float = declared(ClmConfig, "min_trading_gain")
     first_max_log_loss: float = Field(0.75, gt=0, le=10)
     first_min_auc: float = Field(0.40, ge=0, le=1)
     auc_folds: int = Field(

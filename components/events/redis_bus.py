@@ -29,9 +29,10 @@ from components.errors import DataError
 from components.events.bus import BusConfig, BusStats, EventBus, GroupStats
 from components.events.models import Event, event_types
 from components.events.streams import (
-    add_events,
+    LUA_PUBLISH,
     dead_letter_key,
     decode_event,
+    publish_args,
     stats_key,
     stream_key,
 )
@@ -73,6 +74,7 @@ class RedisEventBus(EventBus):
         self._types_by_stream = {v: k for k, v in self._streams.items()}
         self._group_streams: dict[str, list[str]] = {}
         self._claim_due = 0.0
+        self._publish = client.register_script(LUA_PUBLISH)
 
     @classmethod
     def connect(cls, settings: Settings, **kwargs: Any) -> RedisEventBus:
@@ -95,9 +97,8 @@ class RedisEventBus(EventBus):
 
     # --- publishing -------------------------------------------------------------------
     def _store(self, events: Sequence[Event]) -> None:
-        pipe = self._r.pipeline(transaction=False)
-        add_events(pipe, self.namespace, events, maxlen=self.config.stream_maxlen)
-        pipe.execute()
+        keys, args = publish_args(self.namespace, events, maxlen=self.config.stream_maxlen)
+        self._publish(keys=keys, args=args)
 
     def notify_written(self, events: Sequence[Event]) -> None:
         """Events a script already put on the streams: consumers read them there; only the

@@ -9,8 +9,9 @@ Keys (under the namespace ``ns``)::
                             and dead_lettered:<type> per event type
 
 An entry's fields are :data:`EVENT_FIELDS` (:func:`encode_event` / :func:`decode_event`);
-every write of an event adds one to ``published``. Python writes with :func:`add_events`
-(into a pipeline, so a caller can make it part of a transaction); a Lua script that must
+every write of an event adds one to ``published``. The bus publishes through
+:data:`LUA_PUBLISH` (any number of events in one call); :func:`add_events` queues them on a
+pipeline a caller makes part of its own transaction; a Lua script that must
 change its state and publish in one step includes :data:`LUA_EMIT` and calls
 ``emit_event(stream, stats, maxlen, id, type, source, at, cid, payload)`` with the parts
 :func:`event_args` gives, so no script spells out the layout itself::
@@ -137,3 +138,35 @@ end
 """Lua: ``emit_event(stream, stats, maxlen, id, type, source, at, cid, payload)`` appends
 one event to ``stream`` in the layout above and counts it. Scripts that publish include
 it (``LUA_EMIT + script``); ``cid`` is '' when there is no correlation id."""
+
+_WIDTH = len(EVENT_FIELDS)
+
+LUA_PUBLISH = (
+    LUA_EMIT
+    + f"""
+local n = #KEYS - 1
+for i = 1, n do
+  local a = 2 + (i - 1) * {_WIDTH}
+  emit_event(KEYS[i], KEYS[n + 1], ARGV[1], unpack(ARGV, a, a + {_WIDTH - 1}))
+end
+return n
+"""
+)
+"""Lua: publish many events in one call. KEYS: each event's stream, then the stats hash;
+ARGV: the maxlen, then each event's :data:`EVENT_FIELDS` values (:func:`publish_args`)."""
+
+
+def publish_args(
+    namespace: str, events: Sequence[Event], *, maxlen: int
+) -> tuple[list[str], list[str]]:
+    """(keys, args) of :data:`LUA_PUBLISH` for ``events``.
+
+    Example: ``script(*publish_args("qt", events, maxlen=100_000))``.
+    """
+    keys = [stream_key(namespace, event.type) for event in events]
+    keys.append(stats_key(namespace))
+    args = [str(maxlen)]
+    for event in events:
+        fields = encode_event(event)
+        args += [fields[name] for name in EVENT_FIELDS]
+    return keys, args

@@ -1,6 +1,10 @@
 """clm-retraining (Sundays 02:00, cron ``0 2 * * 0``): retrain the prediction model on
 the latest bars, score the candidate against production in shadow on the same recent
-out-of-sample window, and promote it only on evidence (``model.promoted``)."""
+out-of-sample window, and promote it only on evidence (``model.promoted``).
+
+The walk-forward splits train in parallel on the flow's task runner: a Dask cluster when
+``QT_DASK_ADDRESS`` names its scheduler, the local process pool otherwise; the same seed
+gives the same result on either."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from tasks.market import fetch_bars, read_clock
 from tasks.modules import module_mode, watched
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy
+from tasks.research import research_task_runner
 
 NAME = "clm-retraining"
 
@@ -26,6 +31,7 @@ NAME = "clm-retraining"
     persist_result=False,
     log_prints=False,
     **watched(record_success),  # last-success metric; self-healing (tasks.modules)
+    task_runner=research_task_runner(),  # Dask at QT_DASK_ADDRESS, else local processes
 )
 def clm_retraining() -> RetrainReport:
     settings = load_settings()

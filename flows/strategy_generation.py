@@ -33,13 +33,13 @@ from tasks.evolution import (
     prefect_map,
     read_shadow_records,
     record_state_changes,
-    research_task_runner,
     save_evolution_run,
 )
 from tasks.market import read_clock
 from tasks.modules import module_mode, watched
 from tasks.monitoring import record_success
 from tasks.policy import patch_policy, read_policy
+from tasks.research import research_task_runner
 
 NAME = "strategy-generation"
 

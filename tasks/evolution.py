@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 
 from components.analytics import Analytics
 from components.engine.shadow import shadow_namespace
-from components.errors import ConfigurationError
 from components.events import RedisEventBus
 from components.evolution import (
-    EvaluationBatch,
     EvolutionResult,
     EvolutionRun,
     EvolutionStore,
@@ -25,8 +22,9 @@ from components.evolution import (
 from components.market import validate_bars
 from components.policy import GlobalPolicy, StrategyState
 from components.redis import namespaced
-from components.settings import Settings, load_settings
+from components.settings import Settings
 from tasks.common import compute_task, io_task
+from tasks.research import task_map
 from tasks.runtime import runtime
 
 # One task evaluates a batch of genomes (the data travels once per batch, and a task per
@@ -34,36 +32,9 @@ from tasks.runtime import runtime
 evaluate_population_batch = compute_task("evaluate_population_batch")(evaluate_batch)
 
 
-def research_task_runner() -> Any:
-    """The task runner of the research flows: prefect-dask's ``DaskTaskRunner`` on the
-    scheduler at ``QT_DASK_ADDRESS`` when set (``pip install 'quantum-trader[dask]'``),
-    the local process pool otherwise. Chosen when the flow module is imported, i.e. in
-    the process that runs the flow, from its environment."""
-    from prefect.task_runners import ProcessPoolTaskRunner
-
-    try:
-        address = load_settings().evolution.dask_address
-    except ConfigurationError:  # the flow itself reports the bad setting when it starts
-        address = None
-    if address is None:
-        return ProcessPoolTaskRunner()
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError:
-        raise ConfigurationError(
-            "QT_DASK_ADDRESS is set but prefect-dask is not installed: "
-            "pip install 'quantum-trader[dask]'"
-        ) from None
-    return DaskTaskRunner(address=address)
-
-
-def prefect_map(
-    fn: Callable[[EvaluationBatch], Any], batches: Iterable[EvaluationBatch]
-) -> list[Any]:
-    """The generator's ``map_fn``: each batch a task run on the flow's task runner (a
-    process pool by default, Dask with the extra), results in batch order."""
-    futures = evaluate_population_batch.map(list(batches))
-    return [future.result() for future in futures]
+# The generator's ``map_fn``: each batch a task run on the flow's task runner (a process
+# pool by default, Dask at QT_DASK_ADDRESS), results in batch order.
+prefect_map = task_map(evaluate_population_batch)
 
 
 # Listeners of each generation's result in this process (the command line's progress bar).

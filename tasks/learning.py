@@ -7,10 +7,21 @@ from typing import Any
 
 import pandas as pd
 
-from components.learning import LearningConfig, LearningManager, ModelRegistry, RetrainResult
+from components.learning import (
+    LearningConfig,
+    LearningManager,
+    ModelRegistry,
+    RetrainResult,
+    train_fold,
+)
 from components.settings import Settings
-from tasks.common import io_task
+from tasks.common import compute_task, io_task
+from tasks.research import task_map
 from tasks.runtime import runtime
+
+# One task trains and scores one walk-forward split (on the flow's task runner: the local
+# process pool, or Dask at QT_DASK_ADDRESS).
+train_walk_forward_fold = compute_task("train_walk_forward_fold")(train_fold)
 
 
 def registry_for(settings: Settings) -> ModelRegistry:
@@ -27,13 +38,21 @@ def retrain_model(
     settings: Settings, bars: dict[str, pd.DataFrame], *, now: datetime, apply: bool
 ) -> RetrainResult:
     """Train a candidate on the latest window, score it against production on the same
-    out-of-sample window, and promote it only on evidence (``apply=False``: decide only)."""
+    out-of-sample window, and promote it only on evidence (``apply=False``: decide only).
+    The walk-forward splits train as tasks of their own, in parallel on the flow's task
+    runner."""
     manager = LearningManager(
         registry_for(settings),
         LearningConfig.from_settings(settings),
         clock=runtime(settings).clock,
     )
-    return manager.retrain(bars, seed=settings.clm.seed, now=now, apply=apply)
+    return manager.retrain(
+        bars,
+        seed=settings.clm.seed,
+        now=now,
+        apply=apply,
+        map_fn=task_map(train_walk_forward_fold),
+    )
 
 
 @io_task("supervise_model")

@@ -41,10 +41,15 @@ if TYPE_CHECKING:
     )
     from components.learning.learning_manager import (
         DEFAULT_MODEL,
+        FoldJob,
         LearningConfig,
         LearningManager,
         ModelEvaluation,
         RetrainResult,
+        TrainedFold,
+        WalkForwardFold,
+        score_model,
+        train_fold,
     )
     from components.learning.model import ModelConfig, PredictionModel, train_model
     from components.learning.registry import (
@@ -70,6 +75,7 @@ __all__ = [
     "DataWindow",
     "Dataset",
     "FeatureConfig",
+    "FoldJob",
     "LabelConfig",
     "LearningConfig",
     "LearningManager",
@@ -92,6 +98,8 @@ __all__ = [
     "SupervisorVerdict",
     "TimeSplit",
     "TradingMetrics",
+    "TrainedFold",
+    "WalkForwardFold",
     "build_dataset",
     "directions_from_probability",
     "feature_arrays",
@@ -99,8 +107,10 @@ __all__ = [
     "make_labels",
     "prediction_metrics",
     "register_ml_strategy",
+    "score_model",
     "signal_pnl",
     "time_splits",
+    "train_fold",
     "train_model",
 ]
 

@@ -6,8 +6,12 @@ One :meth:`LearningManager.retrain` call:
    (:func:`~components.learning.features.build_dataset`);
 2. cuts the timeline into a training window and, after a purge of ``horizon`` bars and an
    embargo, the most recent ``eval_bars`` as the evaluation window
-   (:func:`~components.learning.features.time_splits`);
-3. trains a candidate on the training window (seeded);
+   (:func:`~components.learning.features.time_splits`), and up to
+   ``walk_forward_folds - 1`` earlier such splits before it (walk-forward);
+3. trains a model on each split's training window (seeded; the splits fan out through the
+   ``map_fn`` given, e.g. a Dask cluster's) and scores it on its own out-of-sample window:
+   the most recent split's model is the candidate, and every split's scores are reported
+   as the walk-forward evidence (how stable the model's edge is through time);
 4. scores the candidate and the production model on the *same* evaluation window: log
    loss and AUC of their probabilities, and the result of trading their signals
    (:func:`~components.learning.evaluation.signal_pnl`, next-bar fills, net of costs);
@@ -42,9 +46,10 @@ The manager writes only to the registry. Patching ``model_versions`` and publish
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Self
 
 import numpy as np
 import pandas as pd
@@ -123,6 +128,13 @@ class LearningConfig(BaseModel):
     )
     auc_z: float = Field(
         1.0, ge=0, le=10, description="Standard errors of the fold AUCs it must clear 0.5 by."
+    )
+    walk_forward_folds: int = Field(
+        3,
+        ge=1,
+        le=50,
+        description="Walk-forward splits trained and scored (the most recent that fit); "
+        "the last one's model is the candidate.",
     )
 
     @model_validator(mode="after")
@@ -206,6 +218,17 @@ class ModelEvaluation(BaseModel):
         }
 
 
+class WalkForwardFold(BaseModel):
+    """One walk-forward split: the model trained on ``train_window`` and its scores on
+    ``test_window`` (out of sample)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", ser_json_inf_nan="constants")
+
+    train_window: DataWindow
+    test_window: DataWindow
+    scores: ModelEvaluation
+
+
 class RetrainResult(BaseModel):
     """What a retraining did and why.
 
@@ -230,6 +253,10 @@ class RetrainResult(BaseModel):
     eval_window: DataWindow
     trained_at: datetime
     seed: int
+    walk_forward: tuple[WalkForwardFold, ...] = Field(
+        (),
+        description="Each split's out-of-sample scores, oldest first; the last: the candidate.",
+    )
 
     @property
     def production_version(self) -> str | None:
@@ -303,6 +330,7 @@ class LearningManager:
         seed: int,
         now: datetime | None = None,
         apply: bool = True,
+        map_fn: FoldMapFn | Callable[..., Iterable[Any]] = map,
     ) -> RetrainResult:
         """Train a candidate, score it against production, promote or retire it.
 
@@ -320,6 +348,10 @@ class LearningManager:
             Promote an approved candidate. ``False`` (a module in OBSERVE mode) decides
             and registers the candidate (``candidate`` when approved, ``retired``
             otherwise) but leaves production alone; ``promote()`` it by hand later.
+        map_fn
+            Runs :func:`train_fold` over the walk-forward splits, results in order: the
+            builtin ``map`` (here), a process pool's or a Dask client's. Same bars and
+            seed, same result on any of them.
 
         Returns
         -------
@@ -340,25 +372,42 @@ class LearningManager:
         horizon = cfg.label.horizon
         labelled_positions = len(dataset.timeline) - horizon
         try:
-            split = time_splits(
+            splits = time_splits(
                 labelled_positions,
                 train=cfg.train_bars,
                 test=cfg.eval_bars,
                 purge=horizon,
                 embargo=cfg.embargo,
-                folds=1,
-            )[-1]
+                folds=cfg.walk_forward_folds,
+            )
         except ConfigurationError as exc:
             raise DataError(
                 f"too few bars to retrain: {len(dataset.timeline)} bar times; {exc}"
             ) from None
-        train = dataset.rows(np.isin(dataset.time, split.train))
-        window = (int(split.test[0]), int(split.test[-1]))
-
-        candidate_model = train_model(
-            train, features=cfg.features, label=cfg.label, config=cfg.model, seed=seed
+        jobs = [
+            FoldJob(
+                train=dataset.rows(np.isin(dataset.time, split.train)),
+                window=(int(split.test[0]), int(split.test[-1])),
+                bars=bars_by_symbol,
+                timeline=dataset.timeline,
+                config=cfg,
+                seed=seed,
+            )
+            for split in splits
+        ]
+        trained = list(map_fn(train_fold, jobs))
+        walk_forward = tuple(
+            WalkForwardFold(
+                train_window=_window(
+                    dataset, job.train.time, job.train.symbol, rows=len(job.train.y)
+                ),
+                test_window=_eval_window(dataset, job.window),
+                scores=fold.scores,
+            )
+            for job, fold in zip(jobs, trained, strict=True)
         )
-        candidate = self._evaluate(candidate_model, None, bars_by_symbol, dataset, window)
+        candidate_model, candidate = trained[-1].model, trained[-1].scores
+        window = jobs[-1].window
 
         previous = self.registry.production(cfg.model_name)
         production, reasons, evidence = self._score_production(
@@ -373,11 +422,7 @@ class LearningManager:
         reasons.extend(why)
         reasons.extend(against_baselines)
 
-        train_window = _window(dataset, train.time, train.symbol, rows=len(train.y))
-        eval_rows = (dataset.time >= window[0]) & (dataset.time <= window[1])
-        eval_window = _window(
-            dataset, dataset.time[eval_rows], dataset.symbol[eval_rows], rows=int(eval_rows.sum())
-        )
+        train_window, eval_window = walk_forward[-1].train_window, walk_forward[-1].test_window
         evidence.update(
             {
                 "decision": "approved" if promote else "rejected",
@@ -392,6 +437,7 @@ class LearningManager:
                     "trading_metric": cfg.trading_metric,
                 },
                 "seed": seed,
+                "walk_forward": [fold.model_dump(mode="json") for fold in walk_forward],
             }
         )
         _clean_floats(evidence)
@@ -425,6 +471,7 @@ class LearningManager:
             eval_window=eval_window,
             trained_at=at,
             seed=seed,
+            walk_forward=walk_forward,
         )
 
     def _score_production(
@@ -450,7 +497,9 @@ class LearningManager:
                 f"{entry.data_window.end.isoformat()}, inside the evaluation window from "
                 f"{eval_start.isoformat()}"
             )
-        scores = self._evaluate(model, entry.version, bars_by_symbol, dataset, window)
+        scores = score_model(
+            model, entry.version, bars_by_symbol, dataset.timeline, window, self.config
+        )
         return scores, [], evidence
 
     # --- the decision ------------------------------------------------------------------------
@@ -535,54 +584,91 @@ class LearningManager:
             )
         return passed, reasons
 
-    # --- scoring -------------------------------------------------------------------------------
 
-    def _evaluate(
-        self,
-        model: PredictionModel,
-        version: str | None,
-        bars_by_symbol: Mapping[str, pd.DataFrame],
-        dataset: Dataset,
-        window: tuple[int, int],
-    ) -> ModelEvaluation:
-        """Scores of ``model`` on timeline positions ``window`` (inclusive): probabilities
-        against this config's labels, and its signals traded over the same bars."""
-        cfg = self.config
-        first, last = window
-        # Trading needs two bars past the last position: its entry and its exit open.
-        span = min(last + 2, len(dataset.timeline) - 1) - first + 1
-        symbols = sorted(bars_by_symbol)
-        opens = np.full((len(symbols), span), np.nan)
-        directions = np.zeros((len(symbols), span))
-        probabilities, labels, folds = [], [], []
-        for row, symbol in enumerate(symbols):
-            frame = bars_by_symbol[symbol]
-            columns = [frame[c].to_numpy(dtype=np.float64) for c in BAR_COLUMNS]
-            p_up = model.probabilities(*columns)
-            y = make_labels(columns[3], cfg.label)
-            time = dataset.timeline.get_indexer(frame.index)
-            scored = (time >= first) & (time <= last)
-            probabilities.append(p_up[scored])
-            labels.append(y[scored])
-            folds.append((time[scored] - first) * cfg.auc_folds // (last - first + 1))
-            direction, _ = directions_from_probability(
-                p_up, threshold=cfg.threshold, long_only=cfg.long_only
-            )
-            traded = (time >= first) & (time < first + span)
-            opens[row, time[traded] - first] = columns[0][traded]
-            # Only positions taken inside the window are evaluated.
-            directions[row, time[traded] - first] = np.where(
-                time[traded] <= last, direction[traded], 0
-            )
-        p_all, y_all = np.concatenate(probabilities), np.concatenate(labels)
-        prediction = prediction_metrics(p_all, y_all)
-        trading = signal_pnl(directions, opens, costs=cfg.costs, bars_per_year=cfg.bars_per_year)
-        return ModelEvaluation(
-            version=version,
-            prediction=prediction,
-            trading=trading,
-            fold_auc=auc_by_fold(p_all, y_all, np.concatenate(folds)),
+@dataclass(frozen=True, slots=True, eq=False)
+class FoldJob:
+    """One walk-forward split to train and score: the unit of parallel work (it pickles,
+    so it can travel to a process pool or a Dask worker)."""
+
+    train: Dataset
+    window: tuple[int, int]
+    bars: Mapping[str, pd.DataFrame]
+    timeline: pd.DatetimeIndex
+    config: LearningConfig
+    seed: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TrainedFold:
+    """The model trained on a :class:`FoldJob`'s training rows, and its out-of-sample scores."""
+
+    model: PredictionModel
+    scores: ModelEvaluation
+
+
+class FoldMapFn(Protocol):
+    """``map`` and anything shaped like it: ``map_fn(function, items)`` -> results in order."""
+
+    def __call__(
+        self, fn: Callable[[FoldJob], TrainedFold], items: Iterable[FoldJob], /
+    ) -> Iterable[TrainedFold]: ...
+
+
+def train_fold(job: FoldJob) -> TrainedFold:
+    """Train on ``job.train`` (seeded) and score on ``job.window``; what ``map_fn`` runs.
+
+    Example: ``train_fold(job).scores.prediction.auc``.
+    """
+    cfg = job.config
+    model = train_model(
+        job.train, features=cfg.features, label=cfg.label, config=cfg.model, seed=job.seed
+    )
+    return TrainedFold(model, score_model(model, None, job.bars, job.timeline, job.window, cfg))
+
+
+def score_model(
+    model: PredictionModel,
+    version: str | None,
+    bars_by_symbol: Mapping[str, pd.DataFrame],
+    timeline: pd.DatetimeIndex,
+    window: tuple[int, int],
+    cfg: LearningConfig,
+) -> ModelEvaluation:
+    """Scores of ``model`` on timeline positions ``window`` (inclusive): probabilities
+    against ``cfg``'s labels, and its signals traded over the same bars."""
+    first, last = window
+    # Trading needs two bars past the last position: its entry and its exit open.
+    span = min(last + 2, len(timeline) - 1) - first + 1
+    symbols = sorted(bars_by_symbol)
+    opens = np.full((len(symbols), span), np.nan)
+    directions = np.zeros((len(symbols), span))
+    probabilities, labels, folds = [], [], []
+    for row, symbol in enumerate(symbols):
+        frame = bars_by_symbol[symbol]
+        columns = [frame[c].to_numpy(dtype=np.float64) for c in BAR_COLUMNS]
+        p_up = model.probabilities(*columns)
+        y = make_labels(columns[3], cfg.label)
+        time = timeline.get_indexer(frame.index)
+        scored = (time >= first) & (time <= last)
+        probabilities.append(p_up[scored])
+        labels.append(y[scored])
+        folds.append((time[scored] - first) * cfg.auc_folds // (last - first + 1))
+        direction, _ = directions_from_probability(
+            p_up, threshold=cfg.threshold, long_only=cfg.long_only
         )
+        traded = (time >= first) & (time < first + span)
+        opens[row, time[traded] - first] = columns[0][traded]
+        # Only positions taken inside the window are evaluated.
+        directions[row, time[traded] - first] = np.where(time[traded] <= last, direction[traded], 0)
+    p_all, y_all = np.concatenate(probabilities), np.concatenate(labels)
+    prediction = prediction_metrics(p_all, y_all)
+    trading = signal_pnl(directions, opens, costs=cfg.costs, bars_per_year=cfg.bars_per_year)
+    return ModelEvaluation(
+        version=version,
+        prediction=prediction,
+        trading=trading,
+        fold_auc=auc_by_fold(p_all, y_all, np.concatenate(folds)),
+    )
 
 
 def _trading(metrics: TradingMetrics, cfg: LearningConfig) -> float:
@@ -614,6 +700,11 @@ def _window(dataset: Dataset, time: np.ndarray, symbol: np.ndarray, *, rows: int
         symbols=tuple(sorted(set(symbol.tolist()))),
         bars=rows,
     )
+
+
+def _eval_window(dataset: Dataset, window: tuple[int, int]) -> DataWindow:
+    rows = (dataset.time >= window[0]) & (dataset.time <= window[1])
+    return _window(dataset, dataset.time[rows], dataset.symbol[rows], rows=int(rows.sum()))
 
 
 def _clean_floats(value: Any) -> Any:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from components.config import ModuleMode
-from components.learning.learning_manager import RetrainResult
+from components.learning.learning_manager import RetrainResult, WalkForwardFold
 
 
 class RetrainReport(BaseModel):
@@ -24,6 +24,10 @@ class RetrainReport(BaseModel):
     production_metrics: dict[str, float] = Field(default_factory=dict)
     summary: str = ""
     policy_version: int | None = None
+    walk_forward: list[WalkForwardFold] = Field(
+        default_factory=list,
+        description="Each split's out-of-sample scores, oldest first; the last: the candidate.",
+    )
 
     @classmethod
     def of(
@@ -40,6 +44,7 @@ class RetrainReport(BaseModel):
             production_metrics=result.production.metrics() if result.production else {},
             summary=result.summary(),
             policy_version=policy_version,
+            walk_forward=list(result.walk_forward),
         )
 
     def lines(self) -> list[str]:
@@ -63,7 +68,15 @@ class RetrainReport(BaseModel):
         note = (
             "" if self.mode is ModuleMode.ENFORCED else "\n\n_Observe mode: production left alone._"
         )
+        folds = "\n".join(
+            f"| {f.test_window.start:%Y-%m-%d %H:%M} .. {f.test_window.end:%Y-%m-%d %H:%M} | "
+            f"{f.scores.prediction.auc:.4f} | {f.scores.prediction.log_loss:.4f} | "
+            f"{f.scores.trading.total_return:+.4f} | {f.scores.trading.trades} |"
+            for f in self.walk_forward
+        )
         return (
             f"# Model retraining\n\n{self.summary}\n\n| metric | candidate | production |\n"
-            f"|---|---|---|\n{rows}\n{note}"
+            f"|---|---|---|\n{rows}\n\n## Walk-forward (out of sample, oldest first; the "
+            f"last is the candidate)\n\n| test window | AUC | log loss | net return | trades |\n"
+            f"|---|---|---|---|---|\n{folds}\n{note}"
         )

@@ -1,12 +1,16 @@
-"""Research on a Dask cluster: the strategy generator's population fans out through
-prefect-dask's DaskTaskRunner when QT_DASK_ADDRESS names a scheduler, and the same seed
-gives the same result as on the local process pool."""
+"""Research on a Dask cluster: the strategy generator's population and the retraining's
+walk-forward splits fan out through prefect-dask's DaskTaskRunner when QT_DASK_ADDRESS
+names a scheduler, and the same seed gives the same result as on the local process pool.
+One LocalCluster serves the whole module."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+import redis
+
+from components.redis import delete_namespace
 
 pytestmark = [pytest.mark.usefixtures("prefect_server", "qt_env"), pytest.mark.timeout(600)]
 
@@ -27,13 +31,31 @@ def small_search(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QT_EVOLUTION_SYMBOLS", "2")
 
 
+@pytest.fixture
+def small_retraining(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three walk-forward splits of two symbols that train in about a second each."""
+    monkeypatch.setenv("QT_CLM_TRAIN_BARS", "400")
+    monkeypatch.setenv("QT_CLM_EVAL_BARS", "150")
+    monkeypatch.setenv("QT_CLM_HISTORY_BARS", "1000")
+    monkeypatch.setenv("QT_MARKET_SYMBOLS", "BTC/USDT,ETH/USDT")
+
+
+@pytest.fixture
+def dask_namespace(
+    namespace: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The run on Dask gets a store of its own (set when the test asks for it)."""
+    yield
+    delete_namespace(redis.Redis.from_url(redis_url), f"{namespace}-dask")
+
+
 def test_qt_dask_address_selects_the_dask_task_runner(
     dask_scheduler: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect.task_runners import ProcessPoolTaskRunner
     from prefect_dask import DaskTaskRunner
 
-    from tasks.evolution import research_task_runner
+    from tasks.research import research_task_runner
 
     assert isinstance(research_task_runner(), ProcessPoolTaskRunner)
     monkeypatch.setenv("QT_DASK_ADDRESS", dask_scheduler)
@@ -42,7 +64,7 @@ def test_qt_dask_address_selects_the_dask_task_runner(
     assert runner.address == dask_scheduler
 
 
-@pytest.mark.usefixtures("small_search")
+@pytest.mark.usefixtures("small_search", "dask_namespace")
 def test_the_same_seed_gives_the_same_candidates_on_dask_and_on_the_process_pool(
     dask_scheduler: str, monkeypatch: pytest.MonkeyPatch, namespace: str
 ) -> None:
@@ -51,22 +73,26 @@ def test_the_same_seed_gives_the_same_candidates_on_dask_and_on_the_process_pool
     from flows.strategy_generation import strategy_generation
 
     on_pool = strategy_generation(population=8, generations=2, seed=3)
-    monkeypatch.setenv("QT_NAMESPACE", f"{namespace}-dask")  # a store of its own
-    try:
-        on_dask = strategy_generation.with_options(
-            task_runner=DaskTaskRunner(address=dask_scheduler)
-        )(population=8, generations=2, seed=3)
-    finally:
-        import redis
-
-        from components.redis import delete_namespace
-        from components.settings import load_settings
-
-        settings = load_settings()
-        assert settings.redis_url is not None
-        delete_namespace(
-            redis.Redis.from_url(settings.redis_url.get_secret_value()), settings.namespace
-        )
+    monkeypatch.setenv("QT_NAMESPACE", f"{namespace}-dask")
+    on_dask = strategy_generation.with_options(task_runner=DaskTaskRunner(address=dask_scheduler))(
+        population=8, generations=2, seed=3
+    )
 
     assert on_dask.best == on_pool.best
     assert on_dask.fitness_history == on_pool.fitness_history
+
+
+@pytest.mark.usefixtures("small_retraining", "dask_namespace")
+def test_retraining_splits_fan_out_on_dask_with_the_same_result_as_the_process_pool(
+    dask_scheduler: str, monkeypatch: pytest.MonkeyPatch, namespace: str
+) -> None:
+    from prefect_dask import DaskTaskRunner
+
+    from flows.clm_retraining import clm_retraining
+
+    on_pool = clm_retraining()
+    monkeypatch.setenv("QT_NAMESPACE", f"{namespace}-dask")
+    on_dask = clm_retraining.with_options(task_runner=DaskTaskRunner(address=dask_scheduler))()
+
+    assert len(on_pool.walk_forward) == 3
+    assert on_dask.model_dump_json() == on_pool.model_dump_json()

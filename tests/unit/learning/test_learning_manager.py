@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from components.errors import DataError
 from components.events import Event
 from components.events.types import MODEL_PROMOTED
 from components.learning import (
+    DataWindow,
     LearningConfig,
     LearningManager,
     ModelRegistry,
@@ -277,3 +280,46 @@ def test_the_config_comes_from_settings_with_the_paper_costs(settings: Settings)
     assert config.eval_bars == 168
     assert config.features.regime is not None
     assert config.features.regime.high_volatility == settings.msc.high_volatility
+
+
+def test_walk_forward_splits_are_trained_and_scored_out_of_sample_oldest_first(
+    registry: ModelRegistry,
+) -> None:
+    config = fast_learning_config(train_bars=800, eval_bars=400, walk_forward_folds=3)
+
+    result = _manager(registry, config).retrain(_signal(0), seed=3)
+
+    folds = result.walk_forward
+    assert len(folds) == 3
+    for fold in folds:
+        assert fold.train_window.end < fold.test_window.start
+    for older, newer in itertools.pairwise(folds):
+        assert older.test_window.end < newer.test_window.start  # tiled back, no overlap
+    assert folds[-1].train_window == result.train_window
+    assert folds[-1].test_window == result.eval_window
+    assert folds[-1].scores == result.candidate.model_copy(update={"version": None})
+    stored = registry.get("price_direction", result.version).evidence["walk_forward"]
+    assert [DataWindow.model_validate(f["test_window"]) for f in stored] == [
+        f.test_window for f in folds
+    ]
+
+
+def test_the_splits_fan_out_through_map_fn_with_the_same_result_as_map(
+    registry: ModelRegistry,
+) -> None:
+    config = fast_learning_config(train_bars=800, eval_bars=400, walk_forward_folds=2)
+    jobs_seen: list[int] = []
+
+    def recording_map(fn: Any, jobs: Any) -> list[Any]:
+        jobs = list(jobs)
+        jobs_seen.append(len(jobs))
+        return [fn(job) for job in reversed(jobs)][::-1]  # any order of work, results in order
+
+    plain = _manager(registry, config).retrain(_signal(0), seed=5, apply=False)
+    mapped = _manager(registry, config).retrain(
+        _signal(0), seed=5, apply=False, map_fn=recording_map
+    )
+
+    assert jobs_seen == [2]
+    assert mapped.walk_forward == plain.walk_forward
+    assert mapped.candidate.metrics() == plain.candidate.metrics()

@@ -20,7 +20,7 @@ from tasks.liveness import deployment_name
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PREFECT_YAML = PROJECT_ROOT / "prefect.yaml"
-_TEMPLATE = re.compile(r"\{\{.*?\}\}")
+_SUFFIX = re.compile(r"\{\{\s*\$QT_DEPLOYMENT_SUFFIX\s*\}\}")
 
 
 class ScheduleSpec(BaseModel):
@@ -57,20 +57,30 @@ def load_specs(path: Path = PREFECT_YAML, *, namespace: str | None = None) -> li
         The file is missing or malformed (names the deployment and the field).
     """
     document = _read(path)
+    # `{{ $QT_DEPLOYMENT_SUFFIX }}` (in names, and in triggers that match the account's own
+    # deployment) becomes the account's suffix, as `prefect deploy` fills it from the
+    # environment `quantum-trader deploy` sets.
+    suffix = "" if namespace is None else deployment_name("", namespace)
     specs = []
-    for index, entry in enumerate(document.get("deployments") or []):
-        if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            # `name{{ $QT_DEPLOYMENT_SUFFIX }}`: the account's suffix is applied below
-            entry = {**entry, "name": _TEMPLATE.sub("", entry["name"]).strip()}
+    for index, raw in enumerate(document.get("deployments") or []):
+        entry = _fill(raw, suffix)
         try:
-            spec = DeploymentSpec.model_validate(entry)
-            if namespace is not None:
-                spec = spec.model_copy(update={"name": deployment_name(spec.name, namespace)})
-            specs.append(spec)
+            specs.append(DeploymentSpec.model_validate(entry))
         except ValueError as exc:
             name = entry.get("name", f"#{index}") if isinstance(entry, dict) else f"#{index}"
             raise ConfigurationError(f"{path} deployment {name}: {exc}") from None
     return specs
+
+
+def _fill(value: Any, suffix: str) -> Any:
+    """``value`` with every ``{{ $QT_DEPLOYMENT_SUFFIX }}`` replaced by ``suffix``."""
+    if isinstance(value, str):
+        return _SUFFIX.sub(suffix, value)
+    if isinstance(value, dict):
+        return {key: _fill(item, suffix) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, suffix) for item in value]
+    return value
 
 
 def load_flow(entrypoint: str) -> Any:

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("prefect_server", "qt_env")
 SMALL_CLM = {
     "QT_CLM_TRAIN_BARS": "600",
     "QT_CLM_EVAL_BARS": "150",
-    "QT_CLM_HISTORY_BARS": "1000",
+    "QT_CLM_HISTORY_BARS": "900",  # one walk-forward split: no process pool to start
     "QT_MARKET_SYMBOLS": "BTC/USDT,ETH/USDT,SOL/USDT,BNB/USDT",
 }
 

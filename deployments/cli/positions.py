@@ -20,7 +20,7 @@ from deployments.cli._app import (
 @handles_errors
 def positions_command(as_json: bool = typer.Option(False, "--json")) -> None:
     """Open positions, cash and equity of the paper account (marked at the last close)."""
-    from components.engine import marked_account
+    from components.engine.account import marked_account
     from components.execution import Ledger
 
     config = settings()

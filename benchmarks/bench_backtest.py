@@ -161,7 +161,9 @@ def grid_benchmark(args: argparse.Namespace) -> int:
     sets = result.sets
     ratio = runs_s / grid_s
     cpu_ratio = runs_cpu / grid_cpu
-    ok = bool(same and max(ratio, cpu_ratio) >= TARGET_GRID_RATIO)
+    # Judged on CPU time: on this shared machine the wall clock swings both ways with the
+    # other work (8x to 21x in successive runs of the same code).
+    ok = bool(same and cpu_ratio >= TARGET_GRID_RATIO)
     summary = {
         "benchmark": "backtester-grid",
         "grid": " ".join(GRID),
@@ -195,7 +197,7 @@ def grid_benchmark(args: argparse.Namespace) -> int:
         print(
             f"CPU time: run_grid {grid_cpu * 1e3:,.0f} ms, run once per set "
             f"{runs_cpu * 1e3:,.0f} ms -> {cpu_ratio:,.1f}x (target >= "
-            f"{TARGET_GRID_RATIO:.0f}x, on either clock); same trades for every set: "
+            f"{TARGET_GRID_RATIO:.0f}x, judged on CPU time); same trades for every set: "
             f"{'yes' if same else 'NO'} -> {'OK' if ok else 'MISSED'}"
         )
     return 0 if ok else 1

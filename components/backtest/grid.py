@@ -226,10 +226,11 @@ def run_grid(
 def _table(
     strategies: Sequence[Strategy[Any]], param_names: Sequence[str], rows: list[tuple[float, ...]]
 ) -> pd.DataFrame:
-    params = pd.DataFrame([{n: s.params.model_dump()[n] for n in param_names} for s in strategies])
-    metrics = pd.DataFrame(rows, columns=list(GRID_METRICS))
-    metrics["trades"] = metrics["trades"].astype(np.int64)
-    return pd.concat([params, metrics], axis=1)
+    columns: dict[str, Any] = {n: [getattr(s.params, n) for s in strategies] for n in param_names}
+    values = np.array(rows, dtype=np.float64).reshape(len(rows), len(GRID_METRICS))
+    for j, name in enumerate(GRID_METRICS):
+        columns[name] = values[:, j].astype(np.int64) if name == "trades" else values[:, j]
+    return pd.DataFrame(columns)
 
 
 def _row_metrics(
@@ -245,7 +246,8 @@ def _row_metrics(
     previous = np.empty(n)
     previous[0] = cash
     previous[1:] = equity[:-1]
-    if equity.min() > 0:  # the usual case
+    positive = bool(equity.min() > 0)
+    if positive:  # the usual case
         returns = np.divide(equity, previous)
         returns -= 1.0
     else:  # a return from nothing counts as 0
@@ -257,7 +259,7 @@ def _row_metrics(
         std = math.sqrt(max(centred, 0.0) / (n - 1))
     else:
         std = 0.0
-    if equity.min() > 0:
+    if positive:
         # Positive floats order as their bits do, and numpy's running maximum is several
         # times faster over int64 than over float64 (which must mind NaN).
         np.maximum.accumulate(equity.view(np.int64), out=previous.view(np.int64))

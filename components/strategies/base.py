@@ -213,8 +213,9 @@ class Strategy(ABC, Generic[P]):
 
         This default makes one call per set; a strategy whose sets share indicators
         overrides it to compute each distinct indicator once for all sets. Without
-        ``with_confidence`` a strategy may leave the confidence out (1 wherever the
-        direction is not 0): the caller sizes without it.
+        ``with_confidence`` the caller sizes without it and must not read it: a strategy
+        may then return a read-only placeholder (``np.broadcast_to(1.0, shape)``) instead
+        of computing it.
 
         Example: ``SmaCrossoverStrategy.signal_grid([s1, s2], o, h, l, c, v).direction``.
         """

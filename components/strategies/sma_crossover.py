@@ -92,8 +92,8 @@ class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):
         side = np.empty((len(params), c.shape[1]), dtype=np.int8)
         for r, p in enumerate(params):
             side[r] = _row_side(means[p.fast] - means[p.slow], p)
-        if not with_confidence:  # the caller sizes without it: 1 wherever there is a side
-            return SignalArrays(side, np.abs(side, dtype=np.float64))
+        if not with_confidence:  # the caller sizes without it (see Strategy.signal_grid)
+            return SignalArrays(side, np.broadcast_to(np.float64(1.0), side.shape))
         stds = {n: rolling_std(c, n)[0] for n in {p.slow for p in params}}
         confidence = np.empty(side.shape)
         for r, p in enumerate(params):

@@ -3,9 +3,20 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import NoDecode
 
 from components.config import ComponentConfig, ModuleMode
+
+
+def _levels(value: Any) -> Any:
+    """``"2, 3"`` (a variable) -> ``(2.0, 3.0)``; anything else as given."""
+    if isinstance(value, str):
+        return tuple(float(part) for part in value.replace(";", ",").split(",") if part.strip())
+    return value
+
 
 PAL_ORDER_MARK = ":pal:"
 """In the client order id of every order the layer places (``<position id>:pal:add:1``),
@@ -24,8 +35,10 @@ class PalConfig(ComponentConfig):
         description="OFF, OBSERVE (log what it would do) or ENFORCED (do it). Off by default; "
         "the risk mode DEFENSIVE switches it off whatever this says.",
     )
-    partial_r: tuple[float, ...] = Field(
-        (2.0, 3.0), max_length=5, description="Take a partial profit at each of these R."
+    partial_r: Annotated[tuple[float, ...], NoDecode, BeforeValidator(_levels)] = Field(
+        (2.0, 3.0),
+        max_length=5,
+        description="Take a partial profit at each of these R (comma-separated in a variable).",
     )
     partial_fraction: float = Field(
         0.25, gt=0, le=1, description="Share of the initial size each partial takes."

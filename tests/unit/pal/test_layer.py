@@ -98,3 +98,17 @@ def test_over_any_path_the_stop_only_tightens_and_the_size_stays_within_its_boun
         state = d.state
     assert state.adds <= CONFIG.max_scale_ins and state.partials <= len(CONFIG.partial_r)
     assert quantity <= 4.0 * (1 + CONFIG.max_scale_ins * CONFIG.scale_in_fraction) + 1e-9
+
+
+def test_the_settings_nest_pal_and_read_its_levels_from_a_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from components.settings import load_settings
+
+    monkeypatch.setenv("QT_PAL__MODE", "OBSERVE")
+    monkeypatch.setenv("QT_PAL_PARTIAL_R", "1.5, 3")
+
+    pal = load_settings().pal
+
+    assert (pal.mode, pal.partial_r) == (ModuleMode.OBSERVE, (1.5, 3.0))
+    assert PalConfig().mode is ModuleMode.OFF  # off by default

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prefect.events.schemas.events import ResourceSpecification
 
 from deployments.specs import PROJECT_ROOT, load_specs
 
@@ -45,3 +46,17 @@ def test_prefect_deploy_all_accepts_every_deployment_with_its_schedule() -> None
                 assert schedule.schedule.interval.total_seconds() == expected.interval
             else:
                 assert schedule.schedule.cron == expected.cron
+
+    # The engine's restart trigger, as `prefect deploy` filled it (no QT_DEPLOYMENT_SUFFIX:
+    # the default account), matches a crash of this deployment only.
+    with get_client(sync_client=True) as client:
+        engine = client.read_deployment_by_name("trading-engine/trading-engine")
+        automations = client.read_automations()
+    (restart,) = [
+        a
+        for a in automations
+        if any(getattr(action, "deployment_id", None) == engine.id for action in a.actions)
+    ]
+    assert restart.trigger.match_related == ResourceSpecification(
+        {"prefect.resource.role": "deployment", "prefect.resource.name": "trading-engine"}
+    )

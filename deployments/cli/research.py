@@ -88,6 +88,7 @@ def backtest_command(
     --grid, every parameter set of a grid at once, ranked by Sharpe."""
     config = settings()
     if grid or grid_specs:
+        _refuse_unknown_strategy(strategy)  # before the heavy imports
         _backtest_grid(strategy, grid_specs or [], data, symbols[0], timeframe, bars, as_json)
         return
     chosen = _resolve_strategy(strategy, params)  # a wrong name fails before the heavy imports

@@ -52,8 +52,12 @@ def test_read_only_commands_import_no_heavy_library(
 
 @pytest.mark.parametrize(
     "argv",
-    [["positions", "--nosuch"], ["backtest", "--strategy", "nosuch"]],
-    ids=["usage error", "unknown strategy"],
+    [
+        ["positions", "--nosuch"],
+        ["backtest", "--strategy", "nosuch"],
+        ["backtest", "--strategy", "nosuch", "--grid", "fast=5:10:5"],
+    ],
+    ids=["usage error", "unknown strategy", "unknown strategy of a grid"],
 )
 def test_a_wrong_argument_is_refused_before_anything_heavy_loads(
     argv: list[str], qt_env: dict[str, str]

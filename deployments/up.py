@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import redis
 from rich.console import Console
 
 from components.engine import read_heartbeat
+from components.engine.lease import EngineLease, process_alive
 from components.engine.liveness import EngineLiveness
 from components.errors import QuantumTraderError
 from components.events import RedisEventBus
@@ -73,6 +75,7 @@ FIRST_RUN_ORDER = (
 DEFERRED_FIRST_RUNS = frozenset({"clm-retraining", "strategy-generation", "analytics-report"})
 DEFER_FIRST_RUNS_S = 180.0
 SERVE_GRACE_S = 60.0  # an engine cycle finishes before its session ends
+DEAD_SESSION_WAIT_S = 5.0  # for a killed session's process to be reaped
 RECONCILE_EVERY_S = 30.0
 
 
@@ -82,6 +85,7 @@ class Started:
 
     processes: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     redis_home: Path | None = None
+    lease: EngineLease | None = None  # the engine lease of the sessions serve runs
     logs: list[IO[bytes]] = field(default_factory=list)
 
 
@@ -142,10 +146,36 @@ def stop(started: Started, console: Console) -> None:
     for name, process in reversed(started.processes):
         stop_process(process, grace_s=SERVE_GRACE_S, group=True)
         console.print(f"stopped {name}")
+    if started.lease is not None:
+        release_dead_session(started.lease, console)
     for handle in started.logs:
         handle.close()
     if started.redis_home is not None and stop_embedded(started.redis_home):
         console.print("stopped the embedded Redis server (data kept)")
+
+
+def release_dead_session(
+    lease: EngineLease, console: Console, *, wait_s: float = DEAD_SESSION_WAIT_S
+) -> None:
+    """Free the engine lease of a session that was killed before it could release it.
+
+    Prefect's runner SIGKILLs a flow run still running 30 s after its SIGTERM, and on a
+    loaded host the cycle a session finishes before it stops can take longer: the lease
+    would stay held for its TTL. Freed only once the holder's process is gone (waiting
+    ``wait_s`` for it to be reaped); a live holder keeps it.
+    """
+    deadline = time.monotonic() + wait_s
+    try:
+        while (dead := lease.release_dead()) is None:
+            holder = lease.holder()
+            if holder is None or process_alive(holder) is not True:
+                return
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.2)
+    except redis.RedisError:
+        return  # Redis away: the lease lapses within its TTL
+    console.print(f"released the engine lease of {dead.describe()}: it was killed before it could")
 
 
 # --- what a previous `up` left behind ------------------------------------------------------
@@ -535,6 +565,7 @@ def up(
         if liveness is not None:
             console.print(f"engine {liveness.describe()}")
 
+        started.lease = EngineLease(connect(settings), namespace=settings.namespace)
         start(
             "the deployments (serve)",
             [sys.executable, "-m", "deployments.serve"],

@@ -14,7 +14,9 @@ Key layout (one key per namespace)::
 - The holder renews it every ``ttl / 3`` from a thread (:meth:`EngineLease.hold`), so a
   session whose process dies (SIGKILL, a lost machine) loses it within ``ttl`` seconds.
 - A holder on *this* host whose process no longer exists is dead at once: a new session
-  takes its lease over without waiting for the TTL (compare-and-set on the old value).
+  takes its lease over without waiting for the TTL (compare-and-set on the old value), and
+  ``release_dead`` frees it (``up`` does, after stopping the sessions it ran: Prefect's
+  runner SIGKILLs a flow run still busy 30 s after its SIGTERM, mid-cycle on a loaded host).
 - ``renew`` and ``release`` are compare-and-write scripts: a session never renews or
   deletes a lease another session holds. A session that finds its lease gone or taken
   stops trading (fail closed) and says why.
@@ -147,6 +149,20 @@ class EngineLease:
     def release(self, holder: LeaseHolder) -> bool:
         """Give the lease up; False when ``holder`` did not hold it."""
         return bool(self._release(keys=[self.key], args=[holder.model_dump_json()]))
+
+    def release_dead(
+        self, *, alive: Callable[[LeaseHolder], bool | None] = process_alive
+    ) -> LeaseHolder | None:
+        """Free the lease of a holder whose process is known to be dead (killed before it
+        could release it); return that holder, or None when the lease is free, its holder
+        alive or on another host. A compare-and-delete: a lease taken since is kept."""
+        raw = self._r.get(self.key)
+        if raw is None:
+            return None
+        current = LeaseHolder.model_validate_json(raw)
+        if alive(current) is not False:
+            return None
+        return current if self._release(keys=[self.key], args=[raw]) else None
 
     @contextlib.contextmanager
     def hold(self, holder: LeaseHolder) -> Iterator[HeldLease]:

@@ -12,9 +12,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from rich.console import Console
 
-from deployments.up import Started, clear_leftovers, owned_redis, record, record_path
+from components.engine.lease import EngineLease
+from deployments.up import Started, clear_leftovers, owned_redis, record, record_path, stop
 
 
 def sleeper(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -92,3 +94,44 @@ def test_research_first_runs_wait_for_the_engine_s_first_cycle(
         ]
     ]
     assert sorted(later) == ["analytics-report", "clm-retraining", "strategy-generation"]
+
+
+HOLD_THROUGH_SIGTERM = """
+import signal, sys, time
+from datetime import UTC, datetime
+import redis
+from components.engine.lease import EngineLease, LeaseHolder
+signal.signal(signal.SIGTERM, lambda *_: None)  # a cycle in progress, finished first
+lease = EngineLease(redis.Redis.from_url(sys.argv[1]), namespace=sys.argv[2], ttl_s=600)
+holder = LeaseHolder.this_process("run-1", now=datetime.now(UTC))
+assert lease.acquire(holder) is None
+with lease.hold(holder):
+    print("held", flush=True)
+    time.sleep(300)
+"""
+
+
+def test_the_lease_of_a_session_killed_before_it_released_it_is_freed_by_up(
+    redis_url: str, namespace: str, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prefect's runner SIGKILLs a flow run still busy 30 s after its SIGTERM: an engine
+    # session mid-cycle on a loaded host never gets to release its lease.
+    import deployments.up as up
+
+    monkeypatch.setattr(up, "SERVE_GRACE_S", 0.5)
+    session = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THROUGH_SIGTERM, redis_url, namespace],
+        stdout=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    assert session.stdout is not None and session.stdout.readline() == b"held\n"
+    lease = EngineLease(client, namespace=namespace)
+    holder = lease.holder()
+    assert holder is not None and holder.pid == session.pid
+    out = Path(os.devnull).open("w")  # noqa: SIM115
+    console = Console(file=out, record=True, width=500)
+
+    stop(Started(processes=[("serve", session)], lease=lease), console)  # type: ignore[list-item]
+
+    assert session.returncode == -9
+    assert lease.holder() is None
+    assert f"released the engine lease of {holder.describe()}" in console.export_text()

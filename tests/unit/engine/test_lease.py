@@ -144,3 +144,25 @@ def test_a_lease_that_vanished_with_a_redis_restart_is_taken_again(
         held.refresh()
         assert held.is_held()
         assert lease.holder() == mine
+
+
+def test_only_a_dead_holder_s_lease_is_released_by_others(
+    client: redis.Redis, namespace: str
+) -> None:
+    lease = EngineLease(client, namespace=namespace, ttl_s=600)
+    assert lease.release_dead() is None  # free
+
+    alive = LeaseHolder.this_process("run-1", now=NOW)
+    lease.acquire(alive)
+    assert lease.release_dead() is None and lease.holder() == alive
+    lease.release(alive)
+
+    elsewhere = other_host("run-2", pid=dead_pid())  # unknown there: it may still trade
+    lease.acquire(elsewhere)
+    assert lease.release_dead() is None and lease.holder() == elsewhere
+    lease.release(elsewhere)
+
+    dead = alive.model_copy(update={"pid": dead_pid()})
+    lease.acquire(dead)
+    assert lease.release_dead() == dead
+    assert lease.holder() is None

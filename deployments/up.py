@@ -159,9 +159,10 @@ def release_dead_session(
 ) -> None:
     """Free the engine lease of a session that was killed before it could release it.
 
-    Prefect's runner SIGKILLs a flow run still running 30 s after its SIGTERM, and on a
-    loaded host the cycle a session finishes before it stops can take longer: the lease
-    would stay held for its TTL. Freed only once the holder's process is gone (waiting
+    On SIGTERM a session finishes its cycle first; serve waits for its flow runs, and
+    :func:`stop` SIGKILLs the group after ``SERVE_GRACE_S``. On a loaded host (the research
+    first runs start as the engine's first cycle ends) that cycle can outlast the grace: the
+    lease would stay held for its TTL. Freed only once the holder's process is gone (waiting
     ``wait_s`` for it to be reaped); a live holder keeps it.
     """
     deadline = time.monotonic() + wait_s

@@ -15,8 +15,8 @@ Key layout (one key per namespace)::
   session whose process dies (SIGKILL, a lost machine) loses it within ``ttl`` seconds.
 - A holder on *this* host whose process no longer exists is dead at once: a new session
   takes its lease over without waiting for the TTL (compare-and-set on the old value), and
-  ``release_dead`` frees it (``up`` does, after stopping the sessions it ran: Prefect's
-  runner SIGKILLs a flow run still busy 30 s after its SIGTERM, mid-cycle on a loaded host).
+  ``release_dead`` frees it (``up`` does, after stopping the sessions it ran: one still in
+  its cycle when ``up``'s grace runs out, on a loaded host, is SIGKILLed with serve's group).
 - ``renew`` and ``release`` are compare-and-write scripts: a session never renews or
   deletes a lease another session holds. A session that finds its lease gone or taken
   stops trading (fail closed) and says why.

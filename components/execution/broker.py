@@ -119,6 +119,23 @@ class BarUpdate:
     spread_bps: float | None = None
 
 
+def _checked(update: BarUpdate) -> Bar:
+    """``update``'s bar, validated as :meth:`Bar.of` does (its message only when it fails:
+    a well-formed :class:`Bar`, the engine's case, costs one comparison chain)."""
+    bar, at = update.bar, update.at
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise DataError(
+            f"{update.symbol} bar at {at.isoformat()}: the time has no time zone; "
+            "pass a tz-aware (UTC) time"
+        )
+    # NaN fails every comparison; a finite high above a positive low bounds them all.
+    if isinstance(bar, Bar) and (
+        0.0 < bar.low <= bar.open <= bar.high < math.inf and bar.low <= bar.close <= bar.high
+    ):
+        return bar
+    return Bar.of(bar, where=f"{update.symbol} bar at {at.isoformat()}")
+
+
 @runtime_checkable
 class Broker(Protocol):
     """Where order intents go. Paper today; an exchange adapter keeps the same surface."""
@@ -290,12 +307,7 @@ class PaperBroker:
 
         Example: ``broker.on_bars([BarUpdate("BTC/USDT", bar, at, atr=412.0), ...])``.
         """
-        checked = []
-        for update in updates:
-            where = f"{update.symbol} bar at {update.at.isoformat()}"
-            if update.at.tzinfo is None or update.at.utcoffset() is None:
-                raise DataError(f"{where}: the time has no time zone; pass a tz-aware (UTC) time")
-            checked.append((update, Bar.of(update.bar, where=where)))
+        checked = [(update, _checked(update)) for update in updates]
         if not checked:
             return []
         view = self.ledger.bar_view([update.symbol for update, _ in checked])
@@ -311,7 +323,8 @@ class PaperBroker:
             if last is not None and at < last:
                 log.debug("%s bar at %s: older than the last processed (%s)", symbol, at, last)
                 continue
-            fills += self._process_bar(update, ohlc, orders.get(symbol, []), view, trailing)
+            if symbol in orders or symbol in view.positions:  # else the bar fills nothing
+                fills += self._process_bar(update, ohlc, orders.get(symbol, []), view, trailing)
             marks[symbol] = max(at, marks.get(symbol, at))
             self._remember(symbol, ohlc, at, last)
         self.ledger.mark_bars(marks, trailing)
@@ -449,7 +462,9 @@ class PaperBroker:
     def _remember(self, symbol: str, bar: Bar, at: datetime, last: datetime | None) -> None:
         if last is not None and at == last:
             return  # the same bar again (a replay): already remembered, or from before
-        history = self._history.setdefault(symbol, deque(maxlen=4 * self.config.atr_period))
+        history = self._history.get(symbol)
+        if history is None:
+            history = self._history[symbol] = deque(maxlen=4 * self.config.atr_period)
         history.append(bar)
 
     def _atr(self, symbol: str) -> float | None:

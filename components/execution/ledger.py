@@ -756,7 +756,12 @@ class Ledger:
         if not bars and not trailing:
             return 0
         args = [str(len(bars))]
-        args += [part for symbol, at in bars.items() for part in (symbol, str(epoch_us(at)))]
+        stamps: dict[datetime, str] = {}  # a cycle's bars share a few times
+        for symbol, at in bars.items():
+            stamp = stamps.get(at)
+            if stamp is None:
+                stamp = stamps[at] = str(epoch_us(at))
+            args += (symbol, stamp)
         args += [part for symbol, stop in trailing.items() for part in (symbol, stop.to_json())]
         keys = [self.keys["bars"], self.keys["bar_step"], self.keys["trail"]]
         marked = self._call(lambda: self._mark_bars(keys=keys, args=args), "mark bars")
@@ -780,14 +785,18 @@ class Ledger:
         orders, positions, trails = replies[-3], replies[-2], replies[-1]
         self._known.update(dict.fromkeys(names, ""))
         self._known.update(positions)
-        return BarView(
-            last_bars={
-                symbol: (
+        seen: dict[tuple[str | None, str | None], tuple[datetime | None, timedelta | None]] = {}
+        last_bars = {}
+        for symbol, last, step in zip(names, lasts, steps, strict=True):
+            pair = seen.get((last, step))  # a cycle's symbols share a few (last, step)
+            if pair is None:
+                pair = seen[last, step] = (
                     None if last is None else _from_epoch_us(last),
                     None if step is None else int(step) * _MICROSECOND,
                 )
-                for symbol, last, step in zip(names, lasts, steps, strict=True)
-            },
+            last_bars[symbol] = pair
+        return BarView(
+            last_bars=last_bars,
             orders=self._orders(orders, None),
             positions={s: Position.model_validate_json(t) for s, t in positions.items()},
             trailing={s: TrailingStop.from_json(t) for s, t in trails.items()},

@@ -65,6 +65,30 @@ class _Limit:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Totals:
+    """Sums over one portfolio's positions that every check against it needs: the engine
+    checks all of a cycle's intents against one view, so they are summed once per view
+    (in the positions' order, the same numbers as summing each time)."""
+
+    portfolio: PortfolioView
+    equity: float
+    held: int  # positions with a quantity
+    gross: float  # sum of |market value|
+    net: float  # sum of market values
+
+    @classmethod
+    def of(cls, portfolio: PortfolioView) -> _Totals:
+        values = [p.market_value for p in portfolio.positions.values()]
+        return cls(
+            portfolio,
+            portfolio.equity,
+            sum(1 for p in portfolio.positions.values() if p.quantity != 0),
+            sum(abs(value) for value in values),
+            sum(values),
+        )
+
+
 class RiskGuard:
     """Pre-trade checks; see the module docstring for the rules.
 
@@ -75,6 +99,7 @@ class RiskGuard:
     def __init__(self, config: RiskConfig | None = None, *, bus: EventBus | None = None) -> None:
         self.config = config or RiskConfig()
         self.bus = bus
+        self._totals: _Totals | None = None  # of the last portfolio checked (views are frozen)
 
     def review(
         self,
@@ -143,7 +168,8 @@ class RiskGuard:
                 else f"the policy emergency is active ({policy.emergency.reason or 'no reason'})"
             )
             return self._refuse(intent, closing, RiskCheck.POLICY_STOP, f"{why}; nothing opens")
-        equity = portfolio.equity
+        totals = self._totals_of(portfolio)
+        equity = totals.equity
         if not (math.isfinite(equity) and equity > 0):
             return self._refuse(
                 intent, closing, RiskCheck.EQUITY, f"equity is {equity:g}; nothing opens"
@@ -157,14 +183,14 @@ class RiskGuard:
                 f"{self.config.min_notional:,.2f}",
             )
         if position_quantity(portfolio, intent.symbol) == 0:
-            held = sum(1 for p in portfolio.positions.values() if p.quantity != 0)
+            held = totals.held
             if held >= policy.max_positions:
                 return RiskDecision.deny(
                     intent,
                     f"{held} positions are open and the policy allows {policy.max_positions}",
                     RiskCheck.MAX_POSITIONS,
                 )
-        limits = self._limits(intent, portfolio, policy, equity, closing, stop_distance)
+        limits = self._limits(intent, totals, policy, closing, stop_distance)
         binding = min(limits, key=lambda limit: limit.quantity)
         allowed = max(closing, binding.quantity)
         if intent.quantity <= allowed:
@@ -195,22 +221,31 @@ class RiskGuard:
             )
         return RiskDecision.deny(intent, reason, check)
 
+    def _totals_of(self, portfolio: PortfolioView) -> _Totals:
+        totals = self._totals
+        if totals is None or totals.portfolio is not portfolio:
+            totals = self._totals = _Totals.of(portfolio)
+        return totals
+
     def _limits(
         self,
         intent: OrderIntent,
-        portfolio: PortfolioView,
+        totals: _Totals,
         policy: GlobalPolicy,
-        equity: float,
         closing: float,
         stop_distance: float | None,
     ) -> list[_Limit]:
         config = self.config
+        portfolio, equity = totals.portfolio, totals.equity
         price = intent.reference_price
         sign = intent.side.sign
         held = position_quantity(portfolio, intent.symbol)
-        others = [p for s, p in portfolio.positions.items() if s != intent.symbol]
-        gross_others = sum(abs(p.market_value) for p in others)
-        net_others = sum(p.market_value for p in others)
+        if intent.symbol in portfolio.positions:
+            others = [p for s, p in portfolio.positions.items() if s != intent.symbol]
+            gross_others = sum(abs(p.market_value) for p in others)
+            net_others = sum(p.market_value for p in others)
+        else:  # the others are every position
+            gross_others, net_others = totals.gross, totals.net
         limits: list[_Limit] = []
 
         if stop_distance is None and intent.stop_loss is not None:

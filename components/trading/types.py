@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,7 +44,7 @@ class Signal(BaseModel):
     def id(self) -> str:
         """The signal's name, its strategy, symbol and bar (``"trend:BTC/USDT:20260302T0005"``):
         the correlation id of the orders and events it causes."""
-        return f"{self.strategy}:{self.symbol}:{self.at:%Y%m%dT%H%M}"
+        return f"{self.strategy}:{self.symbol}:{_minute_stamp(self.at)}"
 
 
 class OrderIntent(BaseModel):
@@ -121,3 +122,14 @@ class PortfolioView(BaseModel):
     @property
     def net_exposure(self) -> float:
         return sum(p.market_value for p in self.positions.values())
+
+
+def _minute_stamp(at: datetime) -> str:
+    """``at`` as ``20260302T0005``: a cycle's signals share their bar, so it is formatted
+    once (keyed with its zone too: times of one instant in two zones are equal)."""
+    return _formatted_minute(at, at.tzinfo)
+
+
+@lru_cache(maxsize=256)
+def _formatted_minute(at: datetime, zone: tzinfo | None) -> str:
+    return f"{at:%Y%m%dT%H%M}"

@@ -443,10 +443,10 @@ class TradingEngine:
         signals: list[Signal] = []
         count = unsure = 0
         for block, book in books:
-            close = block.last("close")
+            close = block.last("close").tolist()  # Python floats: read row by row below
             at = _time(int(block.times[-1])) + self._bar
             held_mask = np.zeros(len(block.symbols), dtype=np.bool_)
-            held_mask[[block.row(s) for s in held if s in block.symbols]] = True
+            held_mask[[block.row(s) for s in held if s in block]] = True
             for name, _ in self._running:
                 latest = book.signals[name]
                 wanted, strength = latest.direction, latest.confidence
@@ -454,14 +454,15 @@ class TradingEngine:
                 enter = may_enter(wanted, strength, policy)
                 unsure += int(np.count_nonzero((wanted != 0) & ~enter & ~held_mask))
                 rows = np.flatnonzero(held_mask | enter)
+                directions, confidences = wanted.tolist(), strength.tolist()
                 for row in rows.tolist():
                     symbol = block.symbols[row]
                     signals.append(
                         Signal(
                             strategy=name,
                             symbol=symbol,
-                            direction=int(wanted[row]),
-                            confidence=float(strength[row]),
+                            direction=int(directions[row]),
+                            confidence=float(confidences[row]),
                             at=at,
                             price=float(close[row]),
                             atr=atrs[symbol],
@@ -658,7 +659,7 @@ def _direction(books: list[tuple[BarBlock, BookUpdate]], strategy: str, symbol: 
     """``strategy``'s signal on ``symbol`` at the newest bar, or None when not computed."""
     for block, book in books:
         latest = book.signals.get(strategy)
-        if latest is not None and symbol in block.symbols:
+        if latest is not None and symbol in block:
             return int(latest.direction[block.row(symbol)])
     return None
 

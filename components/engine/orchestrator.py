@@ -98,8 +98,13 @@ def select_signals(
     shadow: list[Signal] = []
     dropped: list[DroppedSignal] = []
     universe = frozenset(policy.active_universe)  # a list: looked up once per signal
+    sides = _sides(open_positions)
+    named: dict[str, str | None] = {}  # strategy -> why its every signal is dropped
     for signal in ordered:
-        reason = _filter(signal, policy, open_positions, universe)
+        name = signal.strategy
+        if name not in named:
+            named[name] = _strategy_refusal(name, policy)
+        reason = named[name] or _filter(signal, policy, sides, universe)
         if reason is not None:
             dropped.append(DroppedSignal(signal, reason))
         elif policy.strategy_states.get(signal.strategy) == StrategyState.SHADOW:
@@ -138,15 +143,8 @@ def _canonical(signal: Signal) -> tuple[Any, ...]:
     return (signal.symbol, signal.strategy, -signal.confidence, signal.direction, signal.at)
 
 
-def _filter(
-    signal: Signal,
-    policy: GlobalPolicy,
-    open_positions: Collection[str],
-    universe: Collection[str],
-) -> str | None:
-    """Why ``signal`` is dropped, or None when it passes every per-signal rule
-    (``universe``: the policy's active universe, as a set)."""
-    name = signal.strategy
+def _strategy_refusal(name: str, policy: GlobalPolicy) -> str | None:
+    """Why every signal of strategy ``name`` is dropped, or None (rules 1 and 2)."""
     state = policy.strategy_states.get(name)
     if name in policy.blocked_strategies:
         return f"blocked: strategy {name!r} is in blocked_strategies"
@@ -154,7 +152,19 @@ def _filter(
         return f"retired: strategy {name!r} is retired"
     if state != StrategyState.SHADOW and name not in policy.allowed_strategies:
         return f"not_allowed: strategy {name!r} is not in allowed_strategies"
-    side = _position_side(signal.symbol, open_positions)
+    return None
+
+
+def _filter(
+    signal: Signal,
+    policy: GlobalPolicy,
+    sides: Mapping[str, int],
+    universe: Collection[str],
+) -> str | None:
+    """Why ``signal`` (of a strategy :func:`_strategy_refusal` lets through) is dropped, or
+    None when it passes every per-signal rule (``sides``: :func:`_sides` of the open
+    positions; ``universe``: the policy's active universe, as a set)."""
+    side = sides.get(signal.symbol)
     if signal.direction == 0 and side is None:
         return f"flat: a flat signal on {signal.symbol} with no open position to close"
     may_close = side is not None and (signal.direction == 0 or signal.direction * side <= 0)
@@ -170,12 +180,11 @@ def _filter(
     return None
 
 
-def _position_side(symbol: str, open_positions: Collection[str]) -> int | None:
-    """None with no open position on ``symbol``; else its side (+1, -1), 0 if unknown."""
+def _sides(open_positions: Collection[str]) -> dict[str, int]:
+    """The side (+1, -1; 0 if unknown) of each symbol with an open position."""
     if isinstance(open_positions, Mapping):
-        quantity = open_positions.get(symbol, 0.0)
-        return None if not quantity else (1 if quantity > 0 else -1)
-    return 0 if symbol in open_positions else None
+        return {s: 1 if q > 0 else -1 for s, q in open_positions.items() if q}
+    return dict.fromkeys(open_positions, 0)
 
 
 def _resolve(signals: Iterable[Signal], margin: float) -> tuple[list[Signal], list[DroppedSignal]]:
@@ -186,6 +195,9 @@ def _resolve(signals: Iterable[Signal], margin: float) -> tuple[list[Signal], li
     kept: list[Signal] = []
     dropped: list[DroppedSignal] = []
     for symbol, group in by_symbol.items():
+        if len(group) == 1:  # most symbols: nothing to resolve
+            kept.append(group[0])
+            continue
         group.sort(key=lambda s: (-s.confidence, s.strategy, s.direction, s.at))
         best = group[0]
         rival = next((s for s in group if s.direction != best.direction), None)

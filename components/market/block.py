@@ -74,6 +74,10 @@ class BarBlock:
     def __len__(self) -> int:
         return len(self.times)
 
+    def __contains__(self, symbol: object) -> bool:
+        """Whether ``symbol`` has a row (a dict lookup, not a scan of ``symbols``)."""
+        return symbol in self._rows
+
     @property
     def index(self) -> pd.DatetimeIndex:
         """The bars' open times as the Bars contract's index."""

@@ -23,8 +23,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from components.engine.session import SessionReport
 from components.errors import TemporaryError
 from components.settings import load_settings
+from tasks.artifacts import publish_markdown
 from tasks.engine import advance_simulated_clock, engine_lease, lease_holder, run_engine_cycle
 from tasks.monitoring import record_success
 
@@ -58,7 +60,7 @@ def trading_engine(
     speed: float = 1.0,
     max_cycles: int | None = None,
     step_minutes: float | None = None,
-) -> dict[str, Any]:
+) -> SessionReport:
     """Run engine cycles for one session.
 
     Parameters
@@ -93,7 +95,7 @@ def trading_engine(
         if other is not None:
             reason = f"another session kept the engine lease ({other.describe()})"
             log.info("%s: this session did not trade", reason)
-            return {"cycles": 0, "orders": 0, "failed_cycles": 0, "ended": reason}
+            return _ended(SessionReport(cycles=0, orders=0, failed_cycles=0, ended=reason))
         with lease.hold(holder) as held:
             while not stop.is_set() and time.monotonic() < deadline:
                 if max_cycles is not None and cycles >= max_cycles:
@@ -119,7 +121,12 @@ def trading_engine(
         else:
             reason = "stopped" if stop.is_set() else "session over"
     log.info("%s after %d cycles, %d orders, %d failed cycles", reason, cycles, orders, failed)
-    return {"cycles": cycles, "orders": orders, "failed_cycles": failed, "ended": reason}
+    return _ended(SessionReport(cycles=cycles, orders=orders, failed_cycles=failed, ended=reason))
+
+
+def _ended(report: SessionReport) -> SessionReport:
+    publish_markdown("trading-engine", report.render_markdown(), f"Session: {report.ended}"[:250])
+    return report
 
 
 if __name__ == "__main__":

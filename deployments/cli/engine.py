@@ -37,17 +37,15 @@ def engine_run(
     result = trading_engine(
         session_minutes=minutes, interval_seconds=interval, speed=speed, max_cycles=cycles
     )
-    out.print(
-        f"engine {result['ended']}: {result['cycles']} cycles, {result['orders']} orders placed"
-    )
-    if result["failed_cycles"]:
+    out.print(f"engine {result.ended}: {result.cycles} cycles, {result.orders} orders placed")
+    if result.failed_cycles:
         fail(
-            f"{result['failed_cycles']} of {result['cycles']} engine cycles failed and placed "
+            f"{result.failed_cycles} of {result.cycles} engine cycles failed and placed "
             "no orders (their reasons are logged above)",
             code=1,
         )
-    if result["cycles"] == 0 and result["ended"] != "stopped":
-        fail(f"the engine ran no cycle: {result['ended']}", code=1)
+    if result.cycles == 0 and result.ended != "stopped":
+        fail(f"the engine ran no cycle: {result.ended}", code=1)
 
 
 @app.command("reconcile")

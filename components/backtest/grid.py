@@ -10,10 +10,11 @@ once; the signals of all sets come from one
 :meth:`~components.strategies.Strategy.signal_grid` call (a strategy whose sets share
 indicators computes each distinct one once); the trades of all sets from one
 :func:`~components.backtest.simulation.plan_many` call (every set's fills, sizes and exits
-found together, as columns of all trades). Only the equity curve, which the Sharpe and the
-drawdown read bar by bar, is then built one set at a time: a row of a few thousand floats
-stays in the cache, where the whole (sets x time) block of every step of the books and the
-metrics would not (that was 5x slower). Each set's trades are the trades
+found together, as columns of all trades). The metrics of every set holding only
+all-in long trades come from those trades, not from a per-bar curve (:func:`_event_rows`:
+the equity is flat between trades and a multiple of the close inside one); any other set
+builds its equity curve, one set at a time (a row of a few thousand floats stays in the
+cache, where the whole (sets x time) block would not: that was 5x slower). Each set's trades are the trades
 :meth:`Backtester.run` gives for it (a test checks every set).
 """
 
@@ -31,7 +32,14 @@ import pandas as pd
 
 from components.backtest.config import BacktestConfig
 from components.backtest.metrics import _sharpe
-from components.backtest.simulation import TradeArrays, equity_of, plan_many, simulate_many
+from components.backtest.simulation import (
+    IntArray,
+    TradeArrays,
+    TradePlan,
+    equity_of,
+    plan_many,
+    simulate_many,
+)
 from components.config import ModuleMode
 from components.errors import ConfigurationError
 from components.indicators import FloatArray
@@ -208,7 +216,13 @@ def run_grid(
     )
     rows: list[tuple[float, ...]] = []
     trades: list[TradeArrays] = []
+    from_events = _event_rows(plans, close, config)
     for r, plan in enumerate(plans):
+        known = from_events[r]
+        if known is not None:  # no per-bar curve needed
+            trades.append(plan.trades)
+            rows.append(known)
+            continue
         equity = equity_of(plan, close, config.cash)
         t = plan.trades
         if equity.min() <= 0:  # wiped out: the full books close its trade there
@@ -278,4 +292,175 @@ def _row_metrics(
         float(np.mean(trades.pnl > 0)) if len(trades) else math.nan,
         float(trades.bars_held.sum()) / n,
         final,
+    )
+
+
+def _event_rows(
+    plans: Sequence[TradePlan], close: FloatArray, config: BacktestConfig
+) -> list[tuple[float, ...] | None]:
+    """:data:`GRID_METRICS` of every row whose equity is, between its trades, a constant,
+    and in each trade a positive multiple of the close (all-in long trades: the cash left
+    after the entry is rounding), computed from the trades without a per-bar curve; ``None``
+    for the other rows (:func:`_row_metrics` then reads their curve).
+
+    The equity stands still between trades, so its per-bar returns are 0 there; inside a
+    trade each return is the close's own (shared by every row: prefix sums over the close
+    give a trade's sums of returns and of their squares); the bars where a trade starts or
+    ends are computed one by one. The drawdown needs no running maximum per bar: each
+    stretch's highest and lowest equity come from the close's range extremes (a sparse
+    table), which bound the worst ratio to the peak of every stretch; only the stretches
+    whose lower bound beats the best upper bound of their row are walked bar by bar, with
+    the same float operations as the curve (so the same result)."""
+    n, rows, cash = close.size, len(plans), config.cash
+    count = np.array([len(p.trades) for p in plans], dtype=np.int64)
+    out: list[tuple[float, ...] | None] = [None] * rows
+    if n < 2 or not (close > 0).all():
+        return out
+    trow = np.repeat(np.arange(rows), count)
+    start = np.concatenate([p.trades.entry_bar for p in plans])
+    stop = np.concatenate([p.trades.exit_bar for p in plans])
+    position = np.concatenate([p.trades.direction * p.trades.size for p in plans])
+    entry_price = np.concatenate([p.trades.entry_price for p in plans])
+    entry_fee = np.concatenate([p.trades.entry_fee for p in plans])
+    before = np.concatenate([p.before for p in plans])
+    after = np.concatenate([p.after for p in plans])
+    held = before - entry_fee - position * entry_price  # the cash beside the position
+    fast = (position > 0) & (np.abs(held) <= 1e-13 * position * float(close.min())) & (after > 0)
+    ok = np.bincount(trow, weights=(~fast).astype(np.float64), minlength=rows) == 0
+    if not ok.any():
+        return out
+
+    # Returns: 0 on flat bars; the close's own inside a trade; computed at each entry/exit.
+    step = close[1:] / close[:-1]
+    step -= 1.0
+    sums = np.zeros(n)
+    squares = np.zeros(n)
+    np.cumsum(step, out=sums[1:])
+    np.cumsum(step * step, out=squares[1:])
+    inner = stop - 1 > start  # bars start+1 .. stop-1 are inside the trade
+    s1 = np.bincount(
+        trow[inner], weights=sums[stop[inner] - 1] - sums[start[inner]], minlength=rows
+    )
+    s2 = np.bincount(
+        trow[inner], weights=squares[stop[inner] - 1] - squares[start[inner]], minlength=rows
+    )
+    # Each entry and exit bar, once (an exit at the next entry's bar is that entry), with
+    # the trade that holds the account there: the latest one entered by then.
+    events = np.empty(2 * start.size, dtype=np.int64)
+    events[0::2], events[1::2] = trow * n + start, trow * n + stop
+    kept = np.flatnonzero(np.append(events[:-1] != events[1:], True))
+    events, owner, at_entry = events[kept], kept // 2, kept % 2 == 0
+    busy = stop > start
+    before_owner = np.where(at_entry | ~busy[owner], owner - 1, owner)  # at the bar before
+    now = _equity_at(events, owner, trow, stop, position, held, after, close, cash)
+    then = _equity_at(events - 1, before_owner, trow, stop, position, held, after, close, cash)
+    jump = now / then - 1.0
+    erow = events // n
+    s1 += np.bincount(erow, weights=jump, minlength=rows)
+    s2 += np.bincount(erow, weights=jump * jump, minlength=rows)
+
+    # Drawdown: stretches per row (flat, trade 1, flat, trade 2, ..., flat) in a block.
+    width = 2 * int(count.max(initial=0)) + 1
+    highest = np.zeros((rows, width))
+    lowest = np.full((rows, width), np.inf)
+    highest[:, 0] = lowest[:, 0] = cash
+    first = np.concatenate(([0], np.cumsum(count)[:-1]))
+    k = np.arange(start.size) - first[trow]  # each trade's number in its row
+    top, bottom = _range_extremes(close, start[busy], stop[busy] - 1)
+    t_row, t_col = trow[busy], 2 * k[busy] + 1
+    highest[t_row, t_col] = position[busy] * top + held[busy]
+    lowest[t_row, t_col] = position[busy] * bottom + held[busy]
+    nxt = np.append(start[1:], n)
+    nxt[np.cumsum(count)[count > 0] - 1] = n  # a row's last trade: flat to the end
+    flat = nxt > stop
+    highest[trow[flat], 2 * k[flat] + 2] = after[flat]
+    lowest[trow[flat], 2 * k[flat] + 2] = after[flat]
+    peak = np.empty_like(highest)  # the peak before each stretch
+    peak[:, 0] = cash
+    np.maximum.accumulate(highest[:, :-1], axis=1, out=peak[:, 1:])
+    np.maximum(peak, cash, out=peak)
+    low_bound = lowest / np.maximum(peak, highest)
+    high_bound = lowest / peak
+    high_bound[:, 0::2] = low_bound[:, 0::2]  # a flat stretch's ratio is exact
+    best = high_bound.min(axis=1)
+    walk = np.flatnonzero((low_bound[t_row, t_col] < best[t_row]) & ok[t_row])
+    worst = best.copy()
+    b_start, b_stop, b_pos, b_held = start[busy], stop[busy], position[busy], held[busy]
+    for j in walk:
+        r = int(t_row[j])
+        curve = b_pos[j] * close[b_start[j] : b_stop[j]]
+        curve += b_held[j]
+        high = np.maximum.accumulate(curve)
+        np.maximum(high, peak[r, t_col[j]], out=high)
+        worst[r] = min(worst[r], float(np.min(curve / high)))
+
+    ppy = float(config.periods_per_year or 1.0)
+    last = np.where(count > 0, 0.0, cash)
+    ends = np.cumsum(count)[count > 0] - 1
+    last[count > 0] = after[ends]
+    pnl = np.concatenate([p.trades.pnl for p in plans])
+    reason = np.concatenate([p.trades.exit_reason for p in plans])
+    wins = np.bincount(trow, weights=(pnl > 0).astype(np.float64), minlength=rows)
+    bars_held = (stop - start + (reason != 0)).astype(np.float64)  # TradeArrays.bars_held
+    exposure = np.bincount(trow, weights=bars_held, minlength=rows) / n
+    for r in np.flatnonzero(ok).tolist():
+        mean = float(s1[r]) / n
+        centred = float(s2[r]) - n * mean * mean
+        std = math.sqrt(max(centred, 0.0) / (n - 1))
+        final = float(last[r])
+        out[r] = (
+            final / cash - 1.0,
+            _sharpe(mean, std, n, ppy),
+            min(max(1.0 - min(float(worst[r]), 1.0), 0.0), 1.0),
+            float(count[r]),
+            float(wins[r]) / float(count[r]) if count[r] else math.nan,
+            float(exposure[r]),
+            final,
+        )
+    return out
+
+
+def _equity_at(
+    where: IntArray,
+    owner: IntArray,
+    trow: IntArray,
+    stop: IntArray,
+    position: FloatArray,
+    held: FloatArray,
+    after: FloatArray,
+    close: FloatArray,
+    cash: float,
+) -> FloatArray:
+    """The equity at ``where`` (``row * n + bar``) as the per-bar curve has it, ``owner``
+    being the latest trade entered by then (-1 or another row's: none): that trade's while
+    it is held, its ``after`` once closed, or the starting cash before any trade."""
+    n = close.size
+    bar, row = where % n, where // n
+    j = np.maximum(owner, 0)
+    mine = (owner >= 0) & (trow[j] == row)
+    inside = mine & (bar < stop[j])
+    value = np.where(mine, after[j], cash)
+    value[inside] = position[j[inside]] * close[bar[inside]] + held[j[inside]]
+    return value
+
+
+def _range_extremes(
+    values: FloatArray, lo: IntArray, hi: IntArray
+) -> tuple[FloatArray, FloatArray]:
+    """The max and min of ``values[lo[i] : hi[i] + 1]`` for each i (``lo <= hi``), from a
+    sparse table (row k holds the extremes of the 2**k values from each point)."""
+    if lo.size == 0:
+        return np.empty(0), np.empty(0)
+    level = np.log2(hi - lo + 1).astype(np.int64)  # floor: lengths are positive
+    depth = int(level.max()) + 1
+    tops, bottoms = np.empty((depth, values.size)), np.empty((depth, values.size))
+    tops[0] = bottoms[0] = values
+    for k in range(1, depth):
+        half = 1 << (k - 1)
+        np.maximum(tops[k - 1, :-half], tops[k - 1, half:], out=tops[k, :-half])
+        np.minimum(bottoms[k - 1, :-half], bottoms[k - 1, half:], out=bottoms[k, :-half])
+    other = hi - (np.int64(1) << level) + 1
+    return (
+        np.maximum(tops[level, lo], tops[level, other]),
+        np.minimum(bottoms[level, lo], bottoms[level, other]),
     )

@@ -10,8 +10,9 @@ import pytest
 
 from components.backtest import GRID_METRICS, Backtester, TradeArrays, parse_grid
 from components.errors import ConfigurationError
+from components.execution.exits import ExitRules
 from components.strategies import create_strategy
-from tests.unit.backtest.builders import random_walk
+from tests.unit.backtest.builders import bars_from_prices, random_walk
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +45,48 @@ def test_every_set_trades_as_run_does(bars: pd.DataFrame, sizing: str) -> None:
         assert row.max_drawdown == pytest.approx(m.max_drawdown, rel=1e-9, abs=1e-12)
         assert row.exposure == pytest.approx(m.exposure)
         assert row.win_rate == pytest.approx(m.win_rate)
+
+
+@pytest.mark.parametrize("seed", [3, 5, 8])
+def test_metrics_read_from_the_trades_agree_with_the_curve(seed: int) -> None:
+    """Long all-in sets take the per-trade path (no per-bar curve); stops, take-profits and
+    trailing exits (a trade may end in its entry bar), shorts (the curve path) mixed in."""
+    bars = random_walk(2_000, seed=seed)
+    rules = ExitRules(stop_loss_atr=0.5, take_profit_atr=1.0, trailing_atr=0.8)
+    grid = {"fast": [3, 5, 8], "slow": [10, 25], "long_only": [True, False]}
+    for backtester in (Backtester(), Backtester(exits=rules)):
+        result = backtester.run_grid("sma_crossover", grid, bars)
+        for row in result.table.itertuples():
+            params = {"fast": row.fast, "slow": row.slow, "long_only": row.long_only}
+            m = backtester.run(create_strategy("sma_crossover", params), bars).metrics
+            assert row.trades == m.n_trades
+            assert row.final_equity == pytest.approx(m.final_equity, rel=1e-12)
+            assert row.sharpe == pytest.approx(m.sharpe, rel=1e-9)
+            assert row.max_drawdown == pytest.approx(m.max_drawdown, rel=1e-9, abs=1e-12)
+            assert row.exposure == pytest.approx(m.exposure, rel=1e-12)
+            assert row.win_rate == pytest.approx(m.win_rate, rel=1e-12)
+
+
+def test_a_drawdown_inside_one_trade_is_found_bar_by_bar() -> None:
+    """The deepest fall is from a peak the trade itself set to a low in the same trade, so
+    the per-trade bounds cannot settle it: that trade is walked bar by bar."""
+    dip = 100.0 * 0.99 ** np.arange(30)  # fast below slow: the rise is a cross
+    rise = dip[-1] * 1.01 ** np.arange(1, 61)
+    crash = rise[-1] * 0.92  # one bar: the averages do not cross, the trade holds on
+    again = crash * 1.01 ** np.arange(1, 41)  # back above the old peak
+    wiggle = again[-1] * (1 + 0.004 * np.sin(np.arange(60)))  # the trade ends here
+    close = np.concatenate((dip, rise, [crash], again, wiggle))
+    bars = bars_from_prices(np.concatenate(([100.0], close[:-1])), close)
+    backtester = Backtester()
+
+    result = backtester.run_grid("sma_crossover", {"fast": [3, 5], "slow": [10, 20]}, bars)
+
+    for row in result.table.itertuples():
+        params = {"fast": row.fast, "slow": row.slow}
+        m = backtester.run(create_strategy("sma_crossover", params), bars).metrics
+        assert 0.07 < m.max_drawdown < 0.1  # the crash
+        assert row.max_drawdown == pytest.approx(m.max_drawdown, rel=1e-9, abs=1e-12)
+        assert row.sharpe == pytest.approx(m.sharpe, rel=1e-9)
 
 
 def test_a_strategy_without_a_shared_grid_path_loops_and_still_agrees(bars: pd.DataFrame) -> None:

@@ -14,8 +14,8 @@ found together, as columns of all trades). The metrics of every set holding only
 all-in long trades come from those trades, not from a per-bar curve (:func:`_event_rows`:
 the equity is flat between trades and a multiple of the close inside one); any other set
 builds its equity curve, one set at a time (a row of a few thousand floats stays in the
-cache, where the whole (sets x time) block would not: that was 5x slower). Each set's trades are the trades
-:meth:`Backtester.run` gives for it (a test checks every set).
+cache, where the whole (sets x time) block would not: that was 5x slower). Each set's
+trades are the trades :meth:`Backtester.run` gives for it (a test checks every set).
 """
 
 from __future__ import annotations

@@ -180,26 +180,38 @@ return 1
 """
 
 # KEYS: bars, bar steps, trailing stops
-# ARGV: n, then n pairs symbol, open time (us) (forward only), then pairs symbol, trailing
-#       stop (JSON) to store
+# ARGV: n, then n pairs symbol, open time (us) (forward only; each symbol once), then pairs
+#       symbol, trailing stop (JSON) to store. The bars are read in one HMGET and written in
+#       one HSET per hash (per 1,000 symbols), not three commands per symbol.
 _MARK_BARS_SCRIPT = r"""
-local marked = 0
-local last = 1 + 2 * tonumber(ARGV[1])
-for i = 2, last, 2 do
-  local symbol, at = ARGV[i], tonumber(ARGV[i + 1])
-  local current = redis.call('HGET', KEYS[1], symbol)
-  local later = true
-  if current then
-    current = tonumber(current)
-    if at <= current then later = false
-    else redis.call('HSET', KEYS[2], symbol, string.format('%d', at - current)) end
-  end
-  if later then
-    redis.call('HSET', KEYS[1], symbol, ARGV[i + 1])
+local n, chunk = tonumber(ARGV[1]), 1000  -- chunk: fields per command (unpack's stack)
+local symbols, current = {}, {}
+for j = 1, n do symbols[j] = ARGV[2 * j] end
+for from = 1, n, chunk do
+  local got = redis.call('HMGET', KEYS[1], unpack(symbols, from, math.min(from + chunk - 1, n)))
+  for k = 1, #got do current[from + k - 1] = got[k] end
+end
+local bars, steps, marked = {}, {}, 0
+for j = 1, n do
+  local at, before = tonumber(ARGV[2 * j + 1]), current[j]
+  if before then before = tonumber(before) end
+  if not before or at > before then
+    if before then
+      steps[#steps + 1] = symbols[j]
+      steps[#steps + 1] = string.format('%d', at - before)
+    end
+    bars[#bars + 1] = symbols[j]
+    bars[#bars + 1] = ARGV[2 * j + 1]
     marked = marked + 1
   end
 end
-for i = last + 1, #ARGV, 2 do
+for _, write in ipairs({{KEYS[1], bars}, {KEYS[2], steps}}) do
+  local key, fields = write[1], write[2]
+  for from = 1, #fields, 2 * chunk do
+    redis.call('HSET', key, unpack(fields, from, math.min(from + 2 * chunk - 1, #fields)))
+  end
+end
+for i = 2 + 2 * n, #ARGV, 2 do
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 return marked

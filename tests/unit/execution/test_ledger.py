@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -264,3 +265,23 @@ def test_an_unreachable_server_is_a_temporary_error(namespace: str) -> None:
     dead = redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
     with pytest.raises(TemporaryError, match="cannot read the ledger"):
         Ledger(dead, namespace=namespace).state()
+
+
+def test_mark_bars_moves_each_symbol_forward_only_past_a_thousand_symbols(ledger: Ledger) -> None:
+    """The script reads and writes the bars 1,000 symbols per command: 2,500 symbols cross
+    two chunk edges, some new, some moved on, some given an older bar."""
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    names = [f"S{i:04d}/USDT" for i in range(2_500)]
+    assert ledger.mark_bars({s: start for s in names[:1_500]}) == 1_500
+    later = start + timedelta(minutes=5)
+    bars = {s: later if i % 3 else start - timedelta(minutes=5) for i, s in enumerate(names)}
+    moved = [s for i, s in enumerate(names) if i % 3 or i >= 1_500]  # older bars: only new ones
+    assert ledger.mark_bars(bars) == len(moved)
+    view = ledger.bar_view(names)
+    for i, symbol in enumerate(names):
+        last, step = view.last_bars[symbol]
+        if i < 1_500:
+            assert last == (later if i % 3 else start)
+            assert step == (timedelta(minutes=5) if i % 3 else None)
+        else:
+            assert (last, step) == (bars[symbol], None)

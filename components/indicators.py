@@ -57,6 +57,7 @@ __all__ = [
     "rsi",
     "running_any",
     "sma",
+    "sma_windows",
     "stack_bars",
     "true_range",
 ]
@@ -295,6 +296,34 @@ def sma(x: npt.ArrayLike, n: int) -> FloatArray:
     a, was_1d = _as_2d(x, "x")
     sums, _, offset = _rolling_sums(a, n)
     return _restore(sums / n + offset[:, np.newaxis], was_1d)
+
+
+def sma_windows(x: npt.ArrayLike, windows: Sequence[int]) -> dict[int, FloatArray]:
+    """:func:`sma` of ``x`` over each of ``windows``, each equal to ``sma(x, n)`` (the same
+    float operations), sharing one running sum when every value is finite (a parameter
+    grid's many windows over one series).
+
+    Example: ``sma_windows([1.0, 2.0, 3.0], [2, 3])[2]`` -> ``[nan, 1.5, 2.5]``.
+    """
+    for n in windows:
+        _check_period(n, "n")
+    a, was_1d = _as_2d(x, "x")
+    if streaming() or not np.isfinite(a).all():
+        return {n: sma(x, n) for n in windows}
+    offset = _first_finite_values(a)[:, np.newaxis]
+    sums = np.cumsum(a - offset, axis=1)  # as _rolling_sums: x - offset where all finite
+    length = a.shape[1]
+    out: dict[int, FloatArray] = {}
+    for n in windows:
+        mean = np.empty_like(sums)
+        if length >= n:
+            np.subtract(sums[:, n:], sums[:, : length - n], out=mean[:, n:])
+            mean[:, n - 1] = sums[:, n - 1]
+        mean[:, : min(n - 1, length)] = np.nan
+        mean /= n
+        mean += offset
+        out[n] = _restore(mean, was_1d)
+    return out
 
 
 def rolling_std(x: npt.ArrayLike, n: int, *, ddof: int = 1) -> FloatArray:

@@ -304,9 +304,14 @@ def _plans(
     for all rows at once (rows are independent accounts over the same bars)."""
     rows, n = held.shape
     cm = config.cost_model
-    row_of, change = np.nonzero(held[:, 1:] != held[:, :-1])  # by row, then by bar
-    change = change + 1
-    flat = row_of * n + change
+    # Bars where a row's side changes, as flat indices (row * n + bar) in row order: one
+    # pass over the whole block, ignoring the step from one row's end to the next's start.
+    series = np.ascontiguousarray(held).ravel()
+    changed = np.empty(series.size, dtype=bool)
+    np.not_equal(series[1:], series[:-1], out=changed[1:])
+    changed[:: max(n, 1)] = False  # bar 0 of each row (against the row before it)
+    flat = np.flatnonzero(changed)
+    row_of, change = np.divmod(flat, n)
     starts_entry = held[row_of, change] != 0
     row, entry = row_of[starts_entry], change[starts_entry]
     following = np.searchsorted(flat, row * n + entry, side="right")

@@ -20,7 +20,15 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field
 
-from components.indicators import FloatArray, forward_fill, lag, rolling_std, running_any, sma
+from components.indicators import (
+    FloatArray,
+    forward_fill,
+    lag,
+    rolling_std,
+    running_any,
+    sma,
+    sma_windows,
+)
 from components.strategies._common import share
 from components.strategies.base import (
     FastSlowParams,
@@ -88,7 +96,7 @@ class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):
         c = np.asarray(close, dtype=np.float64)[np.newaxis, :]
         params = [cast(SmaCrossoverParams, s.params) for s in strategies]
         windows = {p.fast for p in params} | {p.slow for p in params}
-        means = {n: sma(c, n)[0] for n in windows}
+        means = {n: mean[0] for n, mean in sma_windows(c, sorted(windows)).items()}
         side = np.empty((len(params), c.shape[1]), dtype=np.int8)
         for r, p in enumerate(params):
             side[r] = _row_side(means[p.fast] - means[p.slow], p)

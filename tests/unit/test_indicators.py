@@ -311,3 +311,15 @@ def test_indicators_on_positive_prices_are_finite_after_their_warm_up(seed: int)
     assert np.isfinite(ind.rsi(close, 14)[:, 14:]).all()
     assert np.isfinite(ind.adx(high, low, close, 14)[:, 27:]).all()
     assert math.isfinite(float(ind.realized_volatility(close, 20)[0, -1]))
+
+
+@pytest.mark.parametrize("length", [1, 5, 300])
+def test_sma_windows_equal_sma_for_each_window_to_the_bit(length: int) -> None:
+    x = 30_000.0 * np.exp(np.cumsum(np.random.default_rng(length).normal(0, 1e-3, length)))
+    gappy = x.copy()
+    gappy[length // 2] = np.nan  # not all finite: each window on its own
+
+    for series in (x, gappy, x[np.newaxis, :]):
+        means = ind.sma_windows(series, [1, 2, 5, 20, 299, 300, 301])
+        for n, mean in means.items():
+            np.testing.assert_array_equal(mean, ind.sma(series, n))

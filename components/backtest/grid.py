@@ -352,10 +352,10 @@ def _event_rows(
     events, owner, at_entry = events[kept], kept // 2, kept % 2 == 0
     busy = stop > start
     before_owner = np.where(at_entry | ~busy[owner], owner - 1, owner)  # at the bar before
-    now = _equity_at(events, owner, trow, stop, position, held, after, close, cash)
-    then = _equity_at(events - 1, before_owner, trow, stop, position, held, after, close, cash)
+    erow, ebar = np.divmod(events, n)
+    now = _equity_at(ebar, erow, owner, trow, stop, position, held, after, close, cash)
+    then = _equity_at(ebar - 1, erow, before_owner, trow, stop, position, held, after, close, cash)
     jump = now / then - 1.0
-    erow = events // n
     s1 += np.bincount(erow, weights=jump, minlength=rows)
     s2 += np.bincount(erow, weights=jump * jump, minlength=rows)
 
@@ -421,7 +421,8 @@ def _event_rows(
 
 
 def _equity_at(
-    where: IntArray,
+    bar: IntArray,
+    row: IntArray,
     owner: IntArray,
     trow: IntArray,
     stop: IntArray,
@@ -431,17 +432,13 @@ def _equity_at(
     close: FloatArray,
     cash: float,
 ) -> FloatArray:
-    """The equity at ``where`` (``row * n + bar``) as the per-bar curve has it, ``owner``
-    being the latest trade entered by then (-1 or another row's: none): that trade's while
-    it is held, its ``after`` once closed, or the starting cash before any trade."""
-    n = close.size
-    bar, row = where % n, where // n
+    """The equity of ``row`` at ``bar`` as the per-bar curve has it, ``owner`` being the
+    latest trade entered by then (-1 or another row's: none): that trade's while it is
+    held, its ``after`` once closed, or the starting cash before any trade."""
     j = np.maximum(owner, 0)
     mine = (owner >= 0) & (trow[j] == row)
     inside = mine & (bar < stop[j])
-    value = np.where(mine, after[j], cash)
-    value[inside] = position[j[inside]] * close[bar[inside]] + held[j[inside]]
-    return value
+    return np.where(inside, position[j] * close[bar] + held[j], np.where(mine, after[j], cash))
 
 
 def _range_extremes(

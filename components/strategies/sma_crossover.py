@@ -99,7 +99,7 @@ class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):
         means = {n: mean[0] for n, mean in sma_windows(c, sorted(windows)).items()}
         side = np.empty((len(params), c.shape[1]), dtype=np.int8)
         for r, p in enumerate(params):
-            side[r] = _row_side(means[p.fast] - means[p.slow], p)
+            side[r] = _row_side(means[p.fast], means[p.slow], p)
         if not with_confidence:  # the caller sizes without it (see Strategy.signal_grid)
             return SignalArrays(side, np.broadcast_to(np.float64(1.0), side.shape))
         stds = {n: rolling_std(c, n)[0] for n in {p.slow for p in params}}
@@ -110,21 +110,27 @@ class SmaCrossoverStrategy(Strategy[SmaCrossoverParams]):
         return SignalArrays(*enforce_contract(side, confidence, warmups))
 
 
-def _row_side(spread: FloatArray, p: SmaCrossoverParams) -> npt.NDArray[np.int8]:
-    """:func:`_side` of one set's 1-D ``spread`` in a few int8 passes. ``spread`` is NaN
-    exactly over the warm-up (the first ``slow - 1`` bars of finite closes); a tie after
-    it (an exact 0) takes the general path."""
-    side = (spread > 0).view(np.int8) - (spread < 0).view(np.int8)
-    start = min(p.slow - 1, side.size)  # the first bar with a side
-    if np.count_nonzero(side) != side.size - start:  # a tie, or NaN beyond the warm-up
-        side = _last_side(spread[np.newaxis, :])[0]
+def _row_side(fast: FloatArray, slow: FloatArray, p: SmaCrossoverParams) -> npt.NDArray[np.int8]:
+    """:func:`_side` of one set from its 1-D averages in a few passes over bytes. The
+    averages are NaN exactly over the warm-up (the first ``slow - 1`` bars of finite
+    closes); ``fast > slow`` is ``fast - slow > 0`` for floats, so no spread is formed
+    unless a tie after the warm-up (equal averages) sends the row the general way."""
+    above, below = fast > slow, fast < slow
+    start = min(p.slow - 1, above.size)  # the first bar with a side
+    tie = np.count_nonzero(above) + np.count_nonzero(below) != above.size - start
+    if tie:
+        side = _last_side((fast - slow)[np.newaxis, :])[0]  # a tie, or NaN beyond warm-up
         start = int(np.argmax(side != 0)) if side.any() else side.size
+    elif p.long_only:  # below the cross is flat: the side is ``above``
+        side = above.view(np.int8)
+    else:
+        side = above.view(np.int8) - below.view(np.int8)
     if p.wait_for_cross:
         known = side[start:]
         changed = known[1:] != known[:-1]  # no 0 after the start: any change is a cross
         cross = int(np.argmax(changed)) if changed.any() else known.size
         side[: start + cross + 1] = 0
-    if p.long_only:
+    if p.long_only and tie:
         np.maximum(side, 0, out=side)
     return side
 

@@ -357,13 +357,16 @@ def _plans(
         0.0,
     )
     bounds = np.searchsorted(row, np.arange(rows + 1))
-    after = np.empty_like(growth)
+    # Each account compounds its own trades: trade k of a row at (k, row) of a block
+    # padded with 1s, multiplied down the columns in order (the products of a cumprod
+    # over the row's trades alone).
+    number = np.arange(row.size) - bounds[row]  # each trade's place in its row
+    factors = np.ones((int(np.diff(bounds).max(initial=0)), rows))
+    factors[number, row] = growth
+    after = config.cash * np.multiply.accumulate(factors, axis=0)[number, row]
     before = np.empty_like(growth)
-    for r in range(rows):  # each account compounds its own trades
-        a, b = bounds[r], bounds[r + 1]
-        after[a:b] = config.cash * np.cumprod(growth[a:b])
-        before[a:b] = config.cash
-        before[a + 1 : b] = after[a : b - 1]
+    before[1:] = after[:-1]
+    before[number == 0] = config.cash
     size = before * unit
     entry_fee = np.asarray(cm.fee(size * entry_price), dtype=np.float64)
     exit_fee = np.asarray(cm.fee(size * exit_price), dtype=np.float64)

@@ -56,7 +56,7 @@ def runtime(settings: Settings) -> Runtime:
         refuse_split_brain()
     client = connect(settings)
     bus = RedisEventBus.connect(settings)
-    attach_prefect_mirror(bus)
+    attach_prefect_mirror(bus, settings.namespace)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings, bus=bus)
     if settings in _markets:
         market, clock = _markets[settings]

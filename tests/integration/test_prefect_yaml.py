@@ -11,6 +11,7 @@ import pytest
 from prefect.events.schemas.events import ResourceSpecification
 
 from deployments.specs import PROJECT_ROOT, load_specs
+from tasks.mirror import prefect_resource_id
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -59,4 +60,15 @@ def test_prefect_deploy_all_accepts_every_deployment_with_its_schedule() -> None
     ]
     assert restart.trigger.match_related == ResourceSpecification(
         {"prefect.resource.role": "deployment", "prefect.resource.name": "trading-engine"}
+    )
+    # The emergency response answers this account's CRITICAL health only.
+    with get_client(sync_client=True) as client:
+        response = client.read_deployment_by_name("emergency-response/emergency-response")
+    (emergency,) = [
+        a
+        for a in automations
+        if any(getattr(action, "deployment_id", None) == response.id for action in a.actions)
+    ]
+    assert emergency.trigger.match.root["prefect.resource.id"] == prefect_resource_id(
+        "health.status_changed", "qt"
     )

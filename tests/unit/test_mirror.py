@@ -13,7 +13,7 @@ def test_no_mirror_without_a_prefect_api() -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(restore_defaults={PREFECT_API_URL}):
-        assert not attach_prefect_mirror(InMemoryEventBus())
+        assert not attach_prefect_mirror(InMemoryEventBus(), "qt")
 
 
 def test_unreachable_prefect_api_never_fails_a_publish() -> None:
@@ -21,7 +21,7 @@ def test_unreachable_prefect_api_never_fails_a_publish() -> None:
 
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nothing listens
         bus = InMemoryEventBus()
-        assert attach_prefect_mirror(bus)
+        assert attach_prefect_mirror(bus, "qt")
         event = ess_event()
         bus.publish(event)
     assert bus.tail(count=1) == [event]

@@ -134,3 +134,36 @@ def test_prefect_deploy_fills_the_restart_trigger_as_serve_does(
         ]
         assert deployed["name"] == served.name
         assert deployed["triggers"] == served.triggers
+
+
+def _critical_health_of(namespace: str) -> Any:
+    """The Prefect event the mirror emits when ``namespace``'s health turns CRITICAL."""
+    from prefect.server.events.schemas.events import ReceivedEvent
+
+    from tasks.mirror import prefect_event_name, prefect_resource_id
+
+    return ReceivedEvent(
+        occurred=datetime.now(UTC),
+        event=prefect_event_name("health.status_changed"),
+        resource={
+            "prefect.resource.id": prefect_resource_id("health.status_changed", namespace),
+            "prefect.resource.name": "health.status_changed",
+            "quantum-trader.status": "CRITICAL",
+        },
+        id=uuid.uuid4(),
+    )
+
+
+@pytest.mark.parametrize("namespace", ACCOUNTS)
+def test_the_emergency_response_answers_its_own_accounts_critical_health_only(
+    namespace: str,
+) -> None:
+    from prefect.server.events.schemas.automations import EventTrigger
+
+    name = deployment_name("emergency-response", namespace)
+    (response,) = [d for d in runner_deployments(load_specs(namespace=namespace)) if d.name == name]
+    (raw,) = response.triggers
+    trigger = EventTrigger.model_validate(raw.model_dump(include=set(EventTrigger.model_fields)))
+    for other in ACCOUNTS:
+        covered = trigger.covers(_critical_health_of(other))
+        assert covered == (other == namespace), (namespace, other)

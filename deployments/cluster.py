@@ -38,7 +38,7 @@ from deployments.specs import (
     load_automations,
     load_specs,
 )
-from deployments.up import PrefectApi, prefect_client, run_first
+from deployments.up import PrefectApi, prefect_client, run_first, start_runs
 from tasks.liveness import deployment_name
 
 WORK_POOL = "quantum-trader"
@@ -110,7 +110,9 @@ def deploy(
         created = apply_automations(client, load_automations())
     console.print(f"automations: {', '.join(created) or 'up to date'}")
     if first_runs:
-        run_first(api, settings.namespace, console)
+        # No engine here to wait for (up defers research until its first cycle): the
+        # research runs go to the workers now, with the rest.
+        start_runs(api, console, run_first(api, settings.namespace, console))
     return names
 
 

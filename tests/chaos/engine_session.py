@@ -65,14 +65,21 @@ def main() -> None:
                 say(lost_to=held.lost_to.session)
                 break
             started = time.monotonic()
+            began = time.time()  # the wall time the cycle started (its line ends it)
             try:
                 if not held.is_held():
                     raise TemporaryError("the engine lease could not be renewed")
                 report = engine.run_cycle(cycle)
                 duplicates = sum(1 for o in report.orders if o.outcome == "duplicate")
-                say(cycle=cycle, submitted=report.submitted, fills=report.fills, dup=duplicates)
+                say(
+                    cycle=cycle,
+                    began=began,
+                    submitted=report.submitted,
+                    fills=report.fills,
+                    dup=duplicates,
+                )
             except TemporaryError as exc:  # Redis away: nothing placed; try the next cycle
-                say(cycle=cycle, error=str(exc)[:200])
+                say(cycle=cycle, began=began, error=str(exc)[:200])
             cycle += 1
             time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
     say(ended=cycle)

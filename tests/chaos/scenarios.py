@@ -291,8 +291,8 @@ def redis_outage(env: dict[str, str], workdir: Path, *, down_s: float = 2.0) -> 
                 lambda: any(c.get("submitted") for c in cycles_of(log, process.pid)),
                 60,
             )
+            switch(False)  # returns once the server process is gone
             down_at = time.time()
-            switch(False)
             result.kills += 1
             wait_for(  # the engine noticed: its cycles fail closed
                 "a cycle failing closed",
@@ -310,7 +310,13 @@ def redis_outage(env: dict[str, str], workdir: Path, *, down_s: float = 2.0) -> 
             result.resume_s.append(orders[0]["wall"] - up_at)
         finally:
             kill9(process)
-        down = [c for c in cycles_of(log, process.pid, after=down_at) if c["wall"] < up_at]
+        # Cycles that ran while the server was gone: one that began before the kill may
+        # have placed its order while the server still answered.
+        down = [
+            c
+            for c in cycles_of(log, process.pid, after=down_at)
+            if c["began"] > down_at and c["wall"] < up_at
+        ]
         result.orders_while_down = sum(c.get("submitted", 0) for c in down)
         if result.orders_while_down:
             result.problems.append(f"{result.orders_while_down} orders while Redis was down")

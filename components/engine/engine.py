@@ -74,7 +74,7 @@ from components.portfolio import PortfolioBalancer
 from components.risk.decision import RiskCheck, RiskDecision, publish_rejection
 from components.risk.emergency import EmergencyStop, EssState, EssStatus
 from components.risk.guard import RiskGuard
-from components.settings import ModuleMode, Settings
+from components.settings import ModuleMode
 from components.strategies import Strategy, create_strategy
 from components.trading.types import OrderIntent, PortfolioView, PositionView, Side, Signal
 
@@ -223,15 +223,6 @@ class TradingEngine:
         self._running: list[tuple[str, Strategy[Any]]] = []  # as the last policy read said
         self._books: dict[tuple[str, ...], SignalBook] = {}
         self._bar = timeframe_delta(self.config.timeframe).to_pytimedelta()
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, market: MarketData, *, bus: EventBus | None = None
-    ) -> TradingEngine:
-        """The engine :func:`~components.engine.factory.build_engine` wires from ``settings``."""
-        from components.engine.factory import build_engine
-
-        return build_engine(settings, market, bus=bus)
 
     # --- the cycle ----------------------------------------------------------------------
     def run_cycle(self, cycle: int) -> CycleReport:

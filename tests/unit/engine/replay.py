@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from components.engine import CycleReport, EngineConfig, TradingEngine
+from components.engine.factory import build_engine
 from components.execution import CostModel
 from components.execution.config import BrokerConfig, PaperConfig
 from components.market import FileMarket, ManualClock
@@ -67,7 +68,7 @@ def replay(
         by="tests",
         reason="one strategy on one symbol",
     )
-    engine = TradingEngine.from_settings(settings, FileMarket(folder, clock=clock))
+    engine = build_engine(settings, FileMarket(folder, clock=clock))
     engine.resolve_strategy = lambda name: strategy if name == strategy.name else None
 
     def cycles() -> Iterator[CycleReport]:

@@ -21,10 +21,9 @@ from components.config import ModuleMode
 from components.errors import QuantumTraderError
 from components.events import Event
 from components.health.modules import ModeChange, ModuleModes, ModuleRun, module_of_flow
-from components.redis import connect
 from components.settings import Settings, load_settings
 from tasks.common import io_task
-from tasks.runtime import refuse_split_brain, runtime
+from tasks.runtime import redis_client, runtime
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +60,12 @@ def record_module_run(flow: Any, flow_run: Any, state: Any) -> None:
     error = None if ok else _one_line(state.message or state.type.value)
     try:
         settings = load_settings()
-        if settings.redis_url is None:
-            # The run may have failed for exactly this: never start a private embedded
-            # Redis under a worker just to record that (split brain, tasks.runtime).
-            refuse_split_brain()
+        client = redis_client(settings)  # the run may have failed for a split brain
         try:
             at = runtime(settings).clock.now()
         except QuantumTraderError:
             at = state.timestamp
-        store = ModuleModes(connect(settings), namespace=settings.namespace)
+        store = ModuleModes(client, namespace=settings.namespace)
         store.record_run(spec.name, ModuleRun(ok=ok, at=at, mode=mode, error=error))
     except (QuantumTraderError, redis.RedisError) as exc:
         log.warning("cannot record the run of %s: %s", flow.name, exc)

@@ -7,8 +7,8 @@ from typing import Any
 
 from components.errors import QuantumTraderError
 from components.monitoring import Telemetry
-from components.redis import connect
 from components.settings import load_settings
+from tasks.runtime import redis_client
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ def record_success(flow: Any, flow_run: Any, state: Any) -> None:
     ``quantum_trader_deployment_last_success_age_seconds`` reports). Never raises."""
     try:
         settings = load_settings()
-        Telemetry(connect(settings), namespace=settings.namespace).record_success(
+        Telemetry(redis_client(settings), namespace=settings.namespace).record_success(
             flow.name, state.timestamp
         )
     except QuantumTraderError as exc:

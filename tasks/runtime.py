@@ -52,9 +52,7 @@ def runtime(settings: Settings) -> Runtime:
         ``QT_REDIS_URL`` is unset where the embedded Redis would split the brain.
     """
     hide_secrets_in_logs(settings)
-    if settings.redis_url is None:
-        refuse_split_brain()
-    client = connect(settings)
+    client = redis_client(settings)
     bus = RedisEventBus.connect(settings)
     attach_prefect_mirror(bus, settings.namespace)
     store = PolicyStore(client, namespace=settings.namespace, settings=settings, bus=bus)
@@ -67,6 +65,20 @@ def runtime(settings: Settings) -> Runtime:
 
 
 _markets: dict[Settings, tuple[MarketData, Clock]] = {}
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    """The Redis server of ``settings`` for code run by a flow (its tasks and its state
+    hooks alike): the embedded one is refused where it would split the brain.
+
+    Raises
+    ------
+    ConfigurationError
+        ``QT_REDIS_URL`` is unset where the embedded Redis would split the brain.
+    """
+    if settings.redis_url is None:
+        refuse_split_brain()
+    return connect(settings)
 
 
 def use_market(settings: Settings, market: MarketData, clock: Clock | None = None) -> None:

@@ -128,7 +128,7 @@ def _replay(
     last_fill = price
 
     def atr_at(k: int) -> float:
-        return math.nan if exit_atr is None else float(exit_atr[k])
+        return math.nan if exit_atr is None or k < 0 else float(exit_atr[k])
 
     def spread_at(k: int) -> float:
         return cm.spread_for(None if spread_bps is None else float(spread_bps[k]))
@@ -137,7 +137,7 @@ def _replay(
     if plan.stop is not None and math.isfinite(plan.stop[i]):
         given = float(plan.stop[i])
     levels = (
-        entry_levels(sign, entry_price=price, atr=atr_at(first), rules=rules, stop_loss=given)
+        entry_levels(sign, entry_price=price, atr=atr_at(first - 1), rules=rules, stop_loss=given)
         if rules is not None
         else ExitLevels(stop_loss=given)
     )

@@ -36,6 +36,7 @@ product, and the per-bar curve follows from which trade holds each bar.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -415,7 +416,8 @@ def _apply_exits(
     """End each trade where the one exit model (:func:`exit_along`, the paper broker's)
     closes it first, in place: its bars run from the entry bar (the rest of it follows
     the fill at the open) to the last bar it is held; the levels come from the fill price
-    and the entry bar's ATR, except the stop-loss of a trade the sizer sized (``stop``,
+    and the ATR known at the fill (through the bar before the entry bar: the entry bar's
+    range is still to come), except the stop-loss of a trade the sizer sized (``stop``,
     not NaN): the sizer's stop, which the engine's order carries. After an exit the
     account stays flat until the signal changes again (as the engine)."""
     rules = config.exits
@@ -429,7 +431,7 @@ def _apply_exits(
         levels = entry_levels(
             sign,
             entry_price=float(entry_price[i]),
-            atr=float(exit_atr[first]),
+            atr=float(exit_atr[first - 1]) if first > 0 else math.nan,
             rules=rules,
             stop_loss=given,
         )

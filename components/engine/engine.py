@@ -6,7 +6,7 @@ Each :meth:`TradingEngine.run_cycle` at market time ``now``:
    no new order and says so (fail closed);
 2. reads the closed bars of every symbol in the active universe or holding a position; a
    symbol with bad bars is skipped with the reason, the others go on;
-3. lets the broker fill what the newest bar fills (orders of earlier cycles, stops);
+3. lets the broker fill what the newest bar fills (stops, and orders its open did not);
 4. values the ledger at the last closes and lets the Emergency Stop evaluate it; while
    HALTED the engine only cancels (and flattens, if configured);
 5. asks every allowed and every shadow strategy for its signal on the last closed bar,
@@ -19,7 +19,10 @@ Each :meth:`TradingEngine.run_cycle` at market time ``now``:
    broker; a refusal publishes ``order.rejected`` once, not again each cycle the same
    intent is refused for the same reason (:mod:`components.engine.refusals`), with the
    signal's id as its correlation id;
-7. writes a heartbeat.
+7. fills the orders just placed at the open of the bar forming now, when the market can
+   tell it (:meth:`~components.market.base.MarketData.bar_opens`): the price the
+   backtester fills at, seen now rather than when that bar closes;
+8. writes a heartbeat.
 
 Client order ids are derived from the decision (strategy, symbol, signal bar, action), so
 a restarted engine that re-derives the same decision finds the id already taken and
@@ -54,8 +57,10 @@ from components.errors import QuantumTraderError, TemporaryError
 from components.events.bus import EventBus
 from components.execution import (
     Bar,
+    BarOpen,
     BarUpdate,
     Broker,
+    Fill,
     Ledger,
     PositionAction,
     assess_positions,
@@ -253,8 +258,13 @@ class TradingEngine:
         atrs = {
             s: a for block, book in books for s, a in zip(block.symbols, book.atrs, strict=True)
         }
+        entry_atrs = {
+            s: a
+            for block, book in books
+            for s, a in zip(block.symbols, book.entry_atrs, strict=True)
+        }
 
-        fills = self.broker.on_bars(_newest_bars(blocks, atrs))
+        fills = self.broker.on_bars(_newest_bars(blocks, atrs, entry_atrs))
         self.exits.remember(fills)
         marks = {
             symbol: float(close)
@@ -323,7 +333,9 @@ class TradingEngine:
                 for order in orders
                 if order.client_order_id in from_signals and order.outcome != "submitted"
             )
-            shadow_orders = self._shadow(chosen.shadow, read.frames(), atrs, policy, now)
+            shadow_orders = self._shadow(
+                chosen.shadow, read.frames(), atrs, entry_atrs, policy, now
+            )
             report.update(
                 signals=signals,
                 accepted=len(chosen.accepted),
@@ -331,6 +343,17 @@ class TradingEngine:
                 shadow_orders=shadow_orders,
                 unplaced=dict(unplaced),
                 not_accepted=dict(not_accepted),
+            )
+
+        opened = self._fill_at_open(orders, blocks, atrs, now)
+        if opened:
+            self.exits.remember(opened)
+            portfolio = self.ledger.snapshot(marks)
+            report.update(
+                fills=len(fills) + len(opened),
+                equity=portfolio.equity,
+                cash=portfolio.cash,
+                positions=len(portfolio.positions),
             )
 
         result = CycleReport(
@@ -588,6 +611,32 @@ class TradingEngine:
         self._announce(denials)
         return outcomes
 
+    def _fill_at_open(
+        self,
+        orders: list[OrderOutcome],
+        blocks: list[BarBlock],
+        atrs: Mapping[str, float | None],
+        now: datetime,
+    ) -> list[Fill]:
+        """Fill the orders of this cycle at the open of the bar forming now (the next bar
+        after the newest closed one), if that bar has opened and the market knows its
+        open; what is left fills when the bar closes (:meth:`PaperBroker.on_opens`). A
+        source with no ``bar_opens`` at all (it is optional, as ``bars_block``) leaves
+        every fill to the close."""
+        placed = {o.symbol for o in orders if o.outcome in ("submitted", "duplicate")}
+        bar_opens = getattr(self.market, "bar_opens", None)
+        if not placed or bar_opens is None:
+            return []
+        opens: list[BarOpen] = []
+        for block in blocks:
+            symbols = [s for s in block.symbols if s in placed]
+            at = _time(int(block.times[-1])) + self._bar
+            if not symbols or at > now:
+                continue
+            prices = bar_opens(symbols, block.timeframe, at)
+            opens += [BarOpen(s, price, at, atr=atrs[s]) for s, price in prices.items()]
+        return self.broker.on_opens(opens)
+
     def _announce(self, denials: list[RiskDecision]) -> None:
         """One ``order.rejected`` per refused intent until its reason changes."""
         if self.bus is None:
@@ -621,6 +670,7 @@ class TradingEngine:
         signals: list[Signal],
         bars: Mapping[str, pd.DataFrame],
         atrs: Mapping[str, float | None],
+        entry_atrs: Mapping[str, float | None],
         policy: GlobalPolicy,
         now: datetime,
     ) -> int:
@@ -632,17 +682,22 @@ class TradingEngine:
         )
         if self.shadow_book is None or not names:
             return 0
-        return self.shadow_book.trade(signals, bars, atrs, policy, now, names)
+        return self.shadow_book.trade(signals, bars, atrs, entry_atrs, policy, now, names)
 
 
-def _newest_bars(blocks: list[BarBlock], atrs: Mapping[str, float | None]) -> list[BarUpdate]:
+def _newest_bars(
+    blocks: list[BarBlock],
+    atrs: Mapping[str, float | None],
+    entry_atrs: Mapping[str, float | None],
+) -> list[BarUpdate]:
     """The newest bar of every symbol of ``blocks``, for the broker."""
     updates = []
     for block in blocks:
         at = _time(int(block.times[-1]))
         newest = block.values[:4, :, -1].T.tolist()  # (symbols, [open, high, low, close])
         for symbol, (open_, high, low, close) in zip(block.symbols, newest, strict=True):
-            updates.append(BarUpdate(symbol, Bar(open_, high, low, close), at, atrs[symbol]))
+            bar = Bar(open_, high, low, close)
+            updates.append(BarUpdate(symbol, bar, at, atrs[symbol], None, entry_atrs[symbol]))
     return updates
 
 

@@ -37,7 +37,7 @@ class ShadowBook:
     """Paper accounts of the shadow strategies (see the module docstring).
 
     >>> book = ShadowBook(client, namespace="qt", capital=10_000, planner=planner)
-    >>> book.trade(shadow_signals, bars, atrs, policy, now, ["sma_cross"])
+    >>> book.trade(shadow_signals, bars, atrs, entry_atrs, policy, now, ["sma_cross"])
     """
 
     def __init__(
@@ -78,12 +78,15 @@ class ShadowBook:
         signals: list[Signal],
         bars: Mapping[str, pd.DataFrame],
         atrs: Mapping[str, float | None],
+        entry_atrs: Mapping[str, float | None],
         policy: GlobalPolicy,
         now: datetime,
         strategies: list[str],
     ) -> int:
         """Fill what the newest bars fill in each shadow account, then place the orders
-        its signals ask for; returns the number of orders placed."""
+        its signals ask for; returns the number of orders placed. ``atrs`` are the ATRs
+        through the newest bars, ``entry_atrs`` those through the bars before (see
+        :class:`~components.execution.broker.BarUpdate`)."""
         by_strategy: dict[str, list[Signal]] = {name: [] for name in strategies}
         for signal in signals:
             by_strategy.setdefault(signal.strategy, []).append(signal)
@@ -99,6 +102,7 @@ class ShadowBook:
                         frame.iloc[-1],
                         frame.index[-1].to_pydatetime(),
                         atr=atrs.get(symbol),
+                        entry_atr=entry_atrs.get(symbol),
                     )
                     for symbol in sorted(active | {s.symbol for s in chosen})
                     if (frame := bars.get(symbol)) is not None

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from components.indicators import FloatArray, atr
+from components.indicators import FloatArray, atr, lag
 from components.market.block import BarBlock
 from components.strategies import Strategy
 from components.strategies.base import Int8Array
@@ -52,6 +52,10 @@ class BookUpdate:
 
     signals: dict[str, LatestSignals]
     atrs: list[float | None]
+    """The ATR through the newest bar (the trailing stop moves by it)."""
+    entry_atrs: list[float | None]
+    """The ATR through the bar before the newest: the one known when the newest bar opened,
+    for the default exit levels of a position filled at that bar's open."""
     new_bars: int
 
 
@@ -127,15 +131,23 @@ class SignalBook:
             else:
                 outputs[name] = series.update(block, new)
         self.last_time = int(block.times[-1])
-        atrs = [float(v) if math.isfinite(v) and v > 0 else None for v in outputs.pop("").tolist()]
+        now, before = outputs.pop("")
         signals = {name: LatestSignals(*out) for name, out in outputs.items()}
-        return BookUpdate(signals=signals, atrs=atrs, new_bars=len(new))
+        return BookUpdate(
+            signals=signals, atrs=_known(now), entry_atrs=_known(before), new_bars=len(new)
+        )
 
 
 def _atr_of(
     open: FloatArray, high: FloatArray, low: FloatArray, close: FloatArray, volume: FloatArray
-) -> FloatArray:
-    return atr(high, low, close, ATR_PERIOD)
+) -> tuple[FloatArray, FloatArray]:
+    """The ATR at each bar and at the bar before it."""
+    values = atr(high, low, close, ATR_PERIOD)
+    return values, lag(values, 1)
+
+
+def _known(values: FloatArray) -> list[float | None]:
+    return [float(v) if math.isfinite(v) and v > 0 else None for v in values.tolist()]
 
 
 def _continues(block: BarBlock, last_time: int) -> bool:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from components.execution.broker import (
         Bar,
         BarLike,
+        BarOpen,
         BarUpdate,
         Broker,
         BrokerConfig,
@@ -59,6 +60,7 @@ __all__ = [
     "Applied",
     "Bar",
     "BarLike",
+    "BarOpen",
     "BarUpdate",
     "Broker",
     "BrokerConfig",

@@ -9,6 +9,14 @@ Fill rules (prices from :mod:`components.execution.costs`):
   unknown, ``at >= created_at``). See :attr:`Order.eligible_after`.
 - **Market** orders fill at that bar's open with spread and slippage; **limit** orders when
   the bar trades through the limit, at the limit or the better open; fees in basis points.
+- **At the open, as soon as it is known.** :meth:`PaperBroker.on_opens` fills at a bar's
+  open while the bar is still forming (the engine asks right after placing its orders);
+  :meth:`PaperBroker.on_bars` fills, when the bar closes, whatever the open did not (a
+  limit reached inside the bar, or an order whose open was never seen). Either way the
+  price is the same open, so a backtest and paper trading agree; the fill is only seen
+  minutes sooner.
+- **Default exit levels** come from the ATR known at the fill: the bars before the one
+  the order fills on (``entry_atr``), never the fill bar's own range.
 - **Idempotent.** Submitting a client order id seen before (open, filled, cancelled or
   refused) places nothing and returns the first answer with ``duplicate=True``; a fill
   for an id already filled is a no-op. Both hold across restarts: the state is the
@@ -109,12 +117,27 @@ BarLike: TypeAlias = Bar | Mapping[str, Any] | pd.Series
 
 
 class BarUpdate(NamedTuple):
-    """A closed bar of one symbol for :meth:`PaperBroker.on_bars`: the bar, its open time,
-    the ATR known before it (for default stops) and an observed spread, if any (a named
-    tuple, as :class:`Bar`)."""
+    """A closed bar of one symbol for :meth:`PaperBroker.on_bars` (a named tuple, as
+    :class:`Bar`): the bar, its open time, the ATR through it (``atr``: the trailing stop
+    moves by it after the bar), the ATR known before it (``entry_atr``: default exit
+    levels of a position it opens at its open), and an observed spread, if any. Without
+    them the broker's own ATR of the bars before is used."""
 
     symbol: str
     bar: BarLike
+    at: datetime
+    atr: float | None = None
+    spread_bps: float | None = None
+    entry_atr: float | None = None
+
+
+class BarOpen(NamedTuple):
+    """The open of a bar of one symbol that is still forming, for
+    :meth:`PaperBroker.on_opens`: the price, the bar's open time, the ATR known at it
+    (default exit levels of the positions it opens) and an observed spread, if any."""
+
+    symbol: str
+    price: float
     at: datetime
     atr: float | None = None
     spread_bps: float | None = None
@@ -162,6 +185,11 @@ class Broker(Protocol):
 
     def on_bars(self, updates: Sequence[BarUpdate]) -> list[Fill]:
         """:meth:`on_bar` for the newest bar of many symbols (an engine cycle's)."""
+        ...
+
+    def on_opens(self, opens: Sequence[BarOpen]) -> list[Fill]:
+        """Fill what the opens of bars still forming fill, as soon as they are known; a
+        broker whose fills come from elsewhere (an exchange) gives none."""
         ...
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -270,6 +298,7 @@ class PaperBroker:
         *,
         atr: float | None = None,
         spread_bps: float | None = None,
+        entry_atr: float | None = None,
     ) -> list[Fill]:
         """Fill what this bar fills: eligible open orders of ``symbol`` (in submission
         order), then the position's stop-loss or take-profit.
@@ -282,11 +311,14 @@ class PaperBroker:
         at
             The bar's open time (the Bars index); the fills' ``filled_at``.
         atr
-            ATR known before this bar, for default stops of positions it opens; without
-            it, the broker's own ATR of the bars it was given.
+            ATR through this bar, for the trailing stop; without it, the broker's own ATR
+            of the bars it was given.
         spread_bps
             Observed spread (e.g. :func:`~components.execution.costs.spread_bps_of` of a
             ticker); else the bar's, else the cost model's.
+        entry_atr
+            ATR known before this bar, for the default exit levels of positions it opens
+            at its open; without it, the broker's own ATR of the bars before.
 
         Returns
         -------
@@ -296,7 +328,8 @@ class PaperBroker:
 
         Example: ``broker.on_bar("BTC/USDT", bars.iloc[-1], bars.index[-1])``.
         """
-        return self.on_bars([BarUpdate(symbol, bar, at, atr=atr, spread_bps=spread_bps)])
+        update = BarUpdate(symbol, bar, at, atr=atr, spread_bps=spread_bps, entry_atr=entry_atr)
+        return self.on_bars([update])
 
     def on_bars(self, updates: Sequence[BarUpdate]) -> list[Fill]:
         """:meth:`on_bar` for a closed bar of each of many symbols (an engine cycle's), with
@@ -331,6 +364,55 @@ class PaperBroker:
         self.ledger.mark_bars(marks, trailing)
         return fills
 
+    def on_opens(self, opens: Sequence[BarOpen]) -> list[Fill]:
+        """Fill at once what the open of a bar still forming fills: the open orders of
+        its symbol that the bar may fill (:meth:`Order.may_fill_on`), in submission order:
+        market orders at the open, with spread and slippage; limit orders the open reaches,
+        at the better open. It is what :meth:`on_bars` fills at the same open when the bar
+        closes, minutes sooner. Exits wait for the close (the bar's range is not known
+        yet), and the bar is not marked processed, so its close still checks them.
+
+        The ledger is read in one round trip; each fill is one more.
+
+        Raises
+        ------
+        DataError
+            An open is not a positive finite price, or its time has no time zone (nothing
+            is filled).
+
+        Example: ``broker.on_opens([BarOpen("BTC/USDT", 64_210.5, at, atr=412.0)])``.
+        """
+        for bar_open in opens:
+            if bar_open.at.tzinfo is None or bar_open.at.utcoffset() is None:
+                raise DataError(
+                    f"{bar_open.symbol} open at {bar_open.at.isoformat()}: the time has no "
+                    "time zone; pass a tz-aware (UTC) time"
+                )
+            if not 0.0 < bar_open.price < math.inf:
+                raise DataError(
+                    f"{bar_open.symbol} open at {bar_open.at.isoformat()}: price "
+                    f"{bar_open.price!r} is not a positive number"
+                )
+        if not opens:
+            return []
+        view = self.ledger.bar_view([o.symbol for o in opens])
+        orders: dict[str, list[Order]] = {}
+        for order in view.orders:
+            orders.setdefault(order.symbol, []).append(order)
+        fills: list[Fill] = []
+        for bar_open in opens:
+            price, at, atr = bar_open.price, bar_open.at, bar_open.atr
+            spread = self.cost_model.spread_for(bar_open.spread_bps)
+            for order in orders.get(bar_open.symbol, []):
+                if not order.may_fill_on(at):
+                    continue
+                if atr is None and not order.reduce_only:
+                    atr = self._atr(bar_open.symbol)
+                result = self._fill_order(order, Bar(price, price, price, price), at, spread, atr)
+                if result is not None and result.status == "filled" and result.fill is not None:
+                    fills.append(result.fill)
+        return fills
+
     def _process_bar(
         self,
         update: BarUpdate,
@@ -342,7 +424,7 @@ class PaperBroker:
         """Fill what one bar fills: eligible open orders of its symbol (in submission
         order), then the position's stop-loss or take-profit. A trailing stop that moved
         goes into ``trailing`` (written with the bar marks)."""
-        symbol, at, atr = update.symbol, update.at, update.atr
+        symbol, at, atr, entry_atr = update.symbol, update.at, update.atr, update.entry_atr
         spread = self.cost_model.spread_for(
             update.spread_bps if update.spread_bps is not None else ohlc.spread_bps
         )
@@ -350,9 +432,9 @@ class PaperBroker:
         position = view.positions.get(symbol)
         for order in orders:
             if order.may_fill_on(at):
-                if atr is None and not order.reduce_only:
-                    atr = self._atr(symbol)  # only when a fill may need default stops
-                result = self._fill_order(order, ohlc, at, spread, atr)
+                if entry_atr is None and not order.reduce_only:
+                    entry_atr = self._atr(symbol)  # only when a fill may need default stops
+                result = self._fill_order(order, ohlc, at, spread, entry_atr)
                 if result is not None and result.status == "filled" and result.fill is not None:
                     fills.append(result.fill)
                     position = result.position  # as this fill left it

@@ -51,7 +51,7 @@ from pydantic import BaseModel, ConfigDict
 
 from components.clock import Clock, SystemClock
 from components.errors import ConfigurationError, DataError, TemporaryError
-from components.execution.broker import BarLike, BarUpdate, Broker
+from components.execution.broker import BarLike, BarOpen, BarUpdate, Broker
 from components.execution.config import ExchangeConfig
 from components.execution.ledger import Ledger
 from components.execution.models import Fill, FillReason, Order, OrderAck
@@ -336,6 +336,10 @@ class ExchangeBroker:
         for update in updates:
             fills += self.on_bar(update.symbol, update.bar, update.at, atr=update.atr)
         return fills
+
+    def on_opens(self, opens: Sequence[BarOpen]) -> list[Fill]:
+        """Nothing: the exchange fills its orders itself, and :meth:`on_bar` books them."""
+        return []
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -22,7 +22,8 @@ the rest of the bar comes after it):
   ``high - trailing_atr * atr`` for a long (``low + ...`` for a short) when that is tighter,
   never back. It moves after the bar, so it never fires on the bar that moved it.
 - Levels at entry: ``stop_loss_atr`` and ``take_profit_atr`` ATRs from the fill price
-  (the ATR at the entry bar), unless the order gave its own.
+  (the ATR known at the fill: through the bar before the entry bar, whose range is still
+  to come), unless the order gave its own.
 """
 
 from __future__ import annotations

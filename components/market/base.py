@@ -104,6 +104,14 @@ class MarketData(Protocol):
         that inherits this protocol does better)."""
         return {s: self.bars(s, timeframe, limit=limit, end=end) for s in symbols}
 
+    def bar_opens(self, symbols: Iterable[str], timeframe: str, at: datetime) -> dict[str, float]:
+        """The open price of each symbol's ``timeframe`` bar that opens at ``at`` (the bar
+        forming now), by symbol, once ``at`` has passed: the first price of the bar, known
+        as soon as it opens, long before it closes. A symbol whose open is not known (yet)
+        is left out; a source that cannot tell gives ``{}`` (the default), and orders then
+        fill when the bar closes, at the same open."""
+        return {}
+
     def bars_block(
         self,
         symbols: Iterable[str],

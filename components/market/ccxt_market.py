@@ -231,6 +231,40 @@ class CcxtMarket(MarketData):
             since = newest + step
         return rows, answered
 
+    def bar_opens(self, symbols: Iterable[str], timeframe: str, at: datetime) -> dict[str, float]:
+        """The open of each symbol's forming ``timeframe`` candle, if it opened at ``at``
+        (one ``fetch_ohlcv`` of one candle per symbol: ask only for the symbols that need
+        it). A symbol the exchange gives no such candle for is left out.
+
+        Example: ``market.bar_opens(["BTC/USDT"], "5m", at)``.
+
+        Raises
+        ------
+        TemporaryError
+            The exchange is unreachable, slow or rate-limiting.
+        """
+        step = timeframe_delta(timeframe).value // 1_000_000
+        at_ms = int(pd.Timestamp(as_utc(at, name="at")).value // 1_000_000)
+        if at_ms % step or at_ms > self._cap_ms(None):
+            return {}
+        opens: dict[str, float] = {}
+        for symbol in symbols:
+            self._check_symbol(symbol)
+            batch = self._call(
+                "fetch_ohlcv",
+                f"fetch the forming {timeframe} candle of {symbol}",
+                symbol,
+                timeframe,
+                since=at_ms,
+                limit=1,
+            )
+            for row in batch if isinstance(batch, list) else []:
+                if isinstance(row, list | tuple) and len(row) >= 2 and _number(row[0]) == at_ms:
+                    price = _number(row[1])
+                    if price is not None and price > 0:
+                        opens[symbol] = price
+        return opens
+
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """The exchange's live ticker of ``symbol``.
 

@@ -340,6 +340,25 @@ class FileMarket(MarketData):
         ]
         return BlockRead(blocks, skipped)
 
+    def bar_opens(self, symbols: Iterable[str], timeframe: str, at: datetime) -> dict[str, float]:
+        """The open of each symbol's ``timeframe`` bar opening at ``at`` once the replay clock
+        has reached ``at``: only the open of that row is read, the rest of the bar is still
+        to come. Symbols whose files have no bar at ``at`` are left out.
+
+        Example: ``market.bar_opens(["BTC/USDT"], "1h", at)``.
+        """
+        at_us = int(pd.Timestamp(as_utc(at, name="at")).value // _US)
+        if at_us > self._cap_us(None):
+            return {}
+        opens: dict[str, float] = {}
+        for symbol in symbols:
+            frame = self._frame(symbol, timeframe)
+            times, values = self._arrays(symbol, timeframe, frame)
+            row = int(np.searchsorted(times, at_us))
+            if row < len(times) and int(times[row]) == at_us:
+                opens[symbol] = float(values[row, 0])
+        return opens
+
     def _arrays(
         self, symbol: str, timeframe: str, frame: pd.DataFrame
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -498,6 +498,24 @@ class SyntheticMarket(MarketData):
         # Bars are checked against the contract once, when made (see _checked).
         return BlockRead([BarBlock(names, times, values, timeframe, checked=True)], {})
 
+    def bar_opens(self, symbols: Iterable[str], timeframe: str, at: datetime) -> dict[str, float]:
+        """The open of each symbol's ``timeframe`` bar opening at ``at``, once the clock has
+        reached ``at`` (``{}`` before, or when no bar opens at ``at``): the first price of
+        the bar, made with the bar.
+
+        Example: ``market.bar_opens(["BTC/USDT"], "5m", at)["BTC/USDT"]``.
+        """
+        names = tuple(symbols)
+        for symbol in names:
+            self._check_symbol(symbol)
+        step = int(timeframe_delta(timeframe).value)
+        at_ns = int(pd.Timestamp(as_utc(at, name="at")).value)
+        if not names or at_ns % step or at_ns < self._first_ns or at_ns > self._cap(None):
+            return {}
+        with self._lock:
+            opens = self._block_values(names, timeframe, at_ns, 1)[0, :, 0]
+        return dict(zip(names, opens.tolist(), strict=True))
+
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
         """The ticker of ``symbol`` at ``at`` (default and at most ``now()``).
 

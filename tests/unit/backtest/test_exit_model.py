@@ -44,7 +44,8 @@ def paper_trades(
     step = index[1] - index[0]
     for t in range(len(bars)):
         at = index[t].to_pydatetime()
-        broker.on_bar("BTC/USDT", bars.iloc[t], at, atr=float(atrs[t]))
+        entry_atr = float(atrs[t - 1]) if t > 0 else None
+        broker.on_bar("BTC/USDT", bars.iloc[t], at, atr=float(atrs[t]), entry_atr=entry_atr)
         if t == 0 or direction[t] == direction[t - 1]:
             continue
         position = ledger.position("BTC/USDT")

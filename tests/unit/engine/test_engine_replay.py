@@ -1,9 +1,12 @@
-"""A 500-symbol replay: the engine's incremental cycle trades exactly as the full recomputation.
+"""Replays of two engines side by side on one market, on two namespaces.
 
-Two engines on two namespaces replay the same market: one as it runs live (market
-windows grown bar by bar, signals updated by the new bars only), one recomputing
-everything every cycle (the market read one DataFrame per symbol, every signal computed
-over every bar since its first cycle). Their paper trades must be the same, fill by fill.
+- 500 symbols: the engine's incremental cycle trades exactly as the full recomputation.
+  One engine runs as it runs live (market windows grown bar by bar, signals updated by
+  the new bars only), the other recomputes everything every cycle (the market read one
+  DataFrame per symbol, every signal computed over every bar since its first cycle).
+  Their paper trades must be the same, fill by fill.
+- Fills at the forming bar's open, as soon as the market knows it, are the fills the
+  same engine makes when that bar closes, only seen a bar sooner.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pytest
 import redis
 
 from components.engine import EngineConfig, TradingEngine, build_engine
+from components.execution import Fill
 from components.market import ManualClock, SyntheticMarket, Ticker, default_symbols
 from components.policy import PolicyStore
 from components.redis import delete_namespace
@@ -54,6 +58,13 @@ class FramesOnly:
         return self._market.ticker(symbol, **kwargs)
 
 
+class FramesAndOpens(FramesOnly):
+    """:class:`FramesOnly` that also tells the open of the bar forming now."""
+
+    def bar_opens(self, symbols: Iterable[str], timeframe: str, at: datetime) -> dict[str, float]:
+        return self._market.bar_opens(symbols, timeframe, at)
+
+
 @pytest.fixture
 def reference(settings: Settings, client: redis.Redis) -> Iterator[Settings]:
     """A second namespace for the reference engine, deleted afterwards."""
@@ -83,7 +94,7 @@ def test_a_500_symbol_replay_trades_exactly_as_the_full_recomputation(
     )
     full = engine_on(
         reference,
-        FramesOnly(SyntheticMarket(seed=5, symbols=names, clock=clock)),
+        FramesAndOpens(SyntheticMarket(seed=5, symbols=names, clock=clock)),
         incremental=False,
     )
 
@@ -100,3 +111,36 @@ def test_a_500_symbol_replay_trades_exactly_as_the_full_recomputation(
     assert len(trades) >= 20, "the replay should trade enough to compare"
     assert trades == [f.model_dump() for f in full.ledger.fills()]
     assert live.ledger.snapshot() == full.ledger.snapshot()
+
+
+def test_orders_fill_at_the_forming_bars_open_in_the_cycle_that_placed_them(
+    settings: Settings, reference: Settings
+) -> None:
+    clock = ManualClock(START + timedelta(minutes=2, seconds=30))  # mid-bar, as live
+    names = default_symbols(60)
+    at_open = engine_on(
+        settings, SyntheticMarket(seed=5, symbols=names, clock=clock), incremental=True
+    )
+    at_close = engine_on(  # no bar_opens: orders fill when their bar closes
+        reference, FramesOnly(SyntheticMarket(seed=5, symbols=names, clock=clock)), incremental=True
+    )
+    opened = 0
+    for cycle in range(24):  # one bar per cycle, as the backtester sees them
+        placed = [o for o in at_open.run_cycle(cycle).orders if o.outcome == "submitted"]
+        at_close.run_cycle(cycle)
+        assert at_open.ledger.open_orders() == []  # every order placed is filled at once
+        opened += len(placed)
+        clock.advance(timedelta(minutes=5))
+    assert opened >= 5, "the replay should place enough orders to compare"
+
+    # The same fills; within a bar, the close books a symbol's entry beside the exits of
+    # other symbols that the open booked a cycle before them.
+    forming = START + timedelta(minutes=5 * 23)  # the last cycle's fills are at its open
+    early = [f for f in at_open.ledger.fills(limit=None) if f.filled_at < forming]
+    assert sorted(map(_fill_key, early)) == sorted(
+        map(_fill_key, at_close.ledger.fills(limit=None))
+    )
+
+
+def _fill_key(fill: Fill) -> tuple[Any, ...]:
+    return (fill.filled_at, fill.client_order_id, tuple(fill.model_dump().items()))

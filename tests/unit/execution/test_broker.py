@@ -11,6 +11,7 @@ from components.errors import DataError
 from components.events import RedisEventBus
 from components.execution import (
     Bar,
+    BarOpen,
     Broker,
     BrokerConfig,
     CostModel,
@@ -214,13 +215,57 @@ def test_a_replayed_bar_cannot_close_a_position_twice(
     assert ids.count("entry:sl") == 1
 
 
-def test_default_stops_are_atr_multiples_around_the_fill(broker: PaperBroker) -> None:
+def test_default_stops_are_atr_multiples_around_the_fill_of_the_atr_known_at_it(
+    broker: PaperBroker,
+) -> None:
     broker.submit(make_intent("o1"))
-    [fill] = broker.on_bar(SYMBOL, make_bar(100.0, high=100.1, low=99.9), bar_at(1), atr=2.0)
+    bar = make_bar(100.0, high=100.1, low=99.9)
+    # atr: through this bar (for the trailing stop); entry_atr: known at its open
+    [fill] = broker.on_bar(SYMBOL, bar, bar_at(1), atr=50.0, entry_atr=2.0)
     position = broker.ledger.position(SYMBOL)
     assert position is not None
     assert position.stop_loss == pytest.approx(fill.price - 4.0)
     assert position.take_profit == pytest.approx(fill.price + 6.0)
+
+
+def test_an_order_fills_at_the_open_of_the_forming_bar_as_soon_as_it_is_known(
+    client: redis.Redis, namespace: str, costs: CostModel
+) -> None:
+    at_close = PaperBroker(Ledger(client, namespace=f"{namespace}:close"), costs)
+    at_open = PaperBroker(Ledger(client, namespace=f"{namespace}:open"), costs)
+    bar = make_bar(101.0, high=101.5, low=100.5, close=101.2)
+    for b in (at_close, at_open):
+        b.on_bar(SYMBOL, make_bar(100.0), bar_at(0))
+        assert b.submit(make_intent("o1")).accepted
+    assert at_open.on_opens([BarOpen(SYMBOL, 101.0, bar_at(0), atr=2.0)]) == []  # bar 0: closed
+    [opened] = at_open.on_opens([BarOpen(SYMBOL, 101.0, bar_at(1), atr=2.0)])
+    assert at_open.ledger.open_orders() == []
+    assert at_open.on_opens([BarOpen(SYMBOL, 101.0, bar_at(1), atr=2.0)]) == []  # once
+    [closed] = at_close.on_bar(SYMBOL, bar, bar_at(1), entry_atr=2.0)
+    assert at_open.on_bar(SYMBOL, bar, bar_at(1), entry_atr=2.0) == []  # filled already
+    assert opened.model_dump(exclude={"position_id"}) == closed.model_dump(exclude={"position_id"})
+    held = [b.ledger.position(SYMBOL) for b in (at_open, at_close)]
+    assert [p.model_dump(exclude={"id"}) for p in held if p is not None] == [
+        held[1].model_dump(exclude={"id"})  # type: ignore[union-attr]
+    ] * 2
+
+
+def test_a_limit_order_the_open_does_not_reach_waits_for_the_bar(broker: PaperBroker) -> None:
+    broker.on_bar(SYMBOL, make_bar(100.0), bar_at(0))
+    broker.submit(make_intent("o1", type="limit", limit_price=99.0))
+    assert broker.on_opens([BarOpen(SYMBOL, 100.0, bar_at(1))]) == []
+    [fill] = broker.on_bar(SYMBOL, make_bar(100.0, low=98.5), bar_at(1))
+    assert fill.price == pytest.approx(99.0)
+
+
+def test_a_bad_open_fills_nothing(broker: PaperBroker) -> None:
+    broker.on_bar(SYMBOL, make_bar(100.0), bar_at(0))
+    broker.submit(make_intent("o1"))
+    with pytest.raises(DataError, match="not a positive number"):
+        broker.on_opens(
+            [BarOpen(SYMBOL, 100.0, bar_at(1)), BarOpen(SYMBOL, float("nan"), bar_at(1))]
+        )
+    assert [o.client_order_id for o in broker.ledger.open_orders()] == ["o1"]
 
 
 def test_without_an_atr_given_the_broker_uses_the_atr_of_the_bars_it_has_seen(

@@ -301,3 +301,18 @@ def test_a_ticker_from_the_past_is_a_configuration_error() -> None:
 def test_an_object_without_fetch_ohlcv_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="no fetch_ohlcv"):
         CcxtMarket(object())
+
+
+def test_the_open_of_the_forming_candle_comes_from_one_fetch_per_symbol() -> None:
+    exchange = RecordedExchange()
+    market = market_of(exchange)  # at 00:20, the 00:00 candle is forming
+    forming = datetime(2024, 3, 2, tzinfo=UTC)
+
+    assert market.bar_opens(["BTC/USDT"], "1h", forming) == {"BTC/USDT": exchange.ohlcv[24][1]}
+    assert exchange.calls[-1] == (
+        "fetch_ohlcv",
+        {"symbol": "BTC/USDT", "since": int(forming.timestamp() * 1000), "limit": 1},
+    )
+    calls = len(exchange.calls)
+    assert market.bar_opens(["BTC/USDT"], "1h", forming + timedelta(hours=1)) == {}  # not yet
+    assert len(exchange.calls) == calls

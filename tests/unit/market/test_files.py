@@ -481,3 +481,16 @@ def test_blocks_hold_the_bars_of_each_symbol_grouped_by_their_times(tmp_path: Pa
                 expected = market.bars(symbol, timeframe, limit=limit)
                 np.testing.assert_array_equal(block.frame(symbol).to_numpy(), expected.to_numpy())
                 assert block.frame(symbol).index.equals(expected.index)
+
+
+def test_the_open_of_the_forming_bar_is_read_only_once_the_clock_reaches_it(
+    tmp_path: Path,
+) -> None:
+    bars = make_bars(48)
+    bars.to_parquet(tmp_path / "ADA_USDT-1h.parquet")
+    forming = bars.index[10].to_pydatetime()
+    market = FileMarket(tmp_path, clock=ManualClock(forming + timedelta(minutes=20)))
+
+    assert market.bar_opens(["ADA/USDT"], "1h", forming) == {"ADA/USDT": bars["open"].iloc[10]}
+    assert market.bar_opens(["ADA/USDT"], "1h", forming + timedelta(hours=1)) == {}
+    assert market.bar_opens(["ADA/USDT"], "1h", forming + timedelta(minutes=30)) == {}

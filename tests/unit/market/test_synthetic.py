@@ -338,3 +338,17 @@ def test_months_of_minute_bars_come_without_making_the_rest() -> None:
     minutes = market.bars("BTC/USDT", "1m", limit=60 * 24 * 60)  # 60 days
 
     assert len(minutes) == 86_400
+
+
+def test_the_open_of_the_forming_bar_is_known_once_it_opens_and_is_that_bars_open() -> None:
+    clock = ManualClock(datetime(2025, 6, 1, 10, 2, tzinfo=UTC))
+    market = SyntheticMarket(clock=clock, symbols=MAJORS)
+    forming = datetime(2025, 6, 1, 10, 0, tzinfo=UTC)
+
+    opens = market.bar_opens(MAJORS, "5m", forming)
+    assert market.bar_opens(MAJORS, "5m", forming + timedelta(minutes=5)) == {}  # not yet
+    assert market.bar_opens(MAJORS, "5m", forming + timedelta(minutes=1)) == {}  # no such bar
+
+    clock.advance(timedelta(minutes=3))  # the bar has closed
+    closed = market.bars_many(MAJORS, "5m", limit=1)
+    assert opens == {s: closed[s]["open"].iloc[-1] for s in MAJORS}

@@ -494,8 +494,9 @@ class PaperBroker:
         """The one exit model (:func:`~components.execution.exits.exit_along`) on this bar:
         (the exit fill, if one fired; the trailing stop, if it moved and is kept for the
         next bar). ``stored`` is the trailing stop kept so far (an older position's counts
-        for nothing)."""
-        if position is None:
+        for nothing). A bar from before the position opened never touches it (a cycle may
+        see the bar before the one its order filled at the open of, again)."""
+        if position is None or position.opened_at > at:
             return None, None
         rules = self.config.exit_rules
         trailing = None

@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from components.engine import EngineConfig, TradingEngine, build_engine
-from components.execution import Fill
+from components.execution import Fill, FillReason
 from components.market import ManualClock, SyntheticMarket, Ticker, default_symbols
 from components.policy import PolicyStore
 from components.redis import delete_namespace
@@ -116,7 +116,7 @@ def test_a_500_symbol_replay_trades_exactly_as_the_full_recomputation(
 def test_orders_fill_at_the_forming_bars_open_in_the_cycle_that_placed_them(
     settings: Settings, reference: Settings
 ) -> None:
-    clock = ManualClock(START + timedelta(minutes=2, seconds=30))  # mid-bar, as live
+    clock = ManualClock(START + timedelta(minutes=1))  # mid-bar, as live
     names = default_symbols(60)
     at_open = engine_on(
         settings, SyntheticMarket(seed=5, symbols=names, clock=clock), incremental=True
@@ -125,7 +125,7 @@ def test_orders_fill_at_the_forming_bars_open_in_the_cycle_that_placed_them(
         reference, FramesOnly(SyntheticMarket(seed=5, symbols=names, clock=clock)), incremental=True
     )
     opened = 0
-    for cycle in range(24):  # one bar per cycle, as the backtester sees them
+    for cycle in range(24):  # one cycle a bar, as the backtester sees them
         placed = [o for o in at_open.run_cycle(cycle).orders if o.outcome == "submitted"]
         at_close.run_cycle(cycle)
         assert at_open.ledger.open_orders() == []  # every order placed is filled at once
@@ -140,6 +140,26 @@ def test_orders_fill_at_the_forming_bars_open_in_the_cycle_that_placed_them(
     assert sorted(map(_fill_key, early)) == sorted(
         map(_fill_key, at_close.ledger.fills(limit=None))
     )
+
+
+def test_a_second_cycle_in_the_bar_of_a_fill_never_exits_on_the_bar_before(
+    settings: Settings,
+) -> None:
+    clock = ManualClock(START + timedelta(minutes=1))
+    engine = engine_on(
+        settings,
+        SyntheticMarket(seed=5, symbols=default_symbols(60), clock=clock),
+        incremental=True,
+    )
+    for cycle in range(48):  # two cycles a bar: the second sees the same closed bars
+        engine.run_cycle(cycle)
+        clock.advance(timedelta(minutes=2, seconds=30))
+
+    fills = engine.ledger.fills(limit=None)
+    opened = {f.position_id: f.filled_at for f in fills if f.client_order_id == f.position_id}
+    exits = [f for f in fills if f.reason is not FillReason.ORDER]
+    assert len(exits) >= 3, "the replay should see exits"
+    assert [f for f in exits if f.filled_at < opened[f.position_id]] == []
 
 
 def _fill_key(fill: Fill) -> tuple[Any, ...]:

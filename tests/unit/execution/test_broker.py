@@ -250,6 +250,16 @@ def test_an_order_fills_at_the_open_of_the_forming_bar_as_soon_as_it_is_known(
     ] * 2
 
 
+def test_a_bar_from_before_a_fill_at_the_open_never_fires_its_exits(broker: PaperBroker) -> None:
+    broker.on_bar(SYMBOL, make_bar(100.0), bar_at(0))
+    broker.submit(make_intent("o1", stop_loss=99.0))
+    [entry] = broker.on_opens([BarOpen(SYMBOL, 100.0, bar_at(1))])
+    # A later cycle inside bar 1 sees bar 0 again: its low (99) is before the entry.
+    assert broker.on_bar(SYMBOL, make_bar(100.0, low=98.0), bar_at(0)) == []
+    [stop] = broker.on_bar(SYMBOL, make_bar(100.0, low=98.0), bar_at(1))
+    assert (stop.reason, stop.position_id) == (FillReason.STOP_LOSS, entry.position_id)
+
+
 def test_a_limit_order_the_open_does_not_reach_waits_for_the_bar(broker: PaperBroker) -> None:
     broker.on_bar(SYMBOL, make_bar(100.0), bar_at(0))
     broker.submit(make_intent("o1", type="limit", limit_price=99.0))

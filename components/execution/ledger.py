@@ -10,8 +10,10 @@ Keys (under the namespace ``ns``)::
     ns:ledger:fills       hash: client order id -> its fill (JSON)
     ns:ledger:fill_log    list: client order ids in fill order
     ns:ledger:closed      list: closed positions (JSON), newest first, trimmed
-    ns:ledger:bars        hash: symbol -> open time (epoch us) of the last bar processed
-    ns:ledger:bar_step    hash: symbol -> spacing (us) of the last two bars processed
+    ns:ledger:bar_marks   string: the last bar processed of every symbol, as one JSON
+                          object grouping the symbols by (open time, spacing of the last
+                          two bars) in epoch us: {"<open> <spacing>": [symbol, ...]}, the
+                          spacing left out while unknown (see :meth:`Ledger.mark_bars`)
     ns:ledger:trail       hash: symbol -> trailing stop of its position (JSON: position, level)
     ns:events:trade.executed / ns:events:order.rejected   the event streams
 
@@ -166,55 +168,24 @@ return {1, ARGV[2]}
 """
 )
 
-# KEYS: last bar, bar spacing; ARGV: symbol, bar open time (epoch us)
-_MARK_BAR_SCRIPT = r"""
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local at = tonumber(ARGV[2])
-if current then
-  current = tonumber(current)
-  if at <= current then return 0 end
-  redis.call('HSET', KEYS[2], ARGV[1], string.format('%d', at - current))
-end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-"""
-
-# KEYS: bars, bar steps, trailing stops
-# ARGV: n, then n pairs symbol, open time (us) (forward only; each symbol once), then pairs
-#       symbol, trailing stop (JSON) to store. The bars are read in one HMGET and written in
-#       one HSET per hash (per 1,000 symbols), not three commands per symbol.
+# KEYS: bar marks, trailing stops, and the two hashes that held the bars before the
+#       marks (read once by Python when no marks are stored, dropped at the first write)
+# ARGV: 1 the marks text Python computed from ('' = none), 2 the marks text to store
+#       ('' = unchanged: only trailing stops), then pairs symbol, trailing stop (JSON).
+# The marks are one value, not a hash field per symbol: a cycle rewrites every symbol's,
+# and a hash of up to 512 fields is a flat list in Redis, so HMGET and HSET of n fields
+# cost n^2 there (500 symbols: ~10 ms a cycle; the text: well under 1 ms).
 _MARK_BARS_SCRIPT = r"""
-local n, chunk = tonumber(ARGV[1]), 1000  -- chunk: fields per command (unpack's stack)
-local symbols, current = {}, {}
-for j = 1, n do symbols[j] = ARGV[2 * j] end
-for from = 1, n, chunk do
-  local got = redis.call('HMGET', KEYS[1], unpack(symbols, from, math.min(from + chunk - 1, n)))
-  for k = 1, #got do current[from + k - 1] = got[k] end
+if ARGV[2] ~= '' then
+  local current = redis.call('GET', KEYS[1]) or ''
+  if current ~= ARGV[1] then return {'moved', current} end
+  redis.call('SET', KEYS[1], ARGV[2])
+  if current == '' then redis.call('DEL', KEYS[3], KEYS[4]) end
 end
-local bars, steps, marked = {}, {}, 0
-for j = 1, n do
-  local at, before = tonumber(ARGV[2 * j + 1]), current[j]
-  if before then before = tonumber(before) end
-  if not before or at > before then
-    if before then
-      steps[#steps + 1] = symbols[j]
-      steps[#steps + 1] = string.format('%d', at - before)
-    end
-    bars[#bars + 1] = symbols[j]
-    bars[#bars + 1] = ARGV[2 * j + 1]
-    marked = marked + 1
-  end
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
 end
-for _, write in ipairs({{KEYS[1], bars}, {KEYS[2], steps}}) do
-  local key, fields = write[1], write[2]
-  for from = 1, #fields, 2 * chunk do
-    redis.call('HSET', key, unpack(fields, from, math.min(from + 2 * chunk - 1, #fields)))
-  end
-end
-for i = 2 + 2 * n, #ARGV, 2 do
-  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1])
-end
-return marked
+return {'ok'}
 """
 
 _MAX_ATTEMPTS = 20
@@ -296,6 +267,57 @@ def _finite(value: float, what: str, *, positive: bool = False) -> float:
     return number
 
 
+@dataclass(frozen=True, slots=True)
+class _BarMarks:
+    """The bar marks as stored (``text``, '' when none) and parsed: symbol -> (open time
+    of its last bar processed, spacing of its last two or None), in epoch us."""
+
+    text: str
+    marks: dict[str, tuple[int, int | None]]
+
+
+def _moved_on(
+    marks: dict[str, tuple[int, int | None]], bars: Mapping[str, int]
+) -> tuple[dict[str, tuple[int, int | None]], int]:
+    """``marks`` with each symbol of ``bars`` (symbol -> open time, epoch us) moved forward
+    to its bar (an older or equal bar changes nothing), and how many moved."""
+    moved: dict[str, tuple[int, int | None]] = {}
+    after: dict[tuple[tuple[int, int | None] | None, int], tuple[int, int | None]] = {}
+    for symbol, at in bars.items():
+        before = marks.get(symbol)
+        if before is not None and at <= before[0]:
+            continue
+        mark = after.get((before, at))  # a cycle's symbols move alike: one tuple for them
+        if mark is None:
+            mark = after[before, at] = (at, None if before is None else at - before[0])
+        moved[symbol] = mark
+    return ({**marks, **moved} if moved else marks), len(moved)
+
+
+def _marks_text(marks: Mapping[str, tuple[int, int | None]]) -> str:
+    """The stored form of ``marks`` (the module docstring): grouped by mark."""
+    groups: dict[tuple[int, int | None], list[str]] = {}
+    for symbol, mark in marks.items():
+        groups.setdefault(mark, []).append(symbol)
+    return json.dumps(
+        {f"{last}" if step is None else f"{last} {step}": s for (last, step), s in groups.items()},
+        separators=(",", ":"),
+    )
+
+
+def _mark_of(key: str) -> tuple[int, int | None]:
+    last, _, step = key.partition(" ")
+    return int(last), int(step) if step else None
+
+
+def _bar_times(mark: tuple[int, int | None] | None) -> tuple[datetime | None, timedelta | None]:
+    """A mark as (open time of the last bar, spacing of the last two)."""
+    if mark is None:
+        return None, None
+    last, step = mark
+    return _from_epoch_us(last), None if step is None else step * _MICROSECOND
+
+
 class Ledger:
     """Cash, positions, open orders and fills of one namespace, kept in Redis.
 
@@ -350,7 +372,7 @@ class Ledger:
             name: key(name)
             for name in (
                 "account", "positions", "orders", "acks", "fills",
-                "fill_log", "closed", "bars", "bar_step", "trail",
+                "fill_log", "closed", "bar_marks", "trail", "bars", "bar_step",
             )
         }  # fmt: skip
         self._trade_stream = stream_key(namespace, TRADE_EXECUTED)
@@ -358,7 +380,6 @@ class Ledger:
         self._stats = stats_key(namespace)
         self._fill = client.register_script(_FILL_SCRIPT)
         self._submit = client.register_script(_SUBMIT_SCRIPT)
-        self._mark_bar = client.register_script(_MARK_BAR_SCRIPT)
         self._mark_bars = client.register_script(_MARK_BARS_SCRIPT)
         self._put_position = client.register_script(_PUT_POSITION_SCRIPT)
         # The position text of each symbol as last read or written here ('' = none): what
@@ -366,6 +387,7 @@ class Ledger:
         # stale entry (another process wrote) costs one more call, never a wrong write.
         self._known: dict[str, str] = {}
         self._parsed: dict[str, tuple[str, Position | None]] = {}  # symbol -> (text, position)
+        self._bar_marks: _BarMarks | None = None  # as last read or written here (likewise)
 
     @classmethod
     def connect(cls, settings: Settings, *, bus: EventBus | None = None) -> Ledger:
@@ -751,11 +773,7 @@ class Ledger:
     def mark_bar(self, symbol: str, at: datetime) -> bool:
         """Record that the bar of ``symbol`` opening at ``at`` was processed. Time only moves
         forward: an older or equal ``at`` changes nothing (returns False)."""
-        keys = [self.keys["bars"], self.keys["bar_step"]]
-        changed = self._call(
-            lambda: self._mark_bar(keys=keys, args=[symbol, str(epoch_us(at))]), "mark a bar"
-        )
-        return bool(changed)
+        return self.mark_bars({symbol: at}) == 1
 
     def mark_bars(
         self,
@@ -763,21 +781,40 @@ class Ledger:
         trailing: Mapping[str, TrailingStop] | None = None,
     ) -> int:
         """:meth:`mark_bar` for many symbols in one script call, storing the trailing stops
-        that moved (by symbol) in the same call; returns how many bars moved."""
+        that moved (by symbol) in the same call; returns how many bars moved.
+
+        The marks of every symbol are one stored value: Python moves them on from the value
+        it last read or wrote, and the script stores the result only if the stored value is
+        still that one (else Python computes again from the current one), so concurrent
+        writers lose nothing. Nothing moved and no trailing stop: no call at all."""
         trailing = trailing or {}
-        if not bars and not trailing:
-            return 0
-        args = [str(len(bars))]
-        stamps: dict[datetime, str] = {}  # a cycle's bars share a few times
+        stamps: dict[datetime, int] = {}  # a cycle's bars share a few times
+        wanted: dict[str, int] = {}
         for symbol, at in bars.items():
             stamp = stamps.get(at)
             if stamp is None:
-                stamp = stamps[at] = str(epoch_us(at))
-            args += (symbol, stamp)
-        args += [part for symbol, stop in trailing.items() for part in (symbol, stop.to_json())]
-        keys = [self.keys["bars"], self.keys["bar_step"], self.keys["trail"]]
-        marked = self._call(lambda: self._mark_bars(keys=keys, args=args), "mark bars")
-        return int(marked)
+                stamp = stamps[at] = epoch_us(at)
+            wanted[symbol] = stamp
+        stops = [part for symbol, stop in trailing.items() for part in (symbol, stop.to_json())]
+        keys = [self.keys[k] for k in ("bar_marks", "trail", "bars", "bar_step")]
+        known = self._bar_marks or self._read_marks(
+            self._call(lambda: self._r.get(keys[0]), "read the bars processed")
+        )
+        for _ in range(_MAX_ATTEMPTS):
+            marks, moved = _moved_on(known.marks, wanted)
+            if not moved and not stops:
+                return 0
+            text = _marks_text(marks) if moved else ""
+            args = [known.text, text, *stops]
+            reply = self._call(lambda args=args: self._mark_bars(keys=keys, args=args), "mark bars")
+            if reply[0] == "ok":
+                if moved:
+                    self._bar_marks = _BarMarks(text, marks)
+                return moved
+            known = self._read_marks(reply[1])  # another writer moved them: compute again
+        raise TemporaryError(
+            f"cannot mark bars: the marks kept changing under {_MAX_ATTEMPTS} attempts"
+        )
 
     def bar_view(self, symbols: Sequence[str]) -> BarView:
         """What the broker needs to process a bar of each of ``symbols``, read in one
@@ -785,27 +822,22 @@ class Ledger:
         processed and its spacing, every open order, every open position and every stored
         trailing stop."""
         pipe = self._r.pipeline(transaction=True)
-        names = list(symbols)
-        if names:
-            pipe.hmget(self.keys["bars"], names)
-            pipe.hmget(self.keys["bar_step"], names)
+        pipe.get(self.keys["bar_marks"])
         pipe.hvals(self.keys["orders"])
         pipe.hgetall(self.keys["positions"])
         pipe.hgetall(self.keys["trail"])
-        replies = self._call(pipe.execute, "read the ledger for the bars")
-        lasts, steps = (replies[0], replies[1]) if names else ([], [])
-        orders, positions, trails = replies[-3], replies[-2], replies[-1]
+        text, orders, positions, trails = self._call(pipe.execute, "read the ledger for the bars")
+        marks = self._read_marks(text).marks
+        names = list(symbols)
         self._known.update(dict.fromkeys(names, ""))
         self._known.update(positions)
-        seen: dict[tuple[str | None, str | None], tuple[datetime | None, timedelta | None]] = {}
+        seen: dict[tuple[int, int | None] | None, tuple[datetime | None, timedelta | None]] = {}
         last_bars = {}
-        for symbol, last, step in zip(names, lasts, steps, strict=True):
-            pair = seen.get((last, step))  # a cycle's symbols share a few (last, step)
+        for symbol in names:
+            mark = marks.get(symbol)
+            pair = seen.get(mark)  # a cycle's symbols share a few (last, step)
             if pair is None:
-                pair = seen[last, step] = (
-                    None if last is None else _from_epoch_us(last),
-                    None if step is None else int(step) * _MICROSECOND,
-                )
+                pair = seen[mark] = _bar_times(mark)
             last_bars[symbol] = pair
         return BarView(
             last_bars=last_bars,
@@ -816,14 +848,33 @@ class Ledger:
 
     def last_bar(self, symbol: str) -> tuple[datetime | None, timedelta | None]:
         """(open time of the last bar processed for ``symbol``, spacing of the last two)."""
-        pipe = self._r.pipeline(transaction=True)
-        pipe.hget(self.keys["bars"], symbol)
-        pipe.hget(self.keys["bar_step"], symbol)
-        last, step = self._call(pipe.execute, "read the last bar")
-        return (
-            None if last is None else _from_epoch_us(last),
-            None if step is None else int(step) * _MICROSECOND,
-        )
+        text = self._call(lambda: self._r.get(self.keys["bar_marks"]), "read the last bar")
+        return _bar_times(self._read_marks(text).marks.get(symbol))
+
+    def _read_marks(self, text: str | None) -> _BarMarks:
+        """The marks stored as ``text`` (parsed once: the last text seen is kept); with none
+        stored, those of the two hashes that held them before, if any."""
+        text = text or ""
+        if self._bar_marks is not None and text == self._bar_marks.text:
+            return self._bar_marks
+        if text:
+            marks = {
+                symbol: pair
+                for key, symbols in json.loads(text).items()
+                for pair in (_mark_of(key),)
+                for symbol in symbols
+            }
+        else:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.hgetall(self.keys["bars"])
+            pipe.hgetall(self.keys["bar_step"])
+            lasts, steps = self._call(pipe.execute, "read the bars processed")
+            marks = {
+                s: (int(last), None if steps.get(s) is None else int(steps[s]))
+                for s, last in lasts.items()
+            }
+        self._bar_marks = read = _BarMarks(text, marks)
+        return read
 
     # --- views ------------------------------------------------------------------------------
     def state(self, marks: Mapping[str, float] | None = None, *, fills: int = 100) -> LedgerState:

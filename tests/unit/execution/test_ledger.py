@@ -268,8 +268,7 @@ def test_an_unreachable_server_is_a_temporary_error(namespace: str) -> None:
 
 
 def test_mark_bars_moves_each_symbol_forward_only_past_a_thousand_symbols(ledger: Ledger) -> None:
-    """The script reads and writes the bars 1,000 symbols per command: 2,500 symbols cross
-    two chunk edges, some new, some moved on, some given an older bar."""
+    """2,500 symbols, some new, some moved on, some given an older bar."""
     start = datetime(2026, 3, 2, tzinfo=UTC)
     names = [f"S{i:04d}/USDT" for i in range(2_500)]
     assert ledger.mark_bars({s: start for s in names[:1_500]}) == 1_500
@@ -285,3 +284,47 @@ def test_mark_bars_moves_each_symbol_forward_only_past_a_thousand_symbols(ledger
             assert step == (timedelta(minutes=5) if i % 3 else None)
         else:
             assert (last, step) == (bars[symbol], None)
+
+
+def test_two_ledgers_marking_bars_of_other_symbols_lose_none(
+    client: redis.Redis, namespace: str
+) -> None:
+    """The marks are one stored value: a writer that read it before another wrote computes
+    again from the current one (and a ledger that never read it reads it first)."""
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    first, second = Ledger(client, namespace=namespace), Ledger(client, namespace=namespace)
+    assert first.mark_bars({"A/USDT": start, "B/USDT": start}) == 2
+    first.bar_view(["A/USDT"])
+    assert second.mark_bars({"B/USDT": start + timedelta(minutes=5)}) == 1
+    assert first.mark_bars({"A/USDT": start + timedelta(minutes=5)}) == 1
+    assert first.mark_bar("C/USDT", start)
+    assert not second.mark_bar("C/USDT", start)
+    fresh = Ledger(client, namespace=namespace)
+    assert fresh.bar_view(["A/USDT", "B/USDT", "C/USDT", "D/USDT"]).last_bars == {
+        "A/USDT": (start + timedelta(minutes=5), timedelta(minutes=5)),
+        "B/USDT": (start + timedelta(minutes=5), timedelta(minutes=5)),
+        "C/USDT": (start, None),
+        "D/USDT": (None, None),
+    }
+    assert fresh.last_bar("B/USDT") == (start + timedelta(minutes=5), timedelta(minutes=5))
+
+
+def test_bars_marked_in_the_hashes_of_before_are_read_and_moved_into_the_marks(
+    client: redis.Redis, namespace: str
+) -> None:
+    """A ledger written before the marks were one value (a hash field per symbol for the
+    last bar, one for the spacing) keeps its bars: read from the hashes until the first
+    write, which drops them."""
+    start = datetime(2026, 3, 2, tzinfo=UTC)
+    ledger = Ledger(client, namespace=namespace)
+    us = (start - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    client.hset(ledger.keys["bars"], mapping={"A/USDT": us, "B/USDT": us})
+    client.hset(ledger.keys["bar_step"], "A/USDT", 300_000_000)
+    assert ledger.last_bar("A/USDT") == (start, timedelta(minutes=5))
+    later = start + timedelta(minutes=5)
+    assert ledger.mark_bars({"A/USDT": start, "B/USDT": later}) == 1
+    assert not client.exists(ledger.keys["bars"], ledger.keys["bar_step"])
+    assert Ledger(client, namespace=namespace).bar_view(["A/USDT", "B/USDT"]).last_bars == {
+        "A/USDT": (start, timedelta(minutes=5)),
+        "B/USDT": (later, timedelta(minutes=5)),
+    }

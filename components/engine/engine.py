@@ -48,7 +48,7 @@ from components.clock import Clock
 from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import HeartbeatWriter, read_heartbeat
 from components.engine.intents import IntentPlanner
-from components.engine.orchestrator import may_enter, select_signals
+from components.engine.orchestrator import may_enter, select_signals, settle_entries
 from components.engine.reentry import ExitLatches
 from components.engine.refusals import StandingRefusals
 from components.engine.shadow import ShadowBook
@@ -304,8 +304,9 @@ class TradingEngine:
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
             self.exits.release(lambda strategy, symbol: _direction(books, strategy, symbol))
-            signals, chosen, unsure = self._signals(policy, books, atrs, portfolio)
+            signals, chosen, unsure, settled = self._signals(policy, books, atrs, portfolio)
             not_accepted = Counter(reason.split(":", 1)[0] for _, reason in chosen.dropped)
+            not_accepted.update(settled)
             if unsure:
                 not_accepted["min_confidence"] += unsure
             unplaced: Counter[str] = Counter()
@@ -441,35 +442,46 @@ class TradingEngine:
         books: list[tuple[BarBlock, BookUpdate]],
         atrs: Mapping[str, float | None],
         portfolio: PortfolioView,
-    ) -> tuple[int, Any, int]:
+    ) -> tuple[int, Any, int, Counter[str]]:
         """Every allowed and shadow strategy's signal on each symbol's last closed bar
         (how many: each strategy's non-flat ones and those on a held symbol), what the
-        orchestrator chose among them, and how many non-flat ones on symbols with no
-        position were below ``global_min_confidence`` (never made into signals).
+        orchestrator chose among them, how many non-flat ones on symbols with no
+        position were below ``global_min_confidence`` (never made into signals), and how
+        many it dropped before any object was made, by rule.
 
         Each block holds symbols on one time index as (symbols x time) arrays, and each
         strategy's ``signal_arrays`` (the one code path the backtester runs too) is
         brought up to its newest bar once per block for all of them. Only the signals on
         held symbols and those that may open a position (:func:`may_enter`) are made into
-        objects and given to the orchestrator: it would drop the others.
+        objects and given to the orchestrator: it would drop the others. Of those that
+        may open one, the orchestrator's one-per-symbol rule is applied on the arrays
+        (:func:`settle_entries`): only the signal it keeps on a symbol is made.
         """
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
+        settled: Counter[str] = Counter()
         count = unsure = 0
+        names = [name for name, _ in self._running]
         for block, book in books:
+            if not names:
+                break
             close = block.last("close").tolist()  # Python floats: read row by row below
             at = _time(int(block.times[-1])) + self._bar
             held_mask = np.zeros(len(block.symbols), dtype=np.bool_)
             held_mask[[block.row(s) for s in held if s in block]] = True
-            for name, _ in self._running:
-                latest = book.signals[name]
-                wanted, strength = latest.direction, latest.confidence
-                count += int(np.count_nonzero(held_mask | (wanted != 0)))
-                enter = may_enter(wanted, strength, policy)
-                unsure += int(np.count_nonzero((wanted != 0) & ~enter & ~held_mask))
-                rows = np.flatnonzero(held_mask | enter)
-                directions, confidences = wanted.tolist(), strength.tolist()
-                for row in rows.tolist():
+            wanted = np.stack([book.signals[name].direction for name in names])
+            strength = np.stack([book.signals[name].confidence for name in names])
+            count += int(np.count_nonzero(held_mask | (wanted != 0)))
+            enter = may_enter(wanted, strength, policy)
+            unsure += int(np.count_nonzero((wanted != 0) & ~enter & ~held_mask))
+            entries = settle_entries(
+                names, block.symbols, wanted, strength, held_mask, policy, self.orchestrator
+            )
+            settled.update(entries.dropped)
+            for name, make, directions, confidences in zip(
+                names, entries.make, wanted.tolist(), strength.tolist(), strict=True
+            ):
+                for row in np.flatnonzero(make).tolist():
                     symbol = block.symbols[row]
                     signals.append(
                         Signal(
@@ -483,7 +495,7 @@ class TradingEngine:
                         )
                     )
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
-        return count, chosen, unsure
+        return count, chosen, unsure, settled
 
     def _manage(
         self,

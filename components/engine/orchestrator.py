@@ -29,8 +29,9 @@ Every dropped signal carries a reason that starts with the rule's name
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -137,6 +138,85 @@ def may_enter(
     >>> may_enter(np.array([1, 0, -1]), np.array([0.9, 0.0, 0.2]), policy)  # [True, False, False]
     """
     return np.asarray((direction != 0) & (confidence >= policy.global_min_confidence))
+
+
+@dataclass(frozen=True)
+class SettledEntries:
+    """What :func:`settle_entries` decided on arrays: which signals are still to be made
+    into objects for :func:`select_signals` (``make``, strategies x symbols), and how many
+    others it dropped, by rule (``superseded``, ``conflict``)."""
+
+    make: npt.NDArray[np.bool_]
+    dropped: Counter[str]
+
+
+def settle_entries(
+    names: Sequence[str],
+    symbols: Sequence[str],
+    direction: npt.NDArray[np.integer[Any]],
+    confidence: npt.NDArray[np.floating[Any]],
+    held: npt.NDArray[np.bool_],
+    policy: GlobalPolicy,
+    config: OrchestratorConfig | None = None,
+) -> SettledEntries:
+    """The array form of the rules for the signals of one bar (``direction`` and
+    ``confidence``: strategies ``names`` x ``symbols``) on symbols with no position
+    (``held`` False): a caller with thousands of symbols makes :class:`Signal` objects
+    only for ``make`` and gives them to :func:`select_signals`, which then decides as it
+    would on every signal, and adds ``dropped`` to its reasons.
+
+    Signals that cannot open a position (:func:`may_enter`) are not made (rules 3 and 5:
+    they would be dropped; the caller counts them). Where trading is allowed, the
+    signals that may open a position of the live strategies the policy lets trade, on
+    symbols of the universe, are resolved here, one per symbol (rule 6): only the one
+    kept is made. Every other signal (held symbols, shadow or refused strategies) is made
+    as it is.
+
+    >>> settle_entries(["a", "b"], ["BTC/USDT"], np.array([[1], [1]]),
+    ...                np.array([[0.9], [0.8]]), np.array([False]), policy).dropped
+    Counter({'superseded': 1})
+    """
+    config = config or OrchestratorConfig()
+    enter = may_enter(direction, confidence, policy)
+    make = enter | held
+    dropped: Counter[str] = Counter()
+    if not policy.trading_allowed() or len(set(names)) != len(names) or not len(names):
+        return SettledEntries(make, dropped)
+    universe = frozenset(policy.active_universe)
+    free = ~held & np.fromiter((s in universe for s in symbols), np.bool_, len(symbols))
+    pooled = np.array(
+        [
+            _strategy_refusal(n, policy) is None
+            and policy.strategy_states.get(n) != StrategyState.SHADOW
+            for n in names
+        ]
+    )
+    candidate = enter & pooled[:, None] & free
+    if not candidate.any():
+        return SettledEntries(make, dropped)
+    # Rule 6 as _resolve reads it: the best is the most confident (ties: by strategy
+    # name), the rival the most confident in another direction.
+    order = np.array(sorted(range(len(names)), key=names.__getitem__))
+    cand, side = candidate[order], direction[order]
+    sure = confidence[order].astype(np.float64)  # compared as Python floats would be
+    strength = np.where(cand, sure, -np.inf)
+    best_conf = strength.max(axis=0)
+    best = np.argmax(cand & (strength == best_conf), axis=0)
+    columns = np.arange(len(symbols))
+    rival_conf = np.where(cand & (side != side[best, columns]), sure, -np.inf).max(axis=0)
+    counts = cand.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        conflict = (counts > 0) & (best_conf - rival_conf < config.disagreement_margin)
+    kept = np.flatnonzero((counts > 0) & ~conflict)
+    make &= ~candidate
+    make[order[best[kept]], kept] = True
+    for rule, number in (
+        ("superseded", int((counts[kept] - 1).sum())),
+        ("conflict", int(counts[conflict].sum())),
+    ):
+        if number:
+            dropped[rule] = number
+    return SettledEntries(make, dropped)
 
 
 def _canonical(signal: Signal) -> tuple[Any, ...]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from components.engine import OrchestratorConfig, OrchestratorResult, select_signals
-from components.engine.orchestrator import may_enter
+from components.engine.orchestrator import may_enter, settle_entries
 from components.policy import Emergency, GlobalPolicy
 from components.settings import load_settings
 from components.trading.types import Signal
@@ -225,6 +226,67 @@ def test_only_signals_on_held_symbols_or_that_may_enter_can_be_chosen(
     some = select_signals(kept, rules, open_positions=held)
 
     assert (some.accepted, some.shadow) == (every.accepted, every.shadow)
+
+
+STRATEGIES = ["momentum", "breakout", "mean_reversion", "evolved_1", "evolved_2"]
+SYMBOLS = [*UNIVERSE, "DOGE/USDT"]
+
+
+@settings(max_examples=300)
+@given(
+    names=st.lists(st.sampled_from(STRATEGIES), min_size=1, max_size=5, unique=True),
+    data=st.data(),
+    held=st.sampled_from([{}, {"ETH/USDT": 1.0, "DOGE/USDT": -2.0}, {"BTC/USDT": 0.5}]),
+    stopped=st.booleans(),
+    margin=st.sampled_from([0.0, 0.05, 0.2]),
+)
+def test_settling_entries_on_arrays_chooses_as_the_orchestrator_on_every_signal(
+    names: list[str],
+    data: st.DataObject,
+    held: dict[str, float],
+    stopped: bool,
+    margin: float,
+) -> None:
+    """What the engine relies on to make objects only for the signal kept on a symbol:
+    the same accepted and shadow signals, and the same count of drops by rule."""
+    rules = policy(
+        allowed_strategies=["momentum", "breakout", "mean_reversion", "evolved_2"],
+        blocked_strategies=["evolved_2"],
+        strategy_states={"evolved_1": "shadow"},
+        stop_all_trading=stopped,
+    )
+    config = OrchestratorConfig(disagreement_margin=margin)
+    shape = (len(names), len(SYMBOLS))
+    confidences = st.sampled_from([0.0, 0.7, 0.75, 0.8, 0.9]) | st.floats(0, 1)  # ties too
+    direction = np.array(
+        data.draw(st.lists(st.sampled_from([-1, 0, 1]), min_size=shape[0] * shape[1],
+                           max_size=shape[0] * shape[1])),
+        dtype=np.int8,
+    ).reshape(shape)  # fmt: skip
+    confidence = np.array(
+        data.draw(
+            st.lists(confidences, min_size=shape[0] * shape[1], max_size=shape[0] * shape[1])
+        ),
+        dtype=np.float64,
+    ).reshape(shape)
+    held_mask = np.array([s in held for s in SYMBOLS])
+
+    def made(mask: np.ndarray) -> list[Signal]:
+        return [
+            signal(SYMBOLS[j], names[i], int(direction[i, j]), float(confidence[i, j]))
+            for i, j in zip(*np.nonzero(mask), strict=True)
+        ]
+
+    every = select_signals(
+        made(may_enter(direction, confidence, rules) | held_mask),
+        rules, open_positions=held, config=config,
+    )  # fmt: skip
+    settled = settle_entries(names, SYMBOLS, direction, confidence, held_mask, rules, config)
+    some = select_signals(made(settled.make), rules, open_positions=held, config=config)
+
+    assert (some.accepted, some.shadow) == (every.accepted, every.shadow)
+    rule = Counter(reason.split(":", 1)[0] for _, reason in every.dropped)
+    assert Counter(reason.split(":", 1)[0] for _, reason in some.dropped) + settled.dropped == rule
 
 
 # --- disagreement -------------------------------------------------------------------------

@@ -47,7 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from components.clock import Clock
 from components.engine.config import EngineConfig, OrchestratorConfig
 from components.engine.heartbeat import HeartbeatWriter, read_heartbeat
-from components.engine.intents import IntentPlanner
+from components.engine.intents import NO_SHORTS, IntentPlanner
 from components.engine.orchestrator import may_enter, select_signals, settle_entries
 from components.engine.reentry import ExitLatches
 from components.engine.refusals import StandingRefusals
@@ -304,12 +304,17 @@ class TradingEngine:
             fail_closed = fail_closed or f"ESS HALTED: {status.reason}"
         elif policy is not None:
             self.exits.release(lambda strategy, symbol: _direction(books, strategy, symbol))
-            signals, chosen, unsure, settled = self._signals(policy, books, atrs, portfolio)
+            signals, chosen, unsure, settled, unopened = self._signals(
+                policy, books, atrs, portfolio
+            )
             not_accepted = Counter(reason.split(":", 1)[0] for _, reason in chosen.dropped)
             not_accepted.update(settled)
             if unsure:
                 not_accepted["min_confidence"] += unsure
             unplaced: Counter[str] = Counter()
+            for strategy, symbol, direction in unopened:  # no position: not open, or latched
+                latched = self.exits.holds(strategy, symbol, direction)
+                unplaced[REENTRY_LATCHED if latched else NO_SHORTS] += 1
             accepted = []
             for s in chosen.accepted:
                 if s.symbol in portfolio.positions or not self.exits.holds(
@@ -339,7 +344,7 @@ class TradingEngine:
             )
             report.update(
                 signals=signals,
-                accepted=len(chosen.accepted),
+                accepted=len(chosen.accepted) + len(unopened),
                 shadow=len(chosen.shadow),
                 shadow_orders=shadow_orders,
                 unplaced=dict(unplaced),
@@ -442,12 +447,14 @@ class TradingEngine:
         books: list[tuple[BarBlock, BookUpdate]],
         atrs: Mapping[str, float | None],
         portfolio: PortfolioView,
-    ) -> tuple[int, Any, int, Counter[str]]:
+    ) -> tuple[int, Any, int, Counter[str], list[tuple[str, str, int]]]:
         """Every allowed and shadow strategy's signal on each symbol's last closed bar
         (how many: each strategy's non-flat ones and those on a held symbol), what the
         orchestrator chose among them, how many non-flat ones on symbols with no
-        position were below ``global_min_confidence`` (never made into signals), and how
-        many it dropped before any object was made, by rule.
+        position were below ``global_min_confidence`` (never made into signals), how
+        many it dropped before any object was made, by rule, and the accepted signals on
+        symbols with no position that the planner would not open (shorts, while shorts
+        are not allowed), as (strategy, symbol, direction), never made into objects.
 
         Each block holds symbols on one time index as (symbols x time) arrays, and each
         strategy's ``signal_arrays`` (the one code path the backtester runs too) is
@@ -455,11 +462,13 @@ class TradingEngine:
         held symbols and those that may open a position (:func:`may_enter`) are made into
         objects and given to the orchestrator: it would drop the others. Of those that
         may open one, the orchestrator's one-per-symbol rule is applied on the arrays
-        (:func:`settle_entries`): only the signal it keeps on a symbol is made.
+        (:func:`settle_entries`): only the signal it keeps on a symbol is made, and not
+        even that one when the planner would not open it (:meth:`IntentPlanner.opens`).
         """
         held = {symbol: p.quantity for symbol, p in portfolio.positions.items()}
         signals: list[Signal] = []
         settled: Counter[str] = Counter()
+        unopened: list[tuple[str, str, int]] = []
         count = unsure = 0
         names = [name for name, _ in self._running]
         for block, book in books:
@@ -478,8 +487,11 @@ class TradingEngine:
                 names, block.symbols, wanted, strength, held_mask, policy, self.orchestrator
             )
             settled.update(entries.dropped)
+            unopen = entries.kept & ~self.planner.opens(wanted)
+            for i, row in zip(*np.nonzero(unopen), strict=True):
+                unopened.append((names[i], block.symbols[row], int(wanted[i, row])))
             for name, make, directions, confidences in zip(
-                names, entries.make, wanted.tolist(), strength.tolist(), strict=True
+                names, entries.make & ~unopen, wanted.tolist(), strength.tolist(), strict=True
             ):
                 for row in np.flatnonzero(make).tolist():
                     symbol = block.symbols[row]
@@ -495,7 +507,7 @@ class TradingEngine:
                         )
                     )
         chosen = select_signals(signals, policy, open_positions=held, config=self.orchestrator)
-        return count, chosen, unsure, settled
+        return count, chosen, unsure, settled, unopened
 
     def _manage(
         self,

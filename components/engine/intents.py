@@ -11,6 +11,10 @@ import logging
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from components.policy.model import GlobalPolicy
 from components.sizing import PositionSizer, SizeOutcome
@@ -45,6 +49,15 @@ class IntentPlanner:
     def __init__(self, sizer: PositionSizer, *, allow_short: bool = False) -> None:
         self.sizer = sizer
         self.allow_short = allow_short
+
+    def opens(self, direction: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.bool_]:
+        """Which accepted signals on symbols with no position (their directions, as an
+        array) :meth:`plan_all` would size into an entry: the array form of its rule on
+        shorts (a short it does not open is unplaced as ``NO_SHORTS``).
+
+        >>> IntentPlanner(sizer, allow_short=False).opens(np.array([1, -1]))  # [True, False]
+        """
+        return np.asarray(direction != 0 if self.allow_short else direction > 0)
 
     def plan(
         self,

@@ -143,10 +143,12 @@ def may_enter(
 @dataclass(frozen=True)
 class SettledEntries:
     """What :func:`settle_entries` decided on arrays: which signals are still to be made
-    into objects for :func:`select_signals` (``make``, strategies x symbols), and how many
-    others it dropped, by rule (``superseded``, ``conflict``)."""
+    into objects for :func:`select_signals` (``make``, strategies x symbols), which of
+    them it kept as the one on their symbol (``kept``: select_signals accepts each), and
+    how many others it dropped, by rule (``superseded``, ``conflict``)."""
 
     make: npt.NDArray[np.bool_]
+    kept: npt.NDArray[np.bool_]
     dropped: Counter[str]
 
 
@@ -179,9 +181,10 @@ def settle_entries(
     config = config or OrchestratorConfig()
     enter = may_enter(direction, confidence, policy)
     make = enter | held
+    kept = np.zeros_like(make)
     dropped: Counter[str] = Counter()
     if not policy.trading_allowed() or len(set(names)) != len(names) or not len(names):
-        return SettledEntries(make, dropped)
+        return SettledEntries(make, kept, dropped)
     universe = frozenset(policy.active_universe)
     free = ~held & np.fromiter((s in universe for s in symbols), np.bool_, len(symbols))
     pooled = np.array(
@@ -193,7 +196,7 @@ def settle_entries(
     )
     candidate = enter & pooled[:, None] & free
     if not candidate.any():
-        return SettledEntries(make, dropped)
+        return SettledEntries(make, kept, dropped)
     # Rule 6 as _resolve reads it: the best is the most confident (ties: by strategy
     # name), the rival the most confident in another direction.
     order = np.array(sorted(range(len(names)), key=names.__getitem__))
@@ -207,16 +210,16 @@ def settle_entries(
     counts = cand.sum(axis=0)
     with np.errstate(invalid="ignore"):
         conflict = (counts > 0) & (best_conf - rival_conf < config.disagreement_margin)
-    kept = np.flatnonzero((counts > 0) & ~conflict)
-    make &= ~candidate
-    make[order[best[kept]], kept] = True
+    resolved = np.flatnonzero((counts > 0) & ~conflict)
+    kept[order[best[resolved]], resolved] = True
+    make = (make & ~candidate) | kept
     for rule, number in (
-        ("superseded", int((counts[kept] - 1).sum())),
+        ("superseded", int((counts[resolved] - 1).sum())),
         ("conflict", int(counts[conflict].sum())),
     ):
         if number:
             dropped[rule] = number
-    return SettledEntries(make, dropped)
+    return SettledEntries(make, kept, dropped)
 
 
 def _canonical(signal: Signal) -> tuple[Any, ...]:

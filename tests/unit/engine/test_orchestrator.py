@@ -285,6 +285,7 @@ def test_settling_entries_on_arrays_chooses_as_the_orchestrator_on_every_signal(
     some = select_signals(made(settled.make), rules, open_positions=held, config=config)
 
     assert (some.accepted, some.shadow) == (every.accepted, every.shadow)
+    assert set(made(settled.kept)) <= set(some.accepted)
     rule = Counter(reason.split(":", 1)[0] for _, reason in every.dropped)
     assert Counter(reason.split(":", 1)[0] for _, reason in some.dropped) + settled.dropped == rule
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 
 from components.engine import CycleReport, build_engine
@@ -126,3 +127,14 @@ def test_a_cycle_says_why_signals_were_not_accepted(
     for report in unsure:
         assert report.accepted == 0 and report.not_accepted["min_confidence"] >= 1
         assert "; not accepted: " in report.summary()
+
+
+@pytest.mark.parametrize("allow_short", [False, True])
+def test_the_entries_the_planner_opens_are_those_its_array_form_names(allow_short: bool) -> None:
+    """What the engine relies on to make no object for an accepted short it cannot open."""
+    planner = IntentPlanner(PositionSizer(SizingConfig()), allow_short=allow_short)
+    signals = [signal("BTC/USDT", 1), signal("ETH/USDT", -1)]
+    plan = planner.plan_all(signals, PortfolioView(cash=10_000.0), GlobalPolicy(), AT)
+    no_shorts = {s.symbol for s, reason in plan.unplaced if reason == NO_SHORTS}
+    opens = planner.opens(np.array([s.direction for s in signals]))
+    assert opens.tolist() == [s.symbol not in no_shorts for s in signals]

@@ -319,22 +319,24 @@ class ExchangeBroker:
         """Poll the exchange for the trades of ``symbol``'s open orders and book each new
         one (partial fills included); returns the new fills. (Stops rest on the exchange's
         side only when the order carried them; ``atr`` is unused here.)"""
-        fills: list[Fill] = []
-        for order in self.ledger.open_orders(symbol):
-            placed = self._find(symbol, self._exchange_id(order.client_order_id))
-            if placed is None:
-                continue
-            fills.extend(self._book_trades(order, placed))
-            if placed.get("status") in ("canceled", "cancelled", "expired", "rejected"):
-                self.ledger.cancel_order(order.client_order_id)
-        self.ledger.mark_bar(symbol, at)
-        return fills
+        return self.on_bars([BarUpdate(symbol, bar, at, atr)])
 
     def on_bars(self, updates: Sequence[BarUpdate]) -> list[Fill]:
-        """:meth:`on_bar` for each update (the exchange is polled per symbol anyway)."""
+        """:meth:`on_bar` for each update (the exchange is polled per symbol anyway), the
+        bars marked in the ledger in one call: the marks are one value for all symbols."""
         fills: list[Fill] = []
+        marks: dict[str, datetime] = {}
         for update in updates:
-            fills += self.on_bar(update.symbol, update.bar, update.at, atr=update.atr)
+            symbol = update.symbol
+            for order in self.ledger.open_orders(symbol):
+                placed = self._find(symbol, self._exchange_id(order.client_order_id))
+                if placed is None:
+                    continue
+                fills.extend(self._book_trades(order, placed))
+                if placed.get("status") in ("canceled", "cancelled", "expired", "rejected"):
+                    self.ledger.cancel_order(order.client_order_id)
+            marks[symbol] = max(update.at, marks.get(symbol, update.at))
+        self.ledger.mark_bars(marks)
         return fills
 
     def on_opens(self, opens: Sequence[BarOpen]) -> list[Fill]:

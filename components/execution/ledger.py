@@ -772,7 +772,8 @@ class Ledger:
     # --- bars processed (for the broker's next-bar rule) ------------------------------------
     def mark_bar(self, symbol: str, at: datetime) -> bool:
         """Record that the bar of ``symbol`` opening at ``at`` was processed. Time only moves
-        forward: an older or equal ``at`` changes nothing (returns False)."""
+        forward: an older or equal ``at`` changes nothing (returns False). Each call writes
+        the marks of every symbol: mark many bars with one :meth:`mark_bars`."""
         return self.mark_bars({symbol: at}) == 1
 
     def mark_bars(

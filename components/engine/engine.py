@@ -517,7 +517,7 @@ class TradingEngine:
         now: datetime,
     ) -> list[tuple[OrderIntent, float | None]]:
         """Position intelligence: trail winners' stops; reduce or close as assessed."""
-        usable = {s: a for s, a in atrs.items() if a is not None and s in marks}
+        usable = {s: a for s in positions if (a := atrs.get(s)) is not None and s in marks}
         assessments = assess_positions(
             {s: p for s, p in positions.items() if s in usable},
             marks=marks,

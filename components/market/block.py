@@ -17,8 +17,9 @@ bars are bad) for any other source, grouping symbols whose frames share one inde
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,6 @@ class BarBlock:
     values: FloatArray
     timeframe: str
     checked: bool = False
-    _rows: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         rows, length = len(self.symbols), len(self.times)
@@ -69,7 +69,12 @@ class BarBlock:
                 f"a bar block of {rows} symbols x {length} bars needs values of shape "
                 f"{(len(BAR_COLUMNS), rows, length)}, got {self.values.shape}"
             )
-        object.__setattr__(self, "_rows", {s: i for i, s in enumerate(self.symbols)})
+
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        """Each symbol's row, made at the first lookup: the blocks cut from this one by
+        time (each cycle's new bars) are never asked for a row."""
+        return {s: i for i, s in enumerate(self.symbols)}
 
     def __len__(self) -> int:
         return len(self.times)

@@ -501,7 +501,9 @@ class SyntheticMarket(MarketData):
     def bar_opens(self, symbols: Iterable[str], timeframe: str, at: datetime) -> dict[str, float]:
         """The open of each symbol's ``timeframe`` bar opening at ``at``, once the clock has
         reached ``at`` (``{}`` before, or when no bar opens at ``at``): the first price of
-        the bar, made with the bar.
+        the bar. Every bar here opens at the close of the one before (the price path is
+        continuous), so it is read from a window already made when one holds that bar
+        (the engine's, read this cycle), else made with the bar.
 
         Example: ``market.bar_opens(["BTC/USDT"], "5m", at)["BTC/USDT"]``.
         """
@@ -513,7 +515,9 @@ class SyntheticMarket(MarketData):
         if not names or at_ns % step or at_ns < self._first_ns or at_ns > self._cap(None):
             return {}
         with self._lock:
-            opens = self._block_values(names, timeframe, at_ns, 1)[0, :, 0]
+            opens = self._kept_closes(names, timeframe, at_ns - step)
+            if opens is None:
+                opens = self._block_values(names, timeframe, at_ns, 1)[0, :, 0]
         return dict(zip(names, opens.tolist(), strict=True))
 
     def ticker(self, symbol: str, *, at: datetime | None = None) -> Ticker:
@@ -653,6 +657,19 @@ class SyntheticMarket(MarketData):
                 self._windows.put(key, grown, grown.buffer.nbytes)
             kept = grown
         return kept.view((first - kept.first) // step, count)
+
+    def _kept_closes(self, names: tuple[str, ...], timeframe: str, at: int) -> np.ndarray | None:
+        """The closes of ``names`` at the bar opening at ``at`` from a kept window of
+        ``timeframe`` that holds them, or None."""
+        step = int(timeframe_delta(timeframe).value)
+        for (kept_timeframe, kept_names), window in self._windows.items():
+            if kept_timeframe != timeframe or not window.first <= at < window.end(step):
+                continue
+            rows = {symbol: row for row, symbol in enumerate(kept_names)}
+            if all(symbol in rows for symbol in names):
+                column = (at - window.first) // step
+                return window.buffer[3, [rows[s] for s in names], column]
+        return None
 
     def _checked(
         self, names: tuple[str, ...], timeframe: str, first: int, count: int
@@ -1003,6 +1020,10 @@ class _SizedCache:
             return None
         self._entries.move_to_end(key)
         return entry[0]
+
+    def items(self) -> list[tuple[Any, Any]]:
+        """(key, value) of every entry, most recently used last (the order is unchanged)."""
+        return [(key, value) for key, (value, _) in self._entries.items()]
 
     def put(self, key: object, value: object, nbytes: int) -> None:
         old = self._entries.pop(key, None)

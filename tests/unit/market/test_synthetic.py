@@ -349,6 +349,10 @@ def test_the_open_of_the_forming_bar_is_known_once_it_opens_and_is_that_bars_ope
     assert market.bar_opens(MAJORS, "5m", forming + timedelta(minutes=5)) == {}  # not yet
     assert market.bar_opens(MAJORS, "5m", forming + timedelta(minutes=1)) == {}  # no such bar
 
+    reader = SyntheticMarket(clock=clock, symbols=MAJORS)
+    reader.bars_block(MAJORS, "5m", limit=50)  # a window holding the bar before, kept
+    assert reader.bar_opens(MAJORS[1:], "5m", forming) == {s: opens[s] for s in MAJORS[1:]}
+
     clock.advance(timedelta(minutes=3))  # the bar has closed
     closed = market.bars_many(MAJORS, "5m", limit=1)
     assert opens == {s: closed[s]["open"].iloc[-1] for s in MAJORS}

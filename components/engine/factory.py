@@ -48,7 +48,8 @@ def build_engine(
     ledger.initialize()
     bar = timeframe_delta(config.timeframe).to_pytimedelta()
     ess_config = settings.ess.model_copy(update={"bar_length": bar})
-    planner = IntentPlanner(PositionSizer(SizingConfig()), allow_short=config.allow_short)
+    shorts = config.shorts(settings.exchange.execution)
+    planner = IntentPlanner(PositionSizer(SizingConfig()), allow_short=shorts)
     return TradingEngine(
         client=client,
         namespace=settings.namespace,

@@ -1,11 +1,13 @@
 """A fresh `up`'s first position: how often the engine holds one by its second cycle.
 
 The synthetic market follows the wall clock, so whether a fresh `up` trades at once
-depends on the minute it starts. This tries many minutes: the engine alone (no Prefect)
-on the default synthetic market at ``--minutes`` random wall-clock minutes of the
-``--days`` days before ``--end`` (default: now), with cycles at +70 s and +130 s (a fresh
-`up` ran its first cycle 67 to 81 s after it started on this machine, then one a minute),
-the default policy and the 6-symbol universe `up` picked on 2026-11-30. Each minute runs
+depends on the minute it starts. This tries many minutes: at ``--minutes`` random
+wall-clock minutes of the ``--days`` days before ``--end`` (default: now), on the default
+synthetic market, without Prefect, what a fresh `up` does: the universe it picked on
+2026-11-30 (6 symbols), the Meta Strategy Controller's first decision at +40 s (the
+regime, the risk mode and the strategies it allows, as msc-evaluation writes them), then
+engine cycles at +90 s and +150 s (the first came 67 to 81 s after `up` started on this
+machine, before `up` waited for that decision; then one a minute). Each minute runs
 twice: with the engine's defaults (paper: shorts on) and long only.
 
 Target: a position by the second cycle in at least 90% of the minutes with the defaults
@@ -23,30 +25,63 @@ import random
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import Figure, report, scratch_settings
 from components.engine import build_engine
+from components.health import HealthStatus
 from components.market import ManualClock, open_market
 from components.policy import PolicyStore
+from components.regime import (
+    ClassifierConfig,
+    HealthSnapshot,
+    MetaStrategyController,
+    MSCInputs,
+    RegimeClassifier,
+)
+from components.regime.controller import policy_changes
 from components.settings import Settings
 
 UNIVERSE = ["BTC/USDT", "BNB/USDT", "DOGE/USDT", "SOL/USDT", "ETH/USDT", "XRP/USDT"]
-CYCLES = (timedelta(seconds=70), timedelta(seconds=130))
+MSC_AT = timedelta(seconds=40)
+CYCLES = (timedelta(seconds=90), timedelta(seconds=150))
 
 
 def holds_a_position(settings: Settings, start: datetime) -> bool:
     """Whether the engine holds a position after its cycles of a `up` started at ``start``."""
-    PolicyStore.connect(settings).patch(
-        {"active_universe": UNIVERSE}, by="bench", reason="the universe a fresh up picked"
-    )
-    clock = ManualClock(start + CYCLES[0])
-    engine = build_engine(settings, open_market(settings.market, clock=clock))
+    store = PolicyStore.connect(settings)
+    store.patch({"active_universe": UNIVERSE}, by="bench", reason="the universe a fresh up picked")
+    clock = ManualClock(start + MSC_AT)
+    market = open_market(settings.market, clock=clock)
+    store.patch(msc_decision(settings, market, clock.now()), by="bench", reason="the MSC")
+    engine = build_engine(settings, market)
     for cycle, at in enumerate(CYCLES):
         clock.advance(start + at - clock.now())
         engine.run_cycle(cycle)
     return bool(engine.ledger.positions())
+
+
+def msc_decision(settings: Settings, market: Any, now: datetime) -> dict[str, Any]:
+    """The policy changes of a first msc-evaluation at ``now`` (no health check, no trade,
+    no memory yet: flows/msc_evaluation.py on a fresh namespace)."""
+    classifier = RegimeClassifier(
+        ClassifierConfig.from_msc(settings.msc, timeframe=settings.timeframe)
+    )
+    bars = market.bars_many(market.symbols(), settings.timeframe, limit=classifier.bars_needed)
+    classification = classifier.classify(bars)
+    health = HealthSnapshot(status=HealthStatus.HEALTHY, since=now, detail="no health check yet")
+    inputs = MSCInputs(
+        market=classification.market,
+        health=health,
+        performance=None,
+        symbols=classification.symbols,
+    )
+    msc = MetaStrategyController(
+        settings.msc, limits=settings.limits, initial_mode=settings.policy.risk_mode
+    )
+    return policy_changes(msc.decide(inputs, None, now=now), False, None)
 
 
 def main() -> int:
@@ -75,7 +110,7 @@ def main() -> int:
     return report(
         [
             Figure(
-                "fresh up holds a position by its second cycle (+130 s), engine defaults",
+                "fresh up holds a position by its second cycle (+150 s), engine defaults",
                 share,
                 "% of minutes",
                 ">= 90%",

@@ -64,8 +64,8 @@ from tasks.liveness import engine_liveness, reconcile_silent_runs
 
 FIRST_RUN_ORDER = (
     "opportunity-ranking",
-    "msc-evaluation",
     "universe-refresh",
+    "msc-evaluation",
     "health-check",
     "trading-engine",
 )
@@ -74,6 +74,11 @@ FIRST_RUN_ORDER = (
 # start once the engine has run a cycle, or after DEFER_FIRST_RUNS_S at the latest.
 DEFERRED_FIRST_RUNS = frozenset({"clm-retraining", "strategy-generation", "analytics-report"})
 DEFER_FIRST_RUNS_S = 180.0
+# First runs that end before the next in FIRST_RUN_ORDER starts (at most this long each):
+# the universe needs the ranking, and the engine's first cycle trades the strategies the
+# regime allows (on the defaults it opened what the MSC then closed, a minute later).
+FIRST_RUNS_AWAITED = frozenset({"opportunity-ranking", "msc-evaluation"})
+FIRST_RUN_WAIT_S = 120.0
 SERVE_GRACE_S = 60.0  # an engine cycle finishes before its session ends
 DEAD_SESSION_WAIT_S = 5.0  # for a killed session's process to be reaped
 RECONCILE_EVERY_S = 30.0
@@ -316,7 +321,8 @@ def run_first(api: PrefectApi, namespace: str, console: Console) -> dict[str, st
 
 def start_runs(api: PrefectApi, console: Console, names: dict[str, str]) -> None:
     """Start one run of each deployment of ``names`` (flow name -> flow/deployment), in
-    :data:`FIRST_RUN_ORDER`; the ranking finishes before the others start."""
+    :data:`FIRST_RUN_ORDER`; each of :data:`FIRST_RUNS_AWAITED` finishes (or has run
+    :data:`FIRST_RUN_WAIT_S`) before the next starts."""
     from prefect.deployments import run_deployment
 
     order = sorted(names, key=lambda n: (*FIRST_RUN_ORDER, n).index(n))
@@ -334,8 +340,8 @@ def start_runs(api: PrefectApi, console: Console, names: dict[str, str]) -> None
         for name in order:
             run = run_deployment(names[name], timeout=0)
             console.print(f"started a first run of {name} ({run.name})")
-            if name == "opportunity-ranking":
-                deadline = time.monotonic() + 120
+            if name in FIRST_RUNS_AWAITED:
+                deadline = time.monotonic() + FIRST_RUN_WAIT_S
                 while time.monotonic() < deadline:
                     state = client.read_flow_run(run.id).state
                     if state is not None and state.is_final():

@@ -21,12 +21,7 @@ class EngineConfig(ComponentConfig):
     history_bars: int = Field(
         300, ge=50, le=10_000, description="Bars read per symbol (>= 10x a strategy's warm-up)."
     )
-    allow_short: bool | None = Field(
-        None,
-        description="Open shorts on -1 signals (else: go flat). Unset: on for paper trading "
-        "(as the backtester), off on an exchange, where a spot account cannot sell what it "
-        "does not hold.",
-    )
+    allow_short: bool = Field(False, description="Open shorts on -1 signals (else: go flat).")
     manage_positions: bool = Field(True, description="Trail stops, reduce and close losers.")
     incremental: bool = Field(
         True,
@@ -38,15 +33,6 @@ class EngineConfig(ComponentConfig):
         60, gt=0, le=1_440, description="One engine flow run lasts this long, then returns."
     )
     source: str = Field("trading-engine", min_length=1, max_length=64)
-
-    def shorts(self, execution: str) -> bool:
-        """Whether the engine opens shorts when its orders go to ``execution`` ("paper" or
-        "exchange"): ``allow_short`` when set, else only on paper.
-
-        >>> EngineConfig().shorts("paper"), EngineConfig().shorts("exchange")
-        (True, False)
-        """
-        return self.allow_short if self.allow_short is not None else execution == "paper"
 
 
 class OrchestratorConfig(ComponentConfig):

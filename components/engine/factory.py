@@ -48,8 +48,7 @@ def build_engine(
     ledger.initialize()
     bar = timeframe_delta(config.timeframe).to_pytimedelta()
     ess_config = settings.ess.model_copy(update={"bar_length": bar})
-    shorts = config.shorts(settings.exchange.execution)
-    planner = IntentPlanner(PositionSizer(SizingConfig()), allow_short=shorts)
+    planner = IntentPlanner(PositionSizer(SizingConfig()), allow_short=config.allow_short)
     return TradingEngine(
         client=client,
         namespace=settings.namespace,

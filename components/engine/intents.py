@@ -26,7 +26,7 @@ PlannedIntent = tuple[OrderIntent, float | None]
 """An order intent with the stop distance it was sized for (None for closes)."""
 
 ALREADY_POSITIONED = "already positioned"
-NO_SHORTS = "short not allowed (QT_ENGINE_ALLOW_SHORT)"
+NO_SHORTS = "short not allowed (QT_ENGINE_ALLOW_SHORT=false)"
 BELOW_MIN_NOTIONAL = "sized below the minimum notional"
 
 

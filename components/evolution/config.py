@@ -91,8 +91,8 @@ class GeneticConfig(BaseModel):
     )
     backtest: BacktestConfig = Field(
         default_factory=lambda: BacktestConfig(allow_short=False),
-        description="Cash, costs, sizing and sides of the folds; long only by default "
-        "(from_settings: as the engine trades, see QT_ENGINE_ALLOW_SHORT).",
+        description="Cash, costs, sizing and sides of the folds; long only by default, as the "
+        "engine trades unless QT_ENGINE_ALLOW_SHORT is set.",
     )
 
     # --- the gates ------------------------------------------------------------------------
@@ -150,7 +150,7 @@ class GeneticConfig(BaseModel):
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Self:
         """The backtest costs and cash of the paper broker (``QT_PAPER_*``), shorts as the
-        engine trades them (``QT_ENGINE_ALLOW_SHORT``; unset: on paper only), the engine's history
+        engine trades them (``QT_ENGINE_ALLOW_SHORT``), the engine's history
         (``QT_ENGINE_HISTORY_BARS``), and the search's size and seed from
         ``settings.evolution``; ``overrides`` win.
 
@@ -160,7 +160,7 @@ class GeneticConfig(BaseModel):
         # broker's stops the small searches of the research flow find no candidate worth
         # shadowing; scoring with the one exit model waits for a search tuned to it.
         backtest = BacktestConfig.from_settings(
-            settings, allow_short=settings.engine.shorts(settings.exchange.execution), exits=None
+            settings, allow_short=settings.engine.allow_short, exits=None
         )
         search = settings.evolution
         values: dict[str, Any] = {

@@ -30,9 +30,7 @@ def replay_settings(settings: Settings, **updates: Any) -> Settings:
     return settings.model_copy(
         update={
             "guardrails": settings.guardrails.model_copy(update={"min_confidence_floor": 0.0}),
-            "engine": EngineConfig(
-                timeframe="1h", history_bars=1_000, manage_positions=False, allow_short=False
-            ),
+            "engine": EngineConfig(timeframe="1h", history_bars=1_000, manage_positions=False),
             "paper": PaperConfig(
                 costs=CostModel(fee_bps=10, slippage_bps=2, spread_bps=2),
                 broker=BrokerConfig(stop_loss_atr=1.5, take_profit_atr=3.0, trailing_atr=2.5),

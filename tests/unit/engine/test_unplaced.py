@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from components.engine import CycleReport, EngineConfig, build_engine
+from components.engine import CycleReport, build_engine
 from components.engine.intents import (
     ALREADY_POSITIONED,
     BELOW_MIN_NOTIONAL,
@@ -138,24 +138,3 @@ def test_the_entries_the_planner_opens_are_those_its_array_form_names(allow_shor
     no_shorts = {s.symbol for s, reason in plan.unplaced if reason == NO_SHORTS}
     opens = planner.opens(np.array([s.direction for s in signals]))
     assert opens.tolist() == [s.symbol not in no_shorts for s in signals]
-
-
-@pytest.mark.parametrize(
-    ("allow_short", "execution", "opens_shorts"),
-    [
-        (None, "paper", True),
-        (None, "exchange", False),
-        (False, "paper", False),
-        (True, "exchange", True),
-    ],
-)
-def test_shorts_are_on_for_paper_trading_unless_set_and_off_on_an_exchange(
-    allow_short: bool | None, execution: str, opens_shorts: bool
-) -> None:
-    assert EngineConfig(allow_short=allow_short).shorts(execution) is opens_shorts
-
-
-def test_a_paper_engine_on_the_defaults_opens_shorts(settings: Settings) -> None:
-    assert settings.engine.allow_short is None
-    engine = build_engine(settings, SyntheticMarket(clock=ManualClock(START)))
-    assert engine.planner.allow_short is True

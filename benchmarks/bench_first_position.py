@@ -31,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import Figure, report, scratch_settings
 from components.engine import build_engine
-from components.health import HealthStatus
 from components.market import ManualClock, open_market
 from components.policy import PolicyStore
 from components.regime import (
@@ -71,17 +70,9 @@ def msc_decision(settings: Settings, market: Any, now: datetime) -> dict[str, An
     )
     bars = market.bars_many(market.symbols(), settings.timeframe, limit=classifier.bars_needed)
     classification = classifier.classify(bars)
-    health = HealthSnapshot(status=HealthStatus.HEALTHY, since=now, detail="no health check yet")
-    inputs = MSCInputs(
-        market=classification.market,
-        health=health,
-        performance=None,
-        symbols=classification.symbols,
-    )
-    msc = MetaStrategyController(
-        settings.msc, limits=settings.limits, initial_mode=settings.policy.risk_mode
-    )
-    return policy_changes(msc.decide(inputs, None, now=now), False, None)
+    inputs = MSCInputs.of(classification, HealthSnapshot.unchecked(now), None)
+    assessment = MetaStrategyController.from_settings(settings).decide(inputs, None, now=now)
+    return policy_changes(assessment, False, None)
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from components.health import HealthStatus, HealthStore
+from components.health import HealthStore
 from components.redis import namespaced
 from components.regime import (
     ClassifierConfig,
@@ -40,7 +40,7 @@ def read_health(settings: Settings, now: datetime) -> HealthSnapshot:
     """The latest health verdict; HEALTHY since ``now`` when no check has run yet."""
     record = HealthStore(runtime(settings).client, namespace=settings.namespace).get()
     if record is None:
-        return HealthSnapshot(status=HealthStatus.HEALTHY, since=now, detail="no health check yet")
+        return HealthSnapshot.unchecked(now)
     return HealthSnapshot(
         status=record.status, since=record.since, detail="; ".join(record.reasons) or None
     )
@@ -70,13 +70,5 @@ def decide_risk_mode(
     memory: MSCMemory | None,
     now: datetime,
 ) -> RegimeAssessment:
-    inputs = MSCInputs(
-        market=classification.market,
-        health=health,
-        performance=performance,
-        symbols=classification.symbols,
-    )
-    msc = MetaStrategyController(
-        settings.msc, limits=settings.limits, initial_mode=settings.policy.risk_mode
-    )
-    return msc.decide(inputs, memory, now=now)
+    inputs = MSCInputs.of(classification, health, performance)
+    return MetaStrategyController.from_settings(settings).decide(inputs, memory, now=now)

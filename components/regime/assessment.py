@@ -7,6 +7,7 @@ rules that turn one into the other are in :mod:`components.regime.controller`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -14,7 +15,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from components.config import ModuleMode
 from components.health.status import HealthStatus
 from components.policy.config import ModeLimits, RiskMode
-from components.regime.classifier import StateAssessment
+from components.regime.classifier import MarketClassification, StateAssessment
 from components.regime.config import MarketState
 
 
@@ -26,6 +27,11 @@ class HealthSnapshot(BaseModel):
     status: HealthStatus
     since: AwareDatetime
     detail: str | None = None
+
+    @classmethod
+    def unchecked(cls, now: datetime) -> HealthSnapshot:
+        """Health before any check has run: HEALTHY since ``now``."""
+        return cls(status=HealthStatus.HEALTHY, since=now, detail="no health check yet")
 
 
 class PerformanceSnapshot(BaseModel):
@@ -52,6 +58,21 @@ class MSCInputs(BaseModel):
     health: HealthSnapshot
     performance: PerformanceSnapshot | None = None
     symbols: dict[str, StateAssessment] = Field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        classification: MarketClassification,
+        health: HealthSnapshot,
+        performance: PerformanceSnapshot | None,
+    ) -> MSCInputs:
+        """The inputs of one evaluation of the market ``classification``."""
+        return cls(
+            market=classification.market,
+            health=health,
+            performance=performance,
+            symbols=classification.symbols,
+        )
 
 
 class MSCMemory(BaseModel):

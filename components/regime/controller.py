@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from components.errors import ConfigurationError
 from components.health.status import HealthStatus
@@ -55,6 +55,9 @@ from components.regime.config import (
     MarketState,
     MSCConfig,
 )
+
+if TYPE_CHECKING:
+    from components.settings import Settings
 
 __all__ = [
     "EmergencyStatus",
@@ -86,9 +89,7 @@ class MetaStrategyController:
 
     Example::
 
-        msc = MetaStrategyController(
-            settings.msc, limits=settings.limits, initial_mode=settings.policy.risk_mode
-        )
+        msc = MetaStrategyController.from_settings(settings)
         assessment = msc.decide(inputs, previous_memory, now=now)
         store.patch(assessment.policy_patch(), by="msc", reason="; ".join(assessment.drivers))
     """
@@ -103,6 +104,11 @@ class MetaStrategyController:
         self.config = config
         self.limits = limits or RiskLimits()
         self.initial_mode = initial_mode
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MetaStrategyController:
+        """The controller of ``settings``: its thresholds, the mode limits, the first mode."""
+        return cls(settings.msc, limits=settings.limits, initial_mode=settings.policy.risk_mode)
 
     def decide(
         self, inputs: MSCInputs, previous: MSCMemory | None, *, now: datetime

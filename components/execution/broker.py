@@ -143,6 +143,14 @@ class BarOpen(NamedTuple):
     spread_bps: float | None = None
 
 
+def _by_symbol(orders: Sequence[Order]) -> dict[str, list[Order]]:
+    """``orders`` by symbol, each symbol's in the given (submission) order."""
+    grouped: dict[str, list[Order]] = {}
+    for order in orders:
+        grouped.setdefault(order.symbol, []).append(order)
+    return grouped
+
+
 def _checked(update: BarUpdate) -> Bar:
     """``update``'s bar, validated as :meth:`Bar.of` does (its message only when it fails:
     a well-formed :class:`Bar`, the engine's case, costs one comparison chain)."""
@@ -345,9 +353,7 @@ class PaperBroker:
         if not checked:
             return []
         view = self.ledger.bar_view([update.symbol for update, _ in checked])
-        orders: dict[str, list[Order]] = {}
-        for order in view.orders:
-            orders.setdefault(order.symbol, []).append(order)
+        orders = _by_symbol(view.orders)
         fills: list[Fill] = []
         marks: dict[str, datetime] = {}
         trailing: dict[str, TrailingStop] = {}  # the trailing stops that moved
@@ -395,22 +401,18 @@ class PaperBroker:
                 )
         if not opens:
             return []
-        view = self.ledger.bar_view([o.symbol for o in opens])
-        orders: dict[str, list[Order]] = {}
-        for order in view.orders:
-            orders.setdefault(order.symbol, []).append(order)
+        orders = _by_symbol(self.ledger.bar_view([o.symbol for o in opens]).orders)
         fills: list[Fill] = []
         for bar_open in opens:
-            price, at, atr = bar_open.price, bar_open.at, bar_open.atr
-            spread = self.cost_model.spread_for(bar_open.spread_bps)
-            for order in orders.get(bar_open.symbol, []):
-                if not order.may_fill_on(at):
-                    continue
-                if atr is None and not order.reduce_only:
-                    atr = self._atr(bar_open.symbol)
-                result = self._fill_order(order, Bar(price, price, price, price), at, spread, atr)
-                if result is not None and result.status == "filled" and result.fill is not None:
-                    fills.append(result.fill)
+            price = bar_open.price
+            filled, _ = self._fill_eligible(
+                orders.get(bar_open.symbol, []),
+                Bar(price, price, price, price),
+                bar_open.at,
+                self.cost_model.spread_for(bar_open.spread_bps),
+                bar_open.atr,
+            )
+            fills += filled
         return fills
 
     def _process_bar(
@@ -428,16 +430,8 @@ class PaperBroker:
         spread = self.cost_model.spread_for(
             update.spread_bps if update.spread_bps is not None else ohlc.spread_bps
         )
-        fills: list[Fill] = []
-        position = view.positions.get(symbol)
-        for order in orders:
-            if order.may_fill_on(at):
-                if entry_atr is None and not order.reduce_only:
-                    entry_atr = self._atr(symbol)  # only when a fill may need default stops
-                result = self._fill_order(order, ohlc, at, spread, entry_atr)
-                if result is not None and result.status == "filled" and result.fill is not None:
-                    fills.append(result.fill)
-                    position = result.position  # as this fill left it
+        fills, last = self._fill_eligible(orders, ohlc, at, spread, entry_atr)
+        position = last.position if last is not None else view.positions.get(symbol)
         if atr is None and self.config.trailing_atr is not None:
             atr = self._atr(symbol)
         stored = trailing.get(symbol) or view.trailing.get(symbol)
@@ -447,6 +441,26 @@ class PaperBroker:
         if moved is not None:
             trailing[symbol] = moved
         return fills
+
+    def _fill_eligible(
+        self, orders: list[Order], bar: Bar, at: datetime, spread: float, atr: float | None
+    ) -> tuple[list[Fill], FillResult | None]:
+        """Fill, in submission order, the orders of one symbol that the bar opening at ``at``
+        may fill, at ``bar``'s prices (``atr``: known at the fill, for default stops; else
+        the broker's own); the fills, and the result of the last (the position as it left
+        it), if any."""
+        fills: list[Fill] = []
+        last: FillResult | None = None
+        for order in orders:
+            if not order.may_fill_on(at):
+                continue
+            if atr is None and not order.reduce_only:
+                atr = self._atr(order.symbol)  # only when a fill may need default stops
+            result = self._fill_order(order, bar, at, spread, atr)
+            if result is not None and result.status == "filled" and result.fill is not None:
+                fills.append(result.fill)
+                last = result
+        return fills, last
 
     def _fill_order(
         self, order: Order, bar: Bar, at: datetime, spread: float, atr: float | None

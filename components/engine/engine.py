@@ -258,13 +258,8 @@ class TradingEngine:
         atrs = {
             s: a for block, book in books for s, a in zip(block.symbols, book.atrs, strict=True)
         }
-        entry_atrs = {
-            s: a
-            for block, book in books
-            for s, a in zip(block.symbols, book.entry_atrs, strict=True)
-        }
 
-        fills = self.broker.on_bars(_newest_bars(blocks, atrs, entry_atrs))
+        fills = self.broker.on_bars(_newest_bars(books))
         self.exits.remember(fills)
         marks = {
             symbol: float(close)
@@ -339,9 +334,7 @@ class TradingEngine:
                 for order in orders
                 if order.client_order_id in from_signals and order.outcome != "submitted"
             )
-            shadow_orders = self._shadow(
-                chosen.shadow, read.frames(), atrs, entry_atrs, policy, now
-            )
+            shadow_orders = self._shadow(chosen.shadow, read.frames(), atrs, books, policy, now)
             report.update(
                 signals=signals,
                 accepted=len(chosen.accepted) + len(unopened),
@@ -694,7 +687,7 @@ class TradingEngine:
         signals: list[Signal],
         bars: Mapping[str, pd.DataFrame],
         atrs: Mapping[str, float | None],
-        entry_atrs: Mapping[str, float | None],
+        books: list[tuple[BarBlock, BookUpdate]],
         policy: GlobalPolicy,
         now: datetime,
     ) -> int:
@@ -706,22 +699,25 @@ class TradingEngine:
         )
         if self.shadow_book is None or not names:
             return 0
+        entry_atrs = {
+            s: a
+            for block, book in books
+            for s, a in zip(block.symbols, book.entry_atrs, strict=True)
+        }
         return self.shadow_book.trade(signals, bars, atrs, entry_atrs, policy, now, names)
 
 
-def _newest_bars(
-    blocks: list[BarBlock],
-    atrs: Mapping[str, float | None],
-    entry_atrs: Mapping[str, float | None],
-) -> list[BarUpdate]:
-    """The newest bar of every symbol of ``blocks``, for the broker."""
+def _newest_bars(books: list[tuple[BarBlock, BookUpdate]]) -> list[BarUpdate]:
+    """The newest bar of every symbol of the books' blocks, with its ATRs, for the broker."""
     updates = []
-    for block in blocks:
+    for block, book in books:
         at = _time(int(block.times[-1]))
         newest = block.values[:4, :, -1].T.tolist()  # (symbols, [open, high, low, close])
-        for symbol, (open_, high, low, close) in zip(block.symbols, newest, strict=True):
+        for symbol, (open_, high, low, close), atr, entry_atr in zip(
+            block.symbols, newest, book.atrs, book.entry_atrs, strict=True
+        ):
             bar = Bar(open_, high, low, close)
-            updates.append(BarUpdate(symbol, bar, at, atrs[symbol], None, entry_atrs[symbol]))
+            updates.append(BarUpdate(symbol, bar, at, atr, None, entry_atr))
     return updates
 
 

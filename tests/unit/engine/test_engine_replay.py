@@ -134,12 +134,21 @@ def test_orders_fill_at_the_forming_bars_open_in_the_cycle_that_placed_them(
     assert opened >= 5, "the replay should place enough orders to compare"
 
     # The same fills; within a bar, the close books a symbol's entry beside the exits of
-    # other symbols that the open booked a cycle before them.
+    # other symbols that the open booked a cycle before them, so the equity an entry is
+    # sized on adds the same amounts in another order (its last bits may differ).
     forming = START + timedelta(minutes=5 * 23)  # the last cycle's fills are at its open
-    early = [f for f in at_open.ledger.fills(limit=None) if f.filled_at < forming]
-    assert sorted(map(_fill_key, early)) == sorted(
-        map(_fill_key, at_close.ledger.fills(limit=None))
+    early = sorted(
+        (f for f in at_open.ledger.fills(limit=None) if f.filled_at < forming), key=_fill_key
     )
+    late = sorted(at_close.ledger.fills(limit=None), key=_fill_key)
+    amounts = ("quantity", "fee", "realized_pnl")
+    assert [f.model_dump(exclude=set(amounts)) for f in early] == [
+        f.model_dump(exclude=set(amounts)) for f in late
+    ]
+    for name in amounts:
+        assert [getattr(f, name) for f in early] == pytest.approx(
+            [getattr(f, name) for f in late], rel=1e-9
+        )
 
 
 def test_a_second_cycle_in_the_bar_of_a_fill_never_exits_on_the_bar_before(
@@ -163,4 +172,4 @@ def test_a_second_cycle_in_the_bar_of_a_fill_never_exits_on_the_bar_before(
 
 
 def _fill_key(fill: Fill) -> tuple[Any, ...]:
-    return (fill.filled_at, fill.client_order_id, tuple(fill.model_dump().items()))
+    return (fill.filled_at, fill.client_order_id)

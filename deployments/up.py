@@ -365,8 +365,10 @@ def status_line(
     trading = "engine -"
     if engine is not None:
         report = engine["report"]
+        waiting = report.get("waiting_for")  # why no position yet, e.g. no setup
         trading = (
-            f"engine {report['positions']} positions, equity {report['equity']:,.0f}, "
+            f"engine {report['positions']} positions"
+            f"{f' ({waiting})' if waiting else ''}, equity {report['equity']:,.0f}, "
             f"ESS {report['ess_state']}"
         )
     if liveness is not None and liveness.status.value != "running":

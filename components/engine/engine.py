@@ -42,7 +42,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import redis
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from components.clock import Clock
 from components.engine.config import EngineConfig, OrchestratorConfig
@@ -118,6 +118,9 @@ class CycleReport(BaseModel):
     fills: int = 0
     signals: int = 0
     accepted: int = 0
+    strategies: list[str] = Field(
+        default_factory=list, description="The strategies that looked for entries (not shadow)."
+    )
     shadow: int = 0
     shadow_orders: int = Field(0, description="Orders placed in shadow paper accounts.")
     pal: int = Field(0, description="Profit Amplification Layer actions (observing: ideas).")
@@ -139,6 +142,28 @@ class CycleReport(BaseModel):
     def submitted(self) -> int:
         return sum(1 for order in self.orders if order.outcome == "submitted")
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def waiting_for(self) -> str | None:
+        """Why the account holds no position after this cycle, in a few words for a person
+        watching (`up`'s status line); None once it holds one or an order was placed.
+
+        The reason most signals gave, or, when no strategy signalled at all, that there is
+        no setup: the strategies allowed are waiting for their entry rule on every symbol,
+        e.g. ``"no setup for mean_reversion on 4 symbols"``.
+        """
+        if self.fail_closed:
+            return self.fail_closed
+        if self.positions or self.submitted:
+            return None
+        reasons = Counter(self.not_accepted) + Counter(self.unplaced)
+        if reasons:
+            reason, n = min(reasons.items(), key=lambda item: (-item[1], item[0]))
+            return f"{reason} ({n} signal{'s' if n != 1 else ''})"
+        if not self.strategies:
+            return "no strategy allowed"
+        return f"no setup for {', '.join(self.strategies)} on {self.symbols} symbols"
+
     def summary(self) -> str:
         if self.fail_closed:
             return f"cycle {self.cycle}: no new orders ({self.fail_closed})"
@@ -153,6 +178,8 @@ class CycleReport(BaseModel):
         )
 
     def _why_no_order(self) -> str:
+        if not self.signals and not self.positions:
+            return f"; {self.waiting_for}"
         text = ""
         for title, counts in (
             ("not accepted", self.not_accepted),
@@ -336,6 +363,11 @@ class TradingEngine:
             )
             shadow_orders = self._shadow(chosen.shadow, read.frames(), atrs, books, policy, now)
             report.update(
+                strategies=[
+                    name
+                    for name, _ in self._running
+                    if policy.strategy_states.get(name) is not StrategyState.SHADOW
+                ],
                 signals=signals,
                 accepted=len(chosen.accepted) + len(unopened),
                 shadow=len(chosen.shadow),

@@ -9,14 +9,26 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import redis
 from rich.console import Console
 
+from components.engine import CycleReport
 from components.engine.lease import EngineLease
-from deployments.up import Started, clear_leftovers, owned_redis, record, record_path, stop
+from components.policy import GlobalPolicy
+from components.risk.emergency import EssState
+from deployments.up import (
+    Started,
+    clear_leftovers,
+    owned_redis,
+    record,
+    record_path,
+    status_line,
+    stop,
+)
 
 
 def sleeper(env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -135,3 +147,24 @@ def test_the_lease_of_a_session_killed_before_it_released_it_is_freed_by_up(
     assert session.returncode == -9
     assert lease.holder() is None
     assert f"released the engine lease of {holder.describe()}" in console.export_text()
+
+
+def test_the_status_line_says_why_the_engine_holds_no_position() -> None:
+    """The newcomer's question when `up` shows 0 positions: is it stuck, or waiting?"""
+    report = CycleReport(
+        cycle=2,
+        at=datetime(2026, 11, 30, 18, tzinfo=UTC),
+        policy_version=4,
+        ess_state=EssState.ACTIVE,
+        symbols=4,
+        strategies=["mean_reversion"],
+        equity=10_000.0,
+    )
+    beat = {"report": json.loads(report.model_dump_json(exclude={"orders", "skipped"}))}
+
+    line = status_line(GlobalPolicy(), "SIDEWAYS_WIDE", beat, "HEALTHY")
+    assert "engine 0 positions (no setup for mean_reversion on 4 symbols), equity 10,000" in line
+
+    holding = json.loads(report.model_copy(update={"positions": 1}).model_dump_json())
+    line = status_line(GlobalPolicy(), "SIDEWAYS_WIDE", {"report": holding}, "HEALTHY")
+    assert "engine 1 positions, equity 10,000, ESS ACTIVE" in line

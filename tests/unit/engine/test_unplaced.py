@@ -138,3 +138,39 @@ def test_the_entries_the_planner_opens_are_those_its_array_form_names(allow_shor
     no_shorts = {s.symbol for s, reason in plan.unplaced if reason == NO_SHORTS}
     opens = planner.opens(np.array([s.direction for s in signals]))
     assert opens.tolist() == [s.symbol not in no_shorts for s in signals]
+
+
+def test_a_cycle_with_no_signal_says_the_strategies_wait_for_a_setup(
+    settings: Settings, market: tuple[SyntheticMarket, ManualClock]
+) -> None:
+    """A fresh `up` in a quiet market shows no signal for minutes: the report says what
+    the engine is waiting for, so a person watching knows it is not stuck."""
+    reports = run_cycles(settings, market, 12, allowed_strategies=["mean_reversion"])
+
+    quiet = [r for r in reports if r.signals == 0 and r.positions == 0]
+    assert quiet, "12 cycles of mean reversion on 8 symbols should have a quiet one"
+    for report in quiet:
+        assert report.strategies == ["mean_reversion"]
+        assert report.waiting_for == "no setup for mean_reversion on 8 symbols"
+        assert report.summary().endswith("; no setup for mean_reversion on 8 symbols")
+
+
+def test_waiting_for_names_the_commonest_reason_and_is_none_once_a_position_is_held() -> None:
+    report = CycleReport(
+        cycle=1,
+        at=AT,
+        policy_version=3,
+        ess_state=None,
+        symbols=4,
+        strategies=["momentum"],
+        signals=3,
+        not_accepted={"min_confidence": 2},
+        unplaced={NO_SHORTS: 1},
+    )
+    assert report.waiting_for == "min_confidence (2 signals)"
+    assert report.model_copy(update={"positions": 1}).waiting_for is None
+    assert report.model_copy(update={"fail_closed": "ESS HALTED: x"}).waiting_for == (
+        "ESS HALTED: x"
+    )
+    idle = report.model_copy(update={"strategies": [], "signals": 0, "not_accepted": {}})
+    assert idle.model_copy(update={"unplaced": {}}).waiting_for == "no strategy allowed"

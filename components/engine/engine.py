@@ -103,6 +103,17 @@ class OrderOutcome(BaseModel):
     reason: str = ""
 
 
+RULES_IN_WORDS = {
+    "min_confidence": "below the policy's minimum confidence",
+    "universe": "outside the active universe",
+    "conflict": "strategies disagree on the symbol",
+    "not_allowed": "strategy not allowed in this regime",
+    "blocked": "strategy blocked",
+}
+"""The orchestrator's rules (see :mod:`components.engine.orchestrator`) as
+:attr:`CycleReport.waiting_for` says them to a person."""
+
+
 class CycleReport(BaseModel):
     """One cycle: what the engine saw, decided and did, and how long it took."""
 
@@ -159,7 +170,7 @@ class CycleReport(BaseModel):
         reasons = Counter(self.not_accepted) + Counter(self.unplaced)
         if reasons:
             reason, n = min(reasons.items(), key=lambda item: (-item[1], item[0]))
-            return f"{reason} ({n} signal{'s' if n != 1 else ''})"
+            return f"{n} signal{'s' if n != 1 else ''}: {RULES_IN_WORDS.get(reason, reason)}"
         if not self.strategies:
             return "no strategy allowed"
         return f"no setup for {', '.join(self.strategies)} on {self.symbols} symbols"

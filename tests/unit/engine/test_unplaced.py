@@ -167,7 +167,7 @@ def test_waiting_for_names_the_commonest_reason_and_is_none_once_a_position_is_h
         not_accepted={"min_confidence": 2},
         unplaced={NO_SHORTS: 1},
     )
-    assert report.waiting_for == "min_confidence (2 signals)"
+    assert report.waiting_for == "2 signals: below the policy's minimum confidence"
     assert report.model_copy(update={"positions": 1}).waiting_for is None
     assert report.model_copy(update={"fail_closed": "ESS HALTED: x"}).waiting_for == (
         "ESS HALTED: x"

@@ -400,14 +400,18 @@ def follow_status(
     shown = ""
     liveness: EngineLiveness | None = None
     checked = 0.0
+    beat_seen = None
     while True:
-        if api is not None and time.monotonic() - checked >= RECONCILE_EVERY_S:
+        beat = read_heartbeat(client, settings.namespace)
+        beat_at = beat["at"] if beat is not None else None
+        stale = stale_verdict(liveness, beat_at, beat_seen)
+        beat_seen = beat_at
+        if api is not None and (stale or time.monotonic() - checked >= RECONCILE_EVERY_S):
             checked = time.monotonic()
             liveness = check_engine(api, settings, console)
         assessed = bus.tail("regime.assessed", count=1)
         regime = assessed[0].payload.market_state if assessed else None  # type: ignore[attr-defined]
         record_ = health.get()
-        beat = read_heartbeat(client, settings.namespace)
         if api is not None and deferred and (beat is not None or time.monotonic() > defer_until):
             start_runs(api, console, deferred)
             deferred = {}
@@ -422,6 +426,16 @@ def follow_status(
             console.print(line)
             shown = line.split("  ", 1)[1]
         time.sleep(every_s)
+
+
+def stale_verdict(
+    liveness: EngineLiveness | None, beat_at: datetime | None, seen_at: datetime | None
+) -> bool:
+    """Whether the engine beat since a verdict that it is not running (its first cycle
+    after `up` started it): look again then, not only every ``RECONCILE_EVERY_S``, or the
+    status line shows a trading engine as IDLE for up to half a minute."""
+    not_running = liveness is not None and liveness.status.value != "running"
+    return not_running and beat_at is not None and beat_at != seen_at
 
 
 def check_engine(api: PrefectApi, settings: Settings, console: Console) -> EngineLiveness | None:

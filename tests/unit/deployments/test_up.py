@@ -18,6 +18,7 @@ from rich.console import Console
 
 from components.engine import CycleReport
 from components.engine.lease import EngineLease
+from components.engine.liveness import EngineLiveness, EngineStatus
 from components.policy import GlobalPolicy
 from components.risk.emergency import EssState
 from deployments.up import (
@@ -26,6 +27,7 @@ from deployments.up import (
     owned_redis,
     record,
     record_path,
+    stale_verdict,
     status_line,
     stop,
 )
@@ -168,3 +170,17 @@ def test_the_status_line_says_why_the_engine_holds_no_position() -> None:
     holding = json.loads(report.model_copy(update={"positions": 1}).model_dump_json())
     line = status_line(GlobalPolicy(), "SIDEWAYS_WIDE", {"report": holding}, "HEALTHY")
     assert "engine 1 positions, equity 10,000, ESS ACTIVE" in line
+
+
+def test_a_not_running_verdict_is_looked_at_again_once_the_engine_beats() -> None:
+    """A fresh `up` showed 'engine 0 positions ... (IDLE (no session yet))' for half a
+    minute after the engine's first cycle: the verdict predated the session."""
+    idle = EngineLiveness(status=EngineStatus.IDLE, reason="no session yet")
+    running = EngineLiveness(status=EngineStatus.RUNNING, reason="heartbeat 2 s ago")
+    first = datetime(2026, 11, 30, 20, 43, tzinfo=UTC)
+
+    assert stale_verdict(idle, first, None)  # the first beat after the verdict
+    assert not stale_verdict(idle, first, first)  # the same beat: nothing new
+    assert not stale_verdict(idle, None, None)  # no beat yet
+    assert not stale_verdict(running, first, None)  # a running verdict stays true
+    assert not stale_verdict(None, first, None)  # no verdict yet: the next check makes one

@@ -8,7 +8,8 @@ at ``--minutes`` random wall-clock minutes of the ``--days`` days before ``--end
 - +10 s, then every 5 minutes: opportunity-ranking (every symbol scored);
 - +20 s, then hourly: universe-refresh (the active universe chosen from that ranking);
 - +40 s, then every 30 minutes: msc-evaluation (the regime, the risk mode and the
-  strategies it allows; `up` starts the engine once the first one has run);
+  strategies it allows; `up` starts the engine once the first one has run; each is
+  decided as a first one: no health check yet, no memory of the decision before);
 - +90 s, then every minute: an engine cycle (on this machine the first came 55 to 81 s
   after `up` started).
 

@@ -107,8 +107,12 @@ RULES_IN_WORDS = {
     "min_confidence": "below the policy's minimum confidence",
     "universe": "outside the active universe",
     "conflict": "strategies disagree on the symbol",
+    "superseded": "another strategy's signal won on the symbol",
     "not_allowed": "strategy not allowed in this regime",
     "blocked": "strategy blocked",
+    "retired": "strategy retired",
+    "stop_all_trading": "the policy stops all trading",
+    "emergency": "the policy's emergency is active",
 }
 """The orchestrator's rules (see :mod:`components.engine.orchestrator`) as
 :attr:`CycleReport.waiting_for` says them to a person."""
@@ -159,9 +163,10 @@ class CycleReport(BaseModel):
         """Why the account holds no position after this cycle, in a few words for a person
         watching (`up`'s status line); None once it holds one or an order was placed.
 
-        The reason most signals gave, or, when no strategy signalled at all, that there is
-        no setup: the strategies allowed are waiting for their entry rule on every symbol,
-        e.g. ``"no setup for mean_reversion on 4 symbols"``.
+        Why no new order could be placed when the cycle failed closed; else the reason
+        most signals gave (``"2 signals: below the policy's minimum confidence"``); else,
+        when no strategy signalled at all, that the strategies allowed are waiting for
+        their entry rule on every symbol (``"no setup for mean_reversion on 4 symbols"``).
         """
         if self.fail_closed:
             return self.fail_closed

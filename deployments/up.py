@@ -79,6 +79,7 @@ DEFER_FIRST_RUNS_S = 180.0
 # regime allows (on the defaults it opened what the MSC then closed, a minute later).
 FIRST_RUNS_AWAITED = frozenset({"opportunity-ranking", "msc-evaluation"})
 FIRST_RUN_WAIT_S = 120.0
+SERVE = "the deployments (serve)"
 SERVE_GRACE_S = 60.0  # an engine cycle finishes before its session ends
 DEAD_SESSION_WAIT_S = 5.0  # for a killed session's process to be reaped
 RECONCILE_EVERY_S = 30.0
@@ -146,9 +147,13 @@ def start(
 
 
 def stop(started: Started, console: Console) -> None:
-    """Stop what ``up`` started, newest first: each process with its whole group (serve
-    with its flow runs, which end their sessions cleanly on SIGTERM)."""
+    """Stop what ``up`` started, newest first, each process with its whole group; serve's
+    flow runs first (:func:`end_flow_runs`), so the engine ends its session cleanly."""
     for name, process in reversed(started.processes):
+        if name == SERVE:
+            ended = end_flow_runs(process, grace_s=SERVE_GRACE_S)
+            if ended:
+                console.print(f"ended {ended} flow run{'s' if ended != 1 else ''} of serve")
         stop_process(process, grace_s=SERVE_GRACE_S, group=True)
         console.print(f"stopped {name}")
     if started.lease is not None:
@@ -157,6 +162,27 @@ def stop(started: Started, console: Console) -> None:
         handle.close()
     if started.redis_home is not None and stop_embedded(started.redis_home):
         console.print("stopped the embedded Redis server (data kept)")
+
+
+def end_flow_runs(serve: subprocess.Popen[bytes], *, grace_s: float) -> int:
+    """SIGTERM the flow runs ``serve`` runs (its child processes), not serve itself, and
+    wait up to ``grace_s`` for them to end; return how many there were.
+
+    Prefect's runner answers SIGTERM by exiting at once and killing its flow runs, whose
+    output it pipes: a trading-engine session killed so never ends (no final cycle, no
+    final state; the next `up` finds it crashed). Signalled alone, the session finishes
+    its cycle and ends with its state, while serve still relays its logs.
+    """
+    runs = _children(serve.pid)
+    for pid in runs:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while any(_alive(pid) and pid in _children(serve.pid) for pid in runs):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return len(runs)
 
 
 def release_dead_session(
@@ -227,6 +253,16 @@ def _group_members(pgid: int) -> list[int]:
             if int(fields[2]) == pgid:
                 members.append(int(entry.name))
     return members
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    children = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
 
 
 def _flow_run_id(pid: int) -> str | None:
@@ -590,7 +626,7 @@ def up(
 
         started.lease = EngineLease(connect(settings), namespace=settings.namespace)
         start(
-            "the deployments (serve)",
+            SERVE,
             [sys.executable, "-m", "deployments.serve"],
             env,
             logs / "serve.log",

@@ -48,6 +48,14 @@ def module_mode(settings: Settings, name: str) -> ModuleMode:
     return mode
 
 
+STOPPED_FROM_OUTSIDE = (
+    "Execution was aborted by a termination signal",
+    "Execution was aborted by an interrupt signal",
+)
+"""How Prefect's Crashed state begins for a run stopped by SIGTERM or Ctrl-C (`up` stopping,
+a worker shut down): it says nothing about the module, so it is not counted either way."""
+
+
 def record_module_run(flow: Any, flow_run: Any, state: Any) -> None:
     """Prefect state hook (completion, failure, crash): remember how this run of a
     module's flow ended, and in which mode. Never raises: a run that cannot be recorded
@@ -55,6 +63,9 @@ def record_module_run(flow: Any, flow_run: Any, state: Any) -> None:
     spec = module_of_flow(flow.name)
     mode = _run_modes.pop(str(flow_run.id), None)
     if spec is None:
+        return
+    if state.is_crashed() and (state.message or "").startswith(STOPPED_FROM_OUTSIDE):
+        log.info("%s was stopped (%s): not a failure of the module", flow.name, state.message)
         return
     ok = bool(state.is_completed())
     error = None if ok else _one_line(state.message or state.type.value)

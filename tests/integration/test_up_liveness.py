@@ -95,6 +95,11 @@ def test_up_killed_mid_session_trades_again_after_a_restart_and_ctrl_c_stops_all
         assert not any(group_alive(pgid) for pgid in record["children"].values())
         assert EngineLease(client, namespace=namespace).holder() is None
         assert not (home / "up.json").exists()
+        # The session ended itself (its last line, its final state), not killed with serve.
+        assert re.search(r"ended \d+ flow runs? of serve", log.read_text())
+        serve_log = (home / "logs" / "serve.log").read_text()
+        stopped = r"Flow run '[\w-]+' - stopped after \d+ cycles"
+        assert re.search(stopped, serve_log), serve_log[-3000:]
     finally:
         for process in (first, locals().get("second")):
             if isinstance(process, subprocess.Popen) and process.poll() is None:

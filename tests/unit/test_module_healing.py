@@ -25,6 +25,7 @@ from components.health.modules import (
     decide_healing,
     effective_mode,
     module,
+    module_of_flow,
 )
 from components.settings import Settings
 from tests.builders import PINNED_NOW
@@ -233,3 +234,31 @@ def test_modules_command_lists_configured_and_effective_modes_and_restores_by_ha
     unknown = cli("modules", "restore", "nosuch", env=qt_env)
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
     assert "no module named 'nosuch'" in unknown.stderr
+
+
+def test_a_run_stopped_by_a_signal_is_not_counted_for_or_against_its_module(
+    qt_env: dict[str, str], client: redis.Redis, settings: Settings
+) -> None:
+    """`up` stopping sends SIGTERM to the flow runs it serves; a Ctrl-C during three
+    strategy generations must not put the generator into OBSERVE."""
+    from types import SimpleNamespace
+
+    from prefect.states import Completed, Crashed
+
+    from tasks.modules import record_module_run
+
+    flow = SimpleNamespace(name="strategy-generation")
+    spec = module_of_flow(flow.name)
+    assert spec is not None
+    modes = ModuleModes(client, namespace=settings.namespace)
+    for message in (
+        "Execution was aborted by a termination signal.",
+        "Execution was aborted by an interrupt signal.",
+    ):
+        run = SimpleNamespace(id=message)
+        record_module_run(flow, run, Crashed(message=message))
+    assert modes.runs(spec.name) == []
+
+    record_module_run(flow, SimpleNamespace(id="2"), Crashed(message="process gone: -9"))
+    record_module_run(flow, SimpleNamespace(id="3"), Completed())
+    assert [run.ok for run in modes.runs(spec.name)] == [True, False]  # newest first

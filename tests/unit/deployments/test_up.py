@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from components.risk.emergency import EssState
 from deployments.up import (
     Started,
     clear_leftovers,
+    end_flow_runs,
     owned_redis,
     record,
     record_path,
@@ -184,3 +186,37 @@ def test_a_not_running_verdict_is_looked_at_again_once_the_engine_beats() -> Non
     assert not stale_verdict(idle, None, None)  # no beat yet
     assert not stale_verdict(running, first, None)  # a running verdict stays true
     assert not stale_verdict(None, first, None)  # no verdict yet: the next check makes one
+
+
+RUN = """
+import pathlib, signal, sys, time
+marker = pathlib.Path(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: (marker.write_text("ended"), sys.exit(0)))
+marker.with_suffix(".ready").write_text("")
+time.sleep(300)
+"""
+SERVE = """
+import subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]])
+time.sleep(300)
+"""
+
+
+def test_stopping_serve_first_ends_its_flow_runs_with_serve_left_alone(tmp_path: Path) -> None:
+    """Prefect's runner kills its flow runs when it gets SIGTERM itself, so a trading
+    session never ended cleanly on Ctrl-C (the next `up` found it crashed)."""
+    marker = tmp_path / "run"
+    argv = [sys.executable, "-c", SERVE, RUN, str(marker)]
+    serve = subprocess.Popen(argv, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.with_suffix(".ready").exists():
+            assert time.monotonic() < deadline, "the flow run never started"
+            time.sleep(0.05)
+
+        assert end_flow_runs(serve, grace_s=30) == 1
+        assert marker.read_text() == "ended"  # its SIGTERM handler ran
+        assert serve.poll() is None  # serve itself is stopped afterwards, by stop()
+    finally:
+        os.killpg(serve.pid, signal.SIGKILL)
+        serve.wait()

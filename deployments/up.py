@@ -246,23 +246,24 @@ def _alive(pid: int) -> bool:
 
 
 def _group_members(pgid: int) -> list[int]:
-    members = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                members.append(int(entry.name))
-    return members
+    return _processes_where(STAT_PGRP, pgid)
 
 
 def _children(pid: int) -> list[int]:
-    """The processes whose parent is ``pid``."""
-    children = []
+    return _processes_where(STAT_PPID, pid)
+
+
+STAT_PPID, STAT_PGRP = 1, 2  # fields of /proc/<pid>/stat after the command's ")"
+
+
+def _processes_where(field: int, value: int) -> list[int]:
+    """The processes whose /proc stat ``field`` is ``value`` (their parent, their group)."""
+    found = []
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                children.append(int(entry.name))
-    return children
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[field]) == value:
+                found.append(int(entry.name))
+    return found
 
 
 def _flow_run_id(pid: int) -> str | None:

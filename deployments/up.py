@@ -586,6 +586,9 @@ def up(
         # died (its leftovers are ours now).
         inherited = owned_redis(home)
         dead = clear_leftovers(home, console)
+        from deployments.api.server import check_port_free
+
+        check_port_free(settings.api.host, settings.api.port)  # before anything starts
         if settings.redis_url is None and (inherited or not embedded_socket_path(home).exists()):
             started.redis_home = home
         record(home, started)

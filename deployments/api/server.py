@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import socket
 import threading
 
 from components.access import TokenStore
@@ -47,6 +48,27 @@ def check_bind(settings: Settings, host: str) -> None:
         )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on: `up` would otherwise take that
+    program (another `up`'s API, of another account) for its own API.
+
+    Raises
+    ------
+    ConfigurationError
+        Naming the address and the setting that moves it.
+    """
+    probe = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+    try:
+        with socket.create_connection((probe, port), timeout=1):
+            pass
+    except OSError:
+        return  # nothing answers: free (or unreachable, which binding will tell)
+    raise ConfigurationError(
+        f"{host}:{port} is already in use (another `quantum-trader up` or api?): stop it, "
+        "or choose another port with QT_API_PORT"
+    )
+
+
 def start_alerter(settings: Settings) -> tuple[threading.Thread, threading.Event] | None:
     """Deliver alerts from a thread of this process when ``QT_ALERT_URLS`` is set."""
     if settings.alerts.urls is None:
@@ -70,6 +92,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     host = host or settings.api.host
     port = port or settings.api.port
     check_bind(settings, host)
+    check_port_free(host, port)
     app = create_app(settings)
     alerts = start_alerter(settings)
     try:

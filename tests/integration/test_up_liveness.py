@@ -52,7 +52,7 @@ def test_up_killed_mid_session_trades_again_after_a_restart_and_ctrl_c_stops_all
     home = tmp_path / "home"
     env = {**os.environ, **SMALL, "QT_HOME": str(home), "QT_REDIS_URL": redis_url,
            "QT_NAMESPACE": namespace, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1"}  # fmt: skip
+           "DO_NOT_TRACK": "1", "QT_API_PORT": str(free_port())}  # fmt: skip
     for name in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_HOME"):
         env.pop(name, None)
     port = free_port()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from typing import Any
 
@@ -14,7 +15,7 @@ from components.errors import ConfigurationError
 from components.events import Event, RedisEventBus
 from components.risk.emergency import EmergencyStop
 from components.settings import Settings
-from deployments.api.server import check_bind
+from deployments.api.server import check_bind, check_port_free
 from tests.unit.api.conftest import NOW
 
 
@@ -25,6 +26,18 @@ def test_it_refuses_to_listen_beyond_loopback_without_a_token(settings: Settings
         check_bind(settings, "0.0.0.0")
     TokenStore.connect(settings).create("ops", Role.OPERATOR, now=NOW)
     check_bind(settings, "0.0.0.0")
+
+
+def test_a_port_another_program_listens_on_is_refused_in_one_line() -> None:
+    """A second `up` (another QT_HOME) printed the first one's API as its own: its API
+    could not bind, and the other answered the readiness check."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigurationError, match=rf"127\.0\.0\.1:{port} is already in use"):
+            check_port_free("127.0.0.1", port)
+        with pytest.raises(ConfigurationError, match="QT_API_PORT"):
+            check_port_free("0.0.0.0", port)
+    check_port_free("127.0.0.1", port)  # closed: free again
 
 
 def test_the_address_a_browser_uses() -> None:

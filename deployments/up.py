@@ -178,7 +178,7 @@ def end_flow_runs(serve: subprocess.Popen[bytes], *, grace_s: float) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while any(_alive(pid) and pid in _children(serve.pid) for pid in runs):
+    while any(_running_child(pid, serve.pid) for pid in runs):
         if time.monotonic() > deadline:
             break
         time.sleep(0.2)
@@ -253,17 +253,33 @@ def _children(pid: int) -> list[int]:
     return _processes_where(STAT_PPID, pid)
 
 
-STAT_PPID, STAT_PGRP = 1, 2  # fields of /proc/<pid>/stat after the command's ")"
+STAT_STATE, STAT_PPID, STAT_PGRP = 0, 1, 2  # fields of /proc/<pid>/stat after the command
+
+
+def _stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's ")" (None: no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def _processes_where(field: int, value: int) -> list[int]:
     """The processes whose /proc stat ``field`` is ``value`` (their parent, their group)."""
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[field]) == value:
+        fields = _stat(entry.name)
+        with contextlib.suppress(ValueError, IndexError):
+            if fields is not None and int(fields[field]) == value:
                 found.append(int(entry.name))
     return found
+
+
+def _running_child(pid: int, parent: int) -> bool:
+    """Whether ``pid`` still runs as ``parent``'s child (a zombie waiting to be reaped
+    has ended)."""
+    fields = _stat(pid)
+    return fields is not None and fields[STAT_STATE] != "Z" and int(fields[STAT_PPID]) == parent
 
 
 def _flow_run_id(pid: int) -> str | None:

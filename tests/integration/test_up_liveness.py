@@ -50,9 +50,11 @@ def test_up_killed_mid_session_trades_again_after_a_restart_and_ctrl_c_stops_all
     tmp_path: Path, redis_url: str, namespace: str, client: redis.Redis
 ) -> None:
     home = tmp_path / "home"
+    # INFO whatever an earlier test left in os.environ: the session's last line is INFO.
     env = {**os.environ, **SMALL, "QT_HOME": str(home), "QT_REDIS_URL": redis_url,
            "QT_NAMESPACE": namespace, "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "DO_NOT_TRACK": "1", "QT_API_PORT": str(free_port())}  # fmt: skip
+           "DO_NOT_TRACK": "1", "QT_API_PORT": str(free_port()),
+           "PREFECT_LOGGING_LEVEL": "INFO"}  # fmt: skip
     for name in ("PREFECT_API_URL", "PREFECT_API_AUTH_STRING", "PREFECT_HOME"):
         env.pop(name, None)
     port = free_port()
@@ -90,13 +92,16 @@ def test_up_killed_mid_session_trades_again_after_a_restart_and_ctrl_c_stops_all
 
         # Ctrl-C stops everything the second `up` started, the engine's session cleanly.
         record = json.loads((home / "up.json").read_text())
+        before = len(log.read_text())
         second.send_signal(signal.SIGINT)
         assert second.wait(timeout=180) == 0, log.read_text()[-3000:]
         assert not any(group_alive(pgid) for pgid in record["children"].values())
         assert EngineLease(client, namespace=namespace).holder() is None
         assert not (home / "up.json").exists()
         # The session ended itself (its last line, its final state), not killed with serve.
-        assert re.search(r"ended \d+ flow runs? of serve", log.read_text())
+        stopping = log.read_text()[before:]
+        assert re.search(r"ended \d+ flow runs? of serve", stopping), stopping
+        assert "released the engine lease" not in stopping  # the session let go of it
         serve_log = (home / "logs" / "serve.log").read_text()
         stopped = r"Flow run '[\w-]+' - stopped after \d+ cycles"
         assert re.search(stopped, serve_log), serve_log[-3000:]

@@ -185,6 +185,9 @@ def consumer_kills(
     bus = RedisEventBus(client, namespace=namespace, config=settings.bus)
     published: list[str] = []
 
+    def pending() -> int:
+        return int(client.xpending(stream_key(namespace, EVENT_TYPE), "chaos")["pending"])
+
     def publish() -> None:
         for start_at in range(0, events, 100):
             batch = [
@@ -212,8 +215,12 @@ def consumer_kills(
             wait_for("handling again", lambda c=count: client.hlen(handled_key) > c, 60, 0.01)
             result.resume_s.append(time.time() - killed_at)
         publisher.join(timeout=60)
+
+        def settled() -> bool:  # handled, and acknowledged: a handler's write precedes its ack
+            return client.hlen(handled_key) >= events and pending() == 0
+
         with suppress(TimeoutError):
-            wait_for("every event handled", lambda: client.hlen(handled_key) >= events, 60)
+            wait_for("every event handled and acknowledged", settled, 60)
     finally:
         kill9(consumer)
         publisher.join(timeout=60)
@@ -221,11 +228,11 @@ def consumer_kills(
     lost = [i for i in published if i not in counts]
     result.events_lost = len(lost) + (events - len(published))
     result.redelivered = sum(n - 1 for n in counts.values())
-    pending = client.xpending(stream_key(namespace, EVENT_TYPE), "chaos")["pending"]
+    unacknowledged = pending()
     if result.events_lost:
         result.problems.append(f"{result.events_lost} of {events} events never handled")
-    if pending:
-        result.problems.append(f"{pending} events still pending in the group")
+    if unacknowledged:
+        result.problems.append(f"{unacknowledged} events still pending in the group")
     result.survived = result.kills if not result.problems else 0
     return result
 
